@@ -1,0 +1,558 @@
+//! Parsing one JSONL record (event, HR event, contact report) into the
+//! domain, with errors that name the field.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::RecordError;
+use crate::model::{
+    split_projects, Action, Approach, ContactReport, Counterpart, Event, HrEvent, HrKind,
+};
+
+/// Longest `id` accepted.
+pub const MAX_ID_LEN: usize = 256;
+
+#[derive(Deserialize)]
+struct EventWire<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    ts: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    user: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    action: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    host: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    query: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    doc: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    domain: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    to_domain: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    url: Option<Cow<'a, str>>,
+    #[serde(default)]
+    bytes: Option<u64>,
+    #[serde(default)]
+    pages: Option<u64>,
+    #[serde(default)]
+    files: Option<u64>,
+    #[serde(default)]
+    attachments: Option<u64>,
+    #[serde(default)]
+    external: Option<bool>,
+}
+
+const EVENT_STRING_FIELDS: [&str; 10] = [
+    "id",
+    "ts",
+    "user",
+    "action",
+    "host",
+    "query",
+    "doc",
+    "domain",
+    "to_domain",
+    "url",
+];
+const EVENT_COUNT_FIELDS: [&str; 4] = ["bytes", "pages", "files", "attachments"];
+
+fn require<'a>(v: &'a Option<Cow<'a, str>>, field: &'static str) -> Result<&'a str, RecordError> {
+    match v.as_deref() {
+        Some(s) if !s.trim().is_empty() => Ok(s),
+        Some(_) => Err(RecordError::field(field, "is empty")),
+        None => Err(RecordError::field(field, "required field is missing")),
+    }
+}
+
+fn require_n(v: Option<u64>, field: &'static str) -> Result<u64, RecordError> {
+    v.ok_or_else(|| RecordError::field(field, "required field is missing"))
+}
+
+fn opt(v: &Option<Cow<'_, str>>) -> Option<String> {
+    v.as_deref().filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+/// Parses an RFC 3339 timestamp with an offset.
+pub fn parse_ts(s: &str, field: &'static str) -> Result<DateTime<FixedOffset>, RecordError> {
+    DateTime::parse_from_rfc3339(s.trim()).map_err(|e| {
+        RecordError::field(
+            field,
+            format!("not an RFC 3339 timestamp with offset ('{}': {e})", clip(s)),
+        )
+    })
+}
+
+/// Parses a `YYYY-MM-DD` date.
+pub fn parse_date(s: &str, field: &'static str) -> Result<NaiveDate, RecordError> {
+    NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|e| {
+        RecordError::field(field, format!("not a YYYY-MM-DD date ('{}': {e})", clip(s)))
+    })
+}
+
+/// Shortens text quoted in an error message.
+pub(crate) fn clip(s: &str) -> String {
+    const MAX: usize = 60;
+    if s.chars().count() <= MAX {
+        s.to_string()
+    } else {
+        let mut out: String = s.chars().take(MAX).collect();
+        out.push('…');
+        out
+    }
+}
+
+fn check_object_start(line: &[u8]) -> Result<(), RecordError> {
+    match line.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Ok(()),
+        None => Err(RecordError::line("empty record")),
+        Some(_) => Err(RecordError::line(diagnose_json(line))),
+    }
+}
+
+/// Explains why a line that serde rejected is not a record we accept,
+/// naming the field where there is one. Only called on bad lines.
+fn diagnose(
+    line: &[u8],
+    strings: &[&'static str],
+    counts: &[&'static str],
+    bools: &[&'static str],
+) -> RecordError {
+    let value: Value = match serde_json::from_slice(line) {
+        Ok(v) => v,
+        Err(_) => return RecordError::line(diagnose_json(line)),
+    };
+    let Value::Object(map) = value else {
+        return RecordError::line("not a JSON object");
+    };
+    for (name, v) in &map {
+        let n = name.as_str();
+        if let Some(&f) = strings.iter().find(|f| **f == n) {
+            if !(v.is_string() || v.is_null()) {
+                return RecordError::field(f, format!("expected a string, found {}", kind_of(v)));
+            }
+        } else if let Some(&f) = counts.iter().find(|f| **f == n) {
+            if !(v.is_u64() || v.is_null()) {
+                return RecordError::field(
+                    f,
+                    format!("expected a non-negative integer, found {}", kind_of(v)),
+                );
+            }
+        } else if let Some(&f) = bools.iter().find(|f| **f == n) {
+            if !(v.is_boolean() || v.is_null()) {
+                return RecordError::field(
+                    f,
+                    format!("expected true or false, found {}", kind_of(v)),
+                );
+            }
+        }
+    }
+    RecordError::line("the record does not match the format")
+}
+
+fn diagnose_json(line: &[u8]) -> String {
+    match std::str::from_utf8(line) {
+        Err(e) => format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.valid_up_to()
+        ),
+        Ok(text) => match serde_json::from_str::<Value>(text) {
+            Err(e) if e.is_eof() => format!("truncated JSON ({e})"),
+            Err(e) => format!("not valid JSON ({e})"),
+            Ok(_) => "not a JSON object".to_string(),
+        },
+    }
+}
+
+fn kind_of(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(_) => "a boolean".into(),
+        Value::Number(n) => format!("the number {n}"),
+        Value::String(s) => format!("the string '{}'", clip(s)),
+        Value::Array(_) => "a list".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+/// Parses one `events.jsonl` line. Unknown actions become
+/// [`Action::Other`]; unknown fields are ignored.
+pub fn parse_event(line: &[u8]) -> Result<Event, RecordError> {
+    check_object_start(line)?;
+    let w: EventWire<'_> = serde_json::from_slice(line).map_err(|_| {
+        diagnose(
+            line,
+            &EVENT_STRING_FIELDS,
+            &EVENT_COUNT_FIELDS,
+            &["external"],
+        )
+    })?;
+    let id = require(&w.id, "id")?;
+    if id.len() > MAX_ID_LEN {
+        return Err(RecordError::field(
+            "id",
+            format!("longer than {MAX_ID_LEN} bytes"),
+        ));
+    }
+    let ts = parse_ts(require(&w.ts, "ts")?, "ts")?;
+    let user = require(&w.user, "user")?;
+    let action_name = require(&w.action, "action")?;
+    let doc = || require(&w.doc, "doc").map(str::to_string);
+    let action = match action_name {
+        "logon" => Action::Logon,
+        "logoff" => Action::Logoff,
+        "doc.search" => Action::DocSearch {
+            query: w
+                .query
+                .as_deref()
+                .map(str::to_string)
+                .ok_or_else(|| RecordError::field("query", "required field is missing"))?,
+        },
+        "doc.view" => Action::DocView {
+            doc: doc()?,
+            bytes: w.bytes,
+        },
+        "doc.download" => Action::DocDownload {
+            doc: doc()?,
+            bytes: w.bytes,
+        },
+        "doc.print" => Action::DocPrint {
+            doc: doc()?,
+            pages: require_n(w.pages, "pages")?,
+        },
+        "doc.denied" => Action::DocDenied { doc: doc()? },
+        "usb.write" => Action::UsbWrite {
+            bytes: require_n(w.bytes, "bytes")?,
+            files: require_n(w.files, "files")?,
+            doc: opt(&w.doc),
+        },
+        "email.send" => Action::EmailSend {
+            to_domain: require(&w.to_domain, "to_domain")?.to_string(),
+            external: w
+                .external
+                .ok_or_else(|| RecordError::field("external", "required field is missing"))?,
+            bytes: require_n(w.bytes, "bytes")?,
+            attachments: require_n(w.attachments, "attachments")?,
+            doc: opt(&w.doc),
+        },
+        "web.upload" => Action::WebUpload {
+            domain: require(&w.domain, "domain")?.to_string(),
+            bytes: require_n(w.bytes, "bytes")?,
+            doc: opt(&w.doc),
+        },
+        "web.visit" => Action::WebVisit {
+            domain: require(&w.domain, "domain")?.to_string(),
+            url: opt(&w.url),
+        },
+        "print.job" => Action::PrintJob {
+            pages: require_n(w.pages, "pages")?,
+            doc: opt(&w.doc),
+        },
+        "briefing" => Action::Briefing { doc: doc()? },
+        other => Action::Other {
+            name: other.to_string(),
+        },
+    };
+    Ok(Event {
+        id: id.to_string(),
+        ts,
+        user: user.to_string(),
+        host: opt(&w.host),
+        action,
+    })
+}
+
+#[derive(Deserialize)]
+struct HrWire<'a> {
+    #[serde(borrow, default)]
+    ts: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    user: Option<Cow<'a, str>>,
+    #[serde(borrow, default, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    detail: Option<Cow<'a, str>>,
+    #[serde(default)]
+    from_projects: Option<ProjectList>,
+    #[serde(default)]
+    to_projects: Option<ProjectList>,
+}
+
+/// A project list given as a JSON list or as a `;`-separated string.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum ProjectList {
+    List(Vec<String>),
+    Text(String),
+}
+
+impl ProjectList {
+    fn into_set(self) -> std::collections::BTreeSet<String> {
+        match self {
+            ProjectList::List(v) => v
+                .into_iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            ProjectList::Text(s) => split_projects(&s),
+        }
+    }
+}
+
+/// Parses one `hr.jsonl` line. The id is derived from the content.
+pub fn parse_hr(line: &[u8]) -> Result<HrEvent, RecordError> {
+    check_object_start(line)?;
+    let w: HrWire<'_> = serde_json::from_slice(line).map_err(|_| {
+        let e = diagnose(line, &["ts", "user", "type", "detail"], &[], &[]);
+        if e.field.is_none() {
+            RecordError::line(
+                "the record does not match the format (from_projects and to_projects must be lists of strings)",
+            )
+        } else {
+            e
+        }
+    })?;
+    let ts = parse_ts(require(&w.ts, "ts")?, "ts")?;
+    let user = require(&w.user, "user")?.to_string();
+    let kind = match require(&w.kind, "type")? {
+        "hire" => HrKind::Hire,
+        "termination" => HrKind::Termination,
+        "resignation_notice" => HrKind::ResignationNotice,
+        "leave_start" => HrKind::LeaveStart,
+        "leave_end" => HrKind::LeaveEnd,
+        "performance_warning" => HrKind::PerformanceWarning,
+        "transfer" => HrKind::Transfer {
+            from_projects: w
+                .from_projects
+                .ok_or_else(|| RecordError::field("from_projects", "required for a transfer"))?
+                .into_set(),
+            to_projects: w
+                .to_projects
+                .ok_or_else(|| RecordError::field("to_projects", "required for a transfer"))?
+                .into_set(),
+        },
+        other => HrKind::Other {
+            name: other.to_string(),
+        },
+    };
+    Ok(HrEvent {
+        id: HrEvent::derive_id(&ts, &user, &kind),
+        ts,
+        user,
+        kind,
+        detail: opt(&w.detail),
+    })
+}
+
+#[derive(Deserialize)]
+struct ContactWire {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    reported_at: Option<String>,
+    #[serde(default)]
+    reporter: Option<String>,
+    #[serde(default)]
+    met_on: Option<String>,
+    #[serde(default)]
+    place: Option<String>,
+    #[serde(default)]
+    approach: Option<String>,
+    #[serde(default)]
+    counterpart: Option<Counterpart>,
+    #[serde(default)]
+    meetings: Option<u32>,
+    #[serde(default)]
+    gifts_jpy: Option<u64>,
+    #[serde(default)]
+    requests: Option<Vec<String>>,
+    #[serde(default)]
+    narrative: Option<String>,
+}
+
+/// Parses one `contacts.jsonl` line.
+pub fn parse_contact(line: &[u8]) -> Result<ContactReport, RecordError> {
+    check_object_start(line)?;
+    let w: ContactWire = serde_json::from_slice(line).map_err(|_| {
+        let e = diagnose(
+            line,
+            &["id", "reported_at", "reporter", "met_on", "place", "approach", "narrative"],
+            &["meetings", "gifts_jpy"],
+            &[],
+        );
+        if e.field.is_none() {
+            RecordError::line(
+                "the record does not match the format (counterpart must be an object of strings, requests a list of strings)",
+            )
+        } else {
+            e
+        }
+    })?;
+    let id =
+        w.id.filter(|s| !s.trim().is_empty())
+            .ok_or_else(|| RecordError::field("id", "required field is missing"))?;
+    if id.len() > MAX_ID_LEN {
+        return Err(RecordError::field(
+            "id",
+            format!("longer than {MAX_ID_LEN} bytes"),
+        ));
+    }
+    let reported_at = parse_ts(
+        w.reported_at
+            .as_deref()
+            .ok_or_else(|| RecordError::field("reported_at", "required field is missing"))?,
+        "reported_at",
+    )?;
+    let reporter = w
+        .reporter
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| RecordError::field("reporter", "required field is missing"))?;
+    let met_on = match w.met_on.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(parse_date(s, "met_on")?),
+    };
+    Ok(ContactReport {
+        id,
+        reported_at,
+        reporter,
+        met_on,
+        place: w.place.unwrap_or_default(),
+        approach: w
+            .approach
+            .as_deref()
+            .and_then(Approach::parse)
+            .unwrap_or(Approach::Other),
+        counterpart: w.counterpart.unwrap_or_default(),
+        meetings: w.meetings.unwrap_or(0),
+        gifts_jpy: w.gifts_jpy.unwrap_or(0),
+        requests: w.requests.unwrap_or_default(),
+        narrative: w.narrative.unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(line: &str) -> String {
+        parse_event(line.as_bytes()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn every_known_action_parses() {
+        let lines = [
+            r#"{"id":"1","ts":"2024-04-01T09:00:00+09:00","user":"E1","action":"logon","host":"pc1"}"#,
+            r#"{"id":"2","ts":"2024-04-01T09:00:00+09:00","user":"E1","action":"logoff"}"#,
+            r#"{"id":"3","ts":"2024-04-01T09:00:00Z","user":"E1","action":"doc.search","query":"lens"}"#,
+            r#"{"id":"4","ts":"2024-04-01T09:00:00Z","user":"E1","action":"doc.view","doc":"D1","bytes":10}"#,
+            r#"{"id":"5","ts":"2024-04-01T09:00:00Z","user":"E1","action":"doc.download","doc":"D1"}"#,
+            r#"{"id":"6","ts":"2024-04-01T09:00:00Z","user":"E1","action":"doc.print","doc":"D1","pages":3}"#,
+            r#"{"id":"7","ts":"2024-04-01T09:00:00Z","user":"E1","action":"doc.denied","doc":"D1"}"#,
+            r#"{"id":"8","ts":"2024-04-01T09:00:00Z","user":"E1","action":"usb.write","bytes":5,"files":1}"#,
+            r#"{"id":"9","ts":"2024-04-01T09:00:00Z","user":"E1","action":"email.send","to_domain":"gmail.com","external":true,"bytes":5,"attachments":1,"doc":"D1"}"#,
+            r#"{"id":"10","ts":"2024-04-01T09:00:00Z","user":"E1","action":"web.upload","domain":"dropbox.com","bytes":5}"#,
+            r#"{"id":"11","ts":"2024-04-01T09:00:00Z","user":"E1","action":"web.visit","domain":"example.com","url":"https://example.com/"}"#,
+            r#"{"id":"12","ts":"2024-04-01T09:00:00Z","user":"E1","action":"print.job","pages":2}"#,
+            r#"{"id":"13","ts":"2024-04-01T09:00:00Z","user":"E1","action":"briefing","doc":"D7"}"#,
+        ];
+        for (line, name) in lines.iter().zip(Action::KNOWN) {
+            let e = parse_event(line.as_bytes()).unwrap();
+            assert_eq!(e.action.name(), name);
+            assert!(e.action.is_known());
+        }
+    }
+
+    #[test]
+    fn unknown_action_and_extension_fields_are_kept() {
+        let e = parse_event(
+            br#"{"id":"x","ts":"2024-04-01T09:00:00Z","user":"E1","action":"badge.swipe","door":"B2","extra":{"a":[1]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            e.action,
+            Action::Other {
+                name: "badge.swipe".into()
+            }
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert!(
+            reason(r#"{"id":"1","ts":"2024-04-01T09:00:00Z","user":"E1""#)
+                .contains("truncated JSON")
+        );
+        assert_eq!(
+            reason(r#"{"id":"1","user":"E1","action":"logon"}"#),
+            "field `ts`: required field is missing"
+        );
+        assert!(
+            reason(r#"{"id":"1","ts":"2024-13-01T09:00:00Z","user":"E1","action":"logon"}"#)
+                .starts_with("field `ts`: not an RFC 3339")
+        );
+        assert!(
+            reason(r#"{"id":"1","ts":"2024-04-01 09:00:00","user":"E1","action":"logon"}"#)
+                .starts_with("field `ts`")
+        );
+        assert_eq!(
+            reason(
+                r#"{"id":"1","ts":"2024-04-01T09:00:00Z","user":"E1","action":"doc.print","doc":"D"}"#
+            ),
+            "field `pages`: required field is missing"
+        );
+        assert_eq!(
+            reason(
+                r#"{"id":"1","ts":"2024-04-01T09:00:00Z","user":"E1","action":"doc.view","doc":"D","bytes":"lots"}"#
+            ),
+            "field `bytes`: expected a non-negative integer, found the string 'lots'"
+        );
+        assert_eq!(
+            reason(r#"{"id":7,"ts":"2024-04-01T09:00:00Z","user":"E1","action":"logon"}"#),
+            "field `id`: expected a string, found the number 7"
+        );
+        assert_eq!(
+            reason(r#"["1","2024-04-01T09:00:00Z","E1","logon"]"#),
+            "not a JSON object"
+        );
+        assert!(reason("\u{1}\u{2}garbage").starts_with("not valid JSON"));
+        assert!(parse_event(&[0xff, 0xfe, b'{'])
+            .unwrap_err()
+            .to_string()
+            .starts_with("not UTF-8"));
+    }
+
+    #[test]
+    fn hr_transfer_and_ids() {
+        let a = parse_hr(br#"{"ts":"2024-03-01T00:00:00+09:00","user":"E1","type":"transfer","from_projects":["A"],"to_projects":["B","C"]}"#).unwrap();
+        let b = parse_hr(br#"{"ts":"2024-03-01T00:00:00+09:00","user":"E1","type":"transfer","from_projects":"A","to_projects":"C;B"}"#).unwrap();
+        assert_eq!(a, b);
+        assert!(a.id.starts_with("hr-"));
+        let e = parse_hr(br#"{"ts":"2024-03-01T00:00:00+09:00","user":"E1","type":"transfer"}"#)
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "field `from_projects`: required for a transfer"
+        );
+        let c = parse_hr(br#"{"ts":"2024-03-01T00:00:00+09:00","user":"E1","type":"resignation_notice","detail":"family"}"#).unwrap();
+        assert_ne!(a.id, c.id);
+    }
+
+    #[test]
+    fn contact_report() {
+        let c = parse_contact(br#"{"id":"C1","reported_at":"2024-05-01T10:00:00+09:00","reporter":"E1","met_on":"2024-04-20","place":"Shinagawa station","approach":"asked_directions","counterpart":{"claimed_name":"Ivan","phone":"090"},"meetings":3,"gifts_jpy":30000,"requests":["brochure","manual"],"narrative":"dinner"}"#).unwrap();
+        assert_eq!(c.approach, Approach::AskedDirections);
+        assert_eq!(c.counterpart.claimed_name.as_deref(), Some("Ivan"));
+        assert_eq!(c.requests.len(), 2);
+        let e = parse_contact(br#"{"id":"C1","reported_at":"2024-05-01T10:00:00+09:00","reporter":"E1","meetings":"many"}"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "field `meetings`: expected a non-negative integer, found the string 'many'"
+        );
+    }
+}

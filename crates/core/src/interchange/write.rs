@@ -1,0 +1,184 @@
+//! Writing the interchange format: what the simulator and exports produce.
+
+use std::io::{self, Write};
+
+use chrono::SecondsFormat;
+use serde_json::{json, Map, Value};
+
+use crate::model::{
+    join_projects, Action, ContactReport, Document, Event, HrEvent, HrKind, Person,
+};
+
+pub const DIRECTORY_HEADER: &str =
+    "user_id,name,email,org_unit,site,role,manager_id,clearance,projects,hire_date,leave_date";
+pub const DOCUMENTS_HEADER: &str =
+    "doc_id,title,classification,owner_id,projects,kind,created,medium";
+
+fn csv_err(e: csv::Error) -> io::Error {
+    io::Error::other(e)
+}
+
+/// Writes `directory.csv`.
+pub fn write_directory<W: Write>(w: W, people: &[Person]) -> io::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    out.write_record(DIRECTORY_HEADER.split(','))
+        .map_err(csv_err)?;
+    for p in people {
+        out.write_record([
+            p.user_id.as_str(),
+            &p.name,
+            &p.email,
+            &p.org_unit,
+            &p.site,
+            &p.role,
+            p.manager_id.as_deref().unwrap_or(""),
+            p.clearance.as_str(),
+            &join_projects(&p.projects),
+            &p.hire_date.format("%Y-%m-%d").to_string(),
+            &p.leave_date
+                .map(|d| d.format("%Y-%m-%d").to_string())
+                .unwrap_or_default(),
+        ])
+        .map_err(csv_err)?;
+    }
+    out.flush()
+}
+
+/// Writes `documents.csv` (with the `medium` extension column).
+pub fn write_documents<W: Write>(w: W, docs: &[Document]) -> io::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    out.write_record(DOCUMENTS_HEADER.split(','))
+        .map_err(csv_err)?;
+    for d in docs {
+        out.write_record([
+            d.doc_id.as_str(),
+            &d.title,
+            d.classification.as_str(),
+            &d.owner_id,
+            &d.projects.to_field(),
+            &d.kind,
+            &d.created.format("%Y-%m-%d").to_string(),
+            d.medium.as_str(),
+        ])
+        .map_err(csv_err)?;
+    }
+    out.flush()
+}
+
+fn ts(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// One `events.jsonl` line (without the newline). Keys in the spec's order.
+pub fn event_to_json(e: &Event) -> String {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(e.id));
+    m.insert("ts".into(), json!(ts(&e.ts)));
+    m.insert("user".into(), json!(e.user));
+    m.insert("action".into(), json!(e.action.name()));
+    if let Some(h) = &e.host {
+        m.insert("host".into(), json!(h));
+    }
+    let mut put = |k: &str, v: Value| {
+        m.insert(k.to_string(), v);
+    };
+    match &e.action {
+        Action::Logon | Action::Logoff | Action::Other { .. } => {}
+        Action::DocSearch { query } => put("query", json!(query)),
+        Action::DocView { doc, bytes } | Action::DocDownload { doc, bytes } => {
+            put("doc", json!(doc));
+            if let Some(b) = bytes {
+                put("bytes", json!(b));
+            }
+        }
+        Action::DocPrint { doc, pages } => {
+            put("doc", json!(doc));
+            put("pages", json!(pages));
+        }
+        Action::DocDenied { doc } | Action::Briefing { doc } => put("doc", json!(doc)),
+        Action::UsbWrite { bytes, files, doc } => {
+            put("bytes", json!(bytes));
+            put("files", json!(files));
+            if let Some(d) = doc {
+                put("doc", json!(d));
+            }
+        }
+        Action::EmailSend {
+            to_domain,
+            external,
+            bytes,
+            attachments,
+            doc,
+        } => {
+            put("to_domain", json!(to_domain));
+            put("external", json!(external));
+            put("bytes", json!(bytes));
+            put("attachments", json!(attachments));
+            if let Some(d) = doc {
+                put("doc", json!(d));
+            }
+        }
+        Action::WebUpload { domain, bytes, doc } => {
+            put("domain", json!(domain));
+            put("bytes", json!(bytes));
+            if let Some(d) = doc {
+                put("doc", json!(d));
+            }
+        }
+        Action::WebVisit { domain, url } => {
+            put("domain", json!(domain));
+            if let Some(u) = url {
+                put("url", json!(u));
+            }
+        }
+        Action::PrintJob { pages, doc } => {
+            put("pages", json!(pages));
+            if let Some(d) = doc {
+                put("doc", json!(d));
+            }
+        }
+    }
+    Value::Object(m).to_string()
+}
+
+/// One `hr.jsonl` line.
+pub fn hr_to_json(e: &HrEvent) -> String {
+    let mut m = Map::new();
+    m.insert("ts".into(), json!(ts(&e.ts)));
+    m.insert("user".into(), json!(e.user));
+    m.insert("type".into(), json!(e.kind.name()));
+    if let HrKind::Transfer {
+        from_projects,
+        to_projects,
+    } = &e.kind
+    {
+        m.insert("from_projects".into(), json!(from_projects));
+        m.insert("to_projects".into(), json!(to_projects));
+    }
+    if let Some(d) = &e.detail {
+        m.insert("detail".into(), json!(d));
+    }
+    Value::Object(m).to_string()
+}
+
+/// One `contacts.jsonl` line.
+pub fn contact_to_json(c: &ContactReport) -> String {
+    let mut m = Map::new();
+    m.insert("id".into(), json!(c.id));
+    m.insert("reported_at".into(), json!(ts(&c.reported_at)));
+    m.insert("reporter".into(), json!(c.reporter));
+    if let Some(d) = c.met_on {
+        m.insert("met_on".into(), json!(d.format("%Y-%m-%d").to_string()));
+    }
+    m.insert("place".into(), json!(c.place));
+    m.insert("approach".into(), json!(c.approach.as_str()));
+    m.insert(
+        "counterpart".into(),
+        serde_json::to_value(&c.counterpart).unwrap_or(Value::Null),
+    );
+    m.insert("meetings".into(), json!(c.meetings));
+    m.insert("gifts_jpy".into(), json!(c.gifts_jpy));
+    m.insert("requests".into(), json!(c.requests));
+    m.insert("narrative".into(), json!(c.narrative));
+    Value::Object(m).to_string()
+}

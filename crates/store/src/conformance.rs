@@ -1,0 +1,271 @@
+//! The conformance story every backend must tell the same way. Each backend's
+//! test file instantiates it with [`conformance_tests!`](crate::conformance_tests),
+//! giving a function that makes a fresh, empty, migrated store.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone};
+use custodian_core::interchange::{event_to_json, parse_contact, parse_hr};
+use custodian_core::{Action, Document, Event, Level, Medium, Person, Projects};
+
+use crate::{NewContact, NewEvent, RegisterChange, Reject, Store};
+
+fn t0() -> DateTime<FixedOffset> {
+    FixedOffset::east_opt(9 * 3600)
+        .and_then(|o| o.with_ymd_and_hms(2024, 4, 1, 9, 0, 0).single())
+        .unwrap_or_else(|| DateTime::<FixedOffset>::MIN_UTC.fixed_offset())
+}
+
+pub fn person(id: &str, clearance: Level, projects: &[&str]) -> Person {
+    Person {
+        user_id: id.into(),
+        name: format!("Name {id} 佐藤"),
+        email: format!("{id}@example.jp"),
+        org_unit: "R&D Optics".into(),
+        site: "Tokyo".into(),
+        role: "engineer".into(),
+        manager_id: Some("E0".into()),
+        clearance,
+        projects: projects.iter().map(|s| s.to_string()).collect(),
+        hire_date: NaiveDate::from_ymd_opt(2019, 4, 1).unwrap_or_default(),
+        leave_date: None,
+    }
+}
+
+pub fn document(id: &str, level: Level) -> Document {
+    Document {
+        doc_id: id.into(),
+        title: format!("Title of {id}, \"quoted\""),
+        classification: level,
+        owner_id: "E0".into(),
+        projects: Projects::Groups(BTreeSet::from(["LENS".to_string()])),
+        kind: "design".into(),
+        created: NaiveDate::from_ymd_opt(2023, 1, 1).unwrap_or_default(),
+        medium: Medium::File,
+    }
+}
+
+pub fn event(id: &str, user: &str, minutes: i64) -> NewEvent {
+    let event = Event {
+        id: id.into(),
+        ts: t0() + Duration::minutes(minutes),
+        user: user.into(),
+        host: Some("pc-1".into()),
+        action: Action::DocPrint {
+            doc: "D1".into(),
+            pages: 3,
+        },
+    };
+    let raw = event_to_json(&event);
+    NewEvent { event, raw }
+}
+
+pub async fn people_round_trip_and_replace(s: &dyn Store) {
+    let mut a = person("E1", Level::Confidential, &["LENS", "AX-9"]);
+    let b = person("E2", Level::Public, &[]);
+    s.put_people(&[b.clone(), a.clone()]).await.unwrap();
+    assert_eq!(s.person("E1").await.unwrap(), Some(a.clone()));
+    assert_eq!(s.person("nobody").await.unwrap(), None);
+    a.clearance = Level::Secret;
+    a.leave_date = NaiveDate::from_ymd_opt(2025, 3, 31);
+    a.manager_id = None;
+    s.put_people(std::slice::from_ref(&a)).await.unwrap();
+    let all = s.people().await.unwrap();
+    assert_eq!(
+        all,
+        vec![a, b],
+        "people come back sorted by id, replaced in place"
+    );
+    assert_eq!(s.counts().await.unwrap().people, 2);
+}
+
+pub async fn documents_with_history(s: &dyn Store) {
+    let d1 = document("D1", Level::Confidential);
+    let mut d2 = document("D2", Level::Public);
+    d2.projects = Projects::Everyone;
+    d2.medium = Medium::Knowledge;
+    let designated = |d: &Document| RegisterChange {
+        doc_id: d.doc_id.clone(),
+        at: t0(),
+        actor: "import:/data".into(),
+        field: "designated".into(),
+        old: None,
+        new: d.classification.to_string(),
+    };
+    s.put_documents(
+        &[d1.clone(), d2.clone()],
+        &[designated(&d1), designated(&d2)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.document("D2").await.unwrap(), Some(d2.clone()));
+    let mut d1b = d1.clone();
+    d1b.classification = Level::Secret;
+    let change = RegisterChange {
+        doc_id: "D1".into(),
+        at: t0() + Duration::hours(1),
+        actor: "E0".into(),
+        field: "level".into(),
+        old: Some("confidential".into()),
+        new: "secret".into(),
+    };
+    s.put_documents(std::slice::from_ref(&d1b), std::slice::from_ref(&change))
+        .await
+        .unwrap();
+    assert_eq!(s.documents().await.unwrap(), vec![d1b, d2]);
+    let h = s.register_history("D1").await.unwrap();
+    assert_eq!(h, vec![designated(&d1), change]);
+    let c = s.counts().await.unwrap();
+    assert_eq!((c.documents, c.register_changes), (2, 3));
+}
+
+pub async fn events_are_idempotent_by_id(s: &dyn Store) {
+    let batch = vec![
+        event("a", "E1", 0),
+        event("b", "E1", 5),
+        event("a", "E1", 0),
+    ];
+    assert_eq!(
+        s.insert_events(&batch).await.unwrap().0,
+        2,
+        "a repeated id inside a batch counts once"
+    );
+    assert_eq!(
+        s.insert_events(&batch).await.unwrap().0,
+        0,
+        "a re-delivered batch adds nothing"
+    );
+    let more = vec![event("b", "E1", 5), event("c", "E2", 1)];
+    assert_eq!(s.insert_events(&more).await.unwrap().0, 1);
+    assert_eq!(s.insert_events(&[]).await.unwrap().0, 0);
+    assert_eq!(s.counts().await.unwrap().events, 3);
+    let recent = s.recent_events_for("E1", 10).await.unwrap();
+    assert_eq!(
+        recent.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["b", "a"]
+    );
+    assert_eq!(recent[0].action, "doc.print");
+    assert_eq!(recent[0].doc.as_deref(), Some("D1"));
+    assert_eq!(recent[0].ts, batch[1].event.ts, "the offset survives");
+    assert_eq!(recent[0].raw, batch[1].raw);
+}
+
+pub async fn raw_text_is_kept_verbatim(s: &dyn Store) {
+    let mut e = event("u1", "E1", 0);
+    e.event.action = Action::Other {
+        name: "badge.swipe".into(),
+    };
+    e.raw = "{\"id\":\"u1\",\"ts\":\"2024-04-01T09:00:00+09:00\",\"user\":\"E1\",\"action\":\"badge.swipe\",\"door\":\"東館\\t2F\",\"n\":1e3}".into();
+    s.insert_events(std::slice::from_ref(&e)).await.unwrap();
+    let got = s.recent_events_for("E1", 1).await.unwrap();
+    assert_eq!(got[0].raw, e.raw);
+    assert_eq!(got[0].action, "badge.swipe");
+    assert_eq!(got[0].doc, None);
+}
+
+pub async fn large_batches_are_complete(s: &dyn Store) {
+    let batch: Vec<_> = (0..25_000)
+        .map(|i| event(&format!("ev-{i:06}"), &format!("E{}", i % 7), i))
+        .collect();
+    assert_eq!(s.insert_events(&batch).await.unwrap().0, 25_000);
+    assert_eq!(s.insert_events(&batch[10_000..12_000]).await.unwrap().0, 0);
+    assert_eq!(s.counts().await.unwrap().events, 25_000);
+}
+
+pub async fn hr_contacts_and_rejects_are_idempotent(s: &dyn Store) {
+    let t = parse_hr(br#"{"ts":"2024-03-01T00:00:00+09:00","user":"E1","type":"transfer","from_projects":["A"],"to_projects":["B"]}"#).unwrap();
+    let r = parse_hr(br#"{"ts":"2024-02-01T00:00:00+09:00","user":"E1","type":"resignation_notice","detail":"family"}"#).unwrap();
+    assert_eq!(
+        s.insert_hr_events(&[t.clone(), r.clone(), t.clone()])
+            .await
+            .unwrap()
+            .0,
+        2
+    );
+    assert_eq!(
+        s.insert_hr_events(std::slice::from_ref(&t))
+            .await
+            .unwrap()
+            .0,
+        0
+    );
+    assert_eq!(s.hr_events_for("E1").await.unwrap(), vec![r, t]);
+    assert!(s.hr_events_for("E2").await.unwrap().is_empty());
+
+    let raw = r#"{"id":"C1","reported_at":"2024-05-01T10:00:00+09:00","reporter":"E1","met_on":"2024-04-20","place":"品川駅","approach":"asked_directions","counterpart":{"claimed_name":"Ivan"},"meetings":3,"gifts_jpy":30000,"requests":["brochure"],"narrative":"dinner"}"#;
+    let c = NewContact {
+        report: parse_contact(raw.as_bytes()).unwrap(),
+        raw: raw.into(),
+    };
+    assert_eq!(
+        s.insert_contacts(&[c.clone(), c.clone()]).await.unwrap().0,
+        1
+    );
+    assert_eq!(
+        s.insert_contacts(std::slice::from_ref(&c)).await.unwrap().0,
+        0
+    );
+    assert_eq!(s.contact_reports().await.unwrap(), vec![c.report]);
+
+    let rej = |line, raw: &[u8]| Reject {
+        file: "/data/events.jsonl".into(),
+        line,
+        reason: "truncated JSON".into(),
+        raw: raw.to_vec(),
+    };
+    let batch = [
+        rej(3, b"{\"id\""),
+        rej(9, &[0xff, 0x00, 0xfe]),
+        rej(3, b"{\"id\""),
+    ];
+    assert_eq!(s.insert_rejects(&batch).await.unwrap().0, 2);
+    assert_eq!(s.insert_rejects(&batch).await.unwrap().0, 0);
+    let kept = s.rejects(10).await.unwrap();
+    assert_eq!(kept.len(), 2);
+    assert!(
+        kept.iter().any(|r| r.raw == [0xff, 0x00, 0xfe]),
+        "bytes kept as they were"
+    );
+    let c = s.counts().await.unwrap();
+    assert_eq!(
+        (c.hr_events, c.contact_reports, c.rejected_lines),
+        (2, 1, 2)
+    );
+}
+
+pub async fn empty_store_counts_zero(s: &dyn Store) {
+    assert_eq!(s.counts().await.unwrap(), crate::Counts::default());
+    assert!(s.people().await.unwrap().is_empty());
+    assert!(s.register_history("D1").await.unwrap().is_empty());
+}
+
+/// Expands to one `#[tokio::test]` per conformance case. `$make` is an async
+/// expression giving `Option<Box<dyn Store>>` (`None` when the backend is
+/// not available, e.g. no PostgreSQL URL: the case then says it was
+/// skipped) for a case name, and `$done` an async function that cleans up
+/// after that case.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:path, $done:path) => {
+        $crate::conformance_tests!(@cases $make, $done,
+            people_round_trip_and_replace,
+            documents_with_history,
+            events_are_idempotent_by_id,
+            raw_text_is_kept_verbatim,
+            large_batches_are_complete,
+            hr_contacts_and_rejects_are_idempotent,
+            empty_store_counts_zero
+        );
+    };
+    (@cases $make:path, $done:path, $($case:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                let Some(store) = $make(stringify!($case)).await else { return };
+                $crate::conformance::$case(store.as_ref()).await;
+                drop(store);
+                $done(stringify!($case)).await;
+            }
+        )*
+    };
+}

@@ -1,0 +1,290 @@
+//! The storage interface of Custodian's shell.
+//!
+//! One trait, [`Store`], implemented by one crate per backend
+//! (`custodian-store-sqlite`, `custodian-store-postgres`), each with its own
+//! migrations. Stores persist what they are given without judging it: the
+//! rules (what is a duplicate, what a register change means) live in the
+//! core and the shell; a store only guarantees atomic batches and
+//! idempotence by id.
+
+use async_trait::async_trait;
+use chrono::{DateTime, FixedOffset};
+use serde::Serialize;
+
+use custodian_core::{ContactReport, Document, Event, HrEvent, Level, Person};
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+/// Which backend a store is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Errors a store reports. Driver errors are turned into text here, never
+/// passed through, so callers do not depend on a driver.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot reach the store at {target}: {reason}")]
+    Unreachable { target: String, reason: String },
+    #[error("the store's schema could not be brought up to date: {0}")]
+    Migration(String),
+    #[error("no {what} '{id}'")]
+    NotFound { what: &'static str, id: String },
+    #[error("{what} '{id}' already exists")]
+    Conflict { what: &'static str, id: String },
+    #[error("the store holds a value it cannot read ({0})")]
+    Corrupt(String),
+    #[error("store error: {0}")]
+    Backend(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An accepted activity event and the text it arrived as. `raw` is kept
+/// verbatim so extension fields and unknown actions lose nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub event: Event,
+    pub raw: String,
+}
+
+/// An accepted contact report and the text it arrived as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewContact {
+    pub report: ContactReport,
+    pub raw: String,
+}
+
+/// A stored event: as given, with the raw text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredEvent {
+    pub id: String,
+    pub ts: DateTime<FixedOffset>,
+    pub user: String,
+    pub action: String,
+    pub doc: Option<String>,
+    pub raw: String,
+}
+
+/// A line or row that could not be accepted, kept aside with its place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reject {
+    /// The file, as the importer names it (the dataset folder's path and the
+    /// file name).
+    pub file: String,
+    pub line: u64,
+    pub reason: String,
+    /// The line's bytes (possibly cut at the reader's limit).
+    #[serde(skip)]
+    pub raw: Vec<u8>,
+}
+
+/// One change to the register: the evidence that secrecy was managed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RegisterChange {
+    pub doc_id: String,
+    pub at: DateTime<FixedOffset>,
+    /// Who made it: a user id, or `import:<folder>` for a dataset import.
+    pub actor: String,
+    /// `designated` (entered the register), `level`, `owner`, `projects`,
+    /// `title`, `kind`.
+    pub field: String,
+    pub old: Option<String>,
+    pub new: String,
+}
+
+/// How many of each record a store holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Counts {
+    pub people: u64,
+    pub documents: u64,
+    pub events: u64,
+    pub hr_events: u64,
+    pub contact_reports: u64,
+    pub rejected_lines: u64,
+    pub register_changes: u64,
+}
+
+/// What a batch write did: how many records were new. The rest were already
+/// there (re-deliveries) and were left as they were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Inserted(pub u64);
+
+/// The store Custodian's shell works with.
+///
+/// Every batch method is atomic: after a crash either the whole batch is
+/// visible or none of it. Batches are idempotent by id.
+#[async_trait]
+pub trait Store: Send + Sync {
+    fn backend(&self) -> Backend;
+
+    /// Where the store is, safe to print (no password).
+    fn location(&self) -> String;
+
+    /// Inserts people or replaces them by `user_id`.
+    async fn put_people(&self, people: &[Person]) -> Result<()>;
+
+    /// Inserts register entries or replaces them by `doc_id`, together with
+    /// the register changes that describe the difference, in one
+    /// transaction.
+    async fn put_documents(&self, docs: &[Document], changes: &[RegisterChange]) -> Result<()>;
+
+    /// Inserts events whose id is new; returns how many were new.
+    async fn insert_events(&self, events: &[NewEvent]) -> Result<Inserted>;
+
+    /// Inserts HR events whose (derived) id is new.
+    async fn insert_hr_events(&self, events: &[HrEvent]) -> Result<Inserted>;
+
+    /// Inserts contact reports whose id is new.
+    async fn insert_contacts(&self, reports: &[NewContact]) -> Result<Inserted>;
+
+    /// Keeps rejected lines; the same (file, line, bytes) is kept once.
+    async fn insert_rejects(&self, rejects: &[Reject]) -> Result<Inserted>;
+
+    async fn person(&self, user_id: &str) -> Result<Option<Person>>;
+    async fn people(&self) -> Result<Vec<Person>>;
+    async fn document(&self, doc_id: &str) -> Result<Option<Document>>;
+    async fn documents(&self) -> Result<Vec<Document>>;
+
+    /// HR events of one person, oldest first.
+    async fn hr_events_for(&self, user_id: &str) -> Result<Vec<HrEvent>>;
+
+    /// The latest `limit` events of one person, newest first.
+    async fn recent_events_for(&self, user_id: &str, limit: u32) -> Result<Vec<StoredEvent>>;
+
+    /// The register's history of one entry, oldest first.
+    async fn register_history(&self, doc_id: &str) -> Result<Vec<RegisterChange>>;
+
+    /// Contact reports, newest first.
+    async fn contact_reports(&self) -> Result<Vec<ContactReport>>;
+
+    /// The most recent rejected lines, newest first.
+    async fn rejects(&self, limit: u32) -> Result<Vec<Reject>>;
+
+    async fn counts(&self) -> Result<Counts>;
+}
+
+/// Encodes a level for a store column.
+pub fn level_to_db(l: Level) -> i16 {
+    i16::from(l.rank())
+}
+
+/// Decodes a stored level.
+pub fn level_from_db(v: i64) -> Result<Level> {
+    u8::try_from(v)
+        .ok()
+        .and_then(Level::from_rank)
+        .ok_or_else(|| StoreError::Corrupt(format!("level rank {v}")))
+}
+
+/// The key under which a rejected line is kept once: SHA-256 over the file,
+/// the line number and the bytes.
+pub fn reject_key(r: &Reject) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(r.file.as_bytes());
+    h.update([0]);
+    h.update(r.line.to_be_bytes());
+    h.update([0]);
+    h.update(&r.raw);
+    hex::encode(h.finalize())
+}
+
+/// Splits a timestamp into UTC microseconds and the offset in seconds, the
+/// form both backends store.
+pub fn ts_to_db(ts: &DateTime<FixedOffset>) -> (i64, i32) {
+    (ts.timestamp_micros(), ts.offset().local_minus_utc())
+}
+
+/// Rebuilds a timestamp stored by [`ts_to_db`].
+pub fn ts_from_db(us: i64, offset: i64) -> Result<DateTime<FixedOffset>> {
+    let off = i32::try_from(offset)
+        .ok()
+        .and_then(FixedOffset::east_opt)
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp offset {offset}")))?;
+    DateTime::from_timestamp_micros(us)
+        .map(|t| t.with_timezone(&off))
+        .ok_or_else(|| StoreError::Corrupt(format!("timestamp {us}")))
+}
+
+/// Column forms shared by both backends, so a row means the same thing in
+/// each.
+pub mod columns {
+    use chrono::NaiveDate;
+    use custodian_core::model::{join_projects, split_projects};
+    use custodian_core::{Document, Medium, Person, Projects};
+
+    use crate::{level_from_db, Result, StoreError};
+
+    pub fn date(d: NaiveDate) -> String {
+        d.format("%Y-%m-%d").to_string()
+    }
+
+    pub fn parse_date(s: &str) -> Result<NaiveDate> {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| StoreError::Corrupt(format!("date '{s}'")))
+    }
+
+    pub fn person_projects(p: &Person) -> String {
+        join_projects(&p.projects)
+    }
+
+    /// A person row's fields, in table order.
+    #[allow(clippy::too_many_arguments)]
+    pub fn person(
+        user_id: String,
+        name: String,
+        email: String,
+        org_unit: String,
+        site: String,
+        role: String,
+        manager_id: Option<String>,
+        clearance: i64,
+        projects: &str,
+        hire_date: &str,
+        leave_date: Option<&str>,
+    ) -> Result<Person> {
+        Ok(Person {
+            user_id,
+            name,
+            email,
+            org_unit,
+            site,
+            role,
+            manager_id,
+            clearance: level_from_db(clearance)?,
+            projects: split_projects(projects),
+            hire_date: parse_date(hire_date)?,
+            leave_date: leave_date.map(parse_date).transpose()?,
+        })
+    }
+
+    /// A document row's fields, in table order.
+    #[allow(clippy::too_many_arguments)]
+    pub fn document(
+        doc_id: String,
+        title: String,
+        classification: i64,
+        owner_id: String,
+        projects: &str,
+        kind: String,
+        created: &str,
+        medium: &str,
+    ) -> Result<Document> {
+        Ok(Document {
+            doc_id,
+            title,
+            classification: level_from_db(classification)?,
+            owner_id,
+            projects: Projects::parse(projects),
+            kind,
+            created: parse_date(created)?,
+            medium: Medium::parse(medium)
+                .ok_or_else(|| StoreError::Corrupt(format!("medium '{medium}'")))?,
+        })
+    }
+}
