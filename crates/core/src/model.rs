@@ -226,6 +226,10 @@ pub struct Event {
     pub user: String,
     pub host: Option<String>,
     pub action: Action,
+    /// Fields the format does not define (an exporter's extensions, the
+    /// fields of an unknown action), kept as they came.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The kind of a personnel event.

@@ -45,7 +45,7 @@ CREATE TABLE events (
     user_id  TEXT NOT NULL,
     action   TEXT NOT NULL,
     doc      TEXT,
-    raw      TEXT NOT NULL
+    rest     TEXT NOT NULL        -- host, action fields, extensions (JSON)
 );
 CREATE INDEX events_user_ts ON events (user_id, ts_us);
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
-use sqlx::{PgPool, Row};
+use sqlx::{ConnectOptions, PgPool, Row};
 
 use custodian_core::interchange::{hr_to_json, parse_contact, parse_hr};
 use custodian_core::{ContactReport, Document, HrEvent, Person};
@@ -21,6 +21,9 @@ use custodian_store::{
     columns, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, Counts, Inserted, NewContact,
     NewEvent, RegisterChange, Reject, Result, Store, StoreError, StoredEvent,
 };
+
+/// The secondary index a bulk load drops and rebuilds.
+const USER_TS_INDEX: &str = "CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts_us)";
 
 pub struct PgStore {
     pool: PgPool,
@@ -101,8 +104,9 @@ impl PgStore {
             target: shown.clone(),
             reason,
         };
-        let mut opts =
-            PgConnectOptions::from_str(&conn_url).map_err(|e| unreachable(e.to_string()))?;
+        let mut opts = PgConnectOptions::from_str(&conn_url)
+            .map_err(|e| unreachable(e.to_string()))?
+            .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(5));
         if let Some(s) = &schema {
             if !valid_schema(s) {
                 return Err(unreachable(format!(
@@ -125,6 +129,11 @@ impl PgStore {
         }
         sqlx::migrate!("./migrations")
             .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        // A bulk load killed half-way leaves the index dropped: rebuild it.
+        sqlx::query(USER_TS_INDEX)
+            .execute(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
         tracing::debug!(location = %shown, "postgres store open");
@@ -229,7 +238,7 @@ impl Store for PgStore {
         tx.commit().await.map_err(be)
     }
 
-    async fn insert_events(&self, events: &[NewEvent]) -> Result<Inserted> {
+    async fn insert_events(&self, events: Vec<NewEvent>) -> Result<Inserted> {
         if events.is_empty() {
             return Ok(Inserted(0));
         }
@@ -251,26 +260,26 @@ impl Store for PgStore {
                 None => buf.extend_from_slice(b"\\N"),
             }
             buf.push(b'\t');
-            copy_text(&mut buf, &e.raw);
+            copy_text(&mut buf, &e.rest);
             buf.push(b'\n');
         }
         let mut tx = self.pool.begin().await.map_err(be)?;
         sqlx::query(
-            "CREATE TEMP TABLE IF NOT EXISTS staging_events (id TEXT, ts_us BIGINT, ts_off INTEGER, user_id TEXT, action TEXT, doc TEXT, raw TEXT) ON COMMIT DELETE ROWS",
+            "CREATE TEMP TABLE IF NOT EXISTS staging_events (id TEXT, ts_us BIGINT, ts_off INTEGER, user_id TEXT, action TEXT, doc TEXT, rest TEXT) ON COMMIT DELETE ROWS",
         )
         .execute(&mut *tx)
         .await
         .map_err(be)?;
         let mut copy = tx
             .copy_in_raw(
-                "COPY staging_events (id, ts_us, ts_off, user_id, action, doc, raw) FROM STDIN",
+                "COPY staging_events (id, ts_us, ts_off, user_id, action, doc, rest) FROM STDIN",
             )
             .await
             .map_err(be)?;
         copy.send(buf).await.map_err(be)?;
         copy.finish().await.map_err(be)?;
         let n = sqlx::query(
-            "INSERT INTO events (id, ts_us, ts_off, user_id, action, doc, raw) SELECT id, ts_us, ts_off, user_id, action, doc, raw FROM staging_events ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO events (id, ts_us, ts_off, user_id, action, doc, rest) SELECT id, ts_us, ts_off, user_id, action, doc, rest FROM staging_events ON CONFLICT (id) DO NOTHING",
         )
         .execute(&mut *tx)
         .await
@@ -278,6 +287,22 @@ impl Store for PgStore {
         .rows_affected();
         tx.commit().await.map_err(be)?;
         Ok(Inserted(n))
+    }
+
+    async fn begin_bulk_load(&self) -> Result<()> {
+        sqlx::query("DROP INDEX IF EXISTS events_user_ts")
+            .execute(&self.pool)
+            .await
+            .map_err(be)?;
+        Ok(())
+    }
+
+    async fn end_bulk_load(&self) -> Result<()> {
+        sqlx::query(USER_TS_INDEX)
+            .execute(&self.pool)
+            .await
+            .map_err(be)?;
+        Ok(())
     }
 
     async fn insert_hr_events(&self, events: &[HrEvent]) -> Result<Inserted> {
@@ -394,7 +419,7 @@ impl Store for PgStore {
 
     async fn recent_events_for(&self, user_id: &str, limit: u32) -> Result<Vec<StoredEvent>> {
         let rows = sqlx::query(
-            "SELECT id, ts_us, ts_off, user_id, action, doc, raw FROM events WHERE user_id = $1 ORDER BY ts_us DESC, id COLLATE \"C\" DESC LIMIT $2",
+            "SELECT id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE user_id = $1 ORDER BY ts_us DESC, id COLLATE \"C\" DESC LIMIT $2",
         )
         .bind(user_id)
         .bind(i64::from(limit))
@@ -404,14 +429,15 @@ impl Store for PgStore {
         rows.iter()
             .map(|r| {
                 let off: i32 = r.try_get("ts_off").map_err(be)?;
-                Ok(StoredEvent {
-                    id: r.try_get("id").map_err(be)?,
-                    ts: ts_from_db(r.try_get("ts_us").map_err(be)?, i64::from(off))?,
-                    user: r.try_get("user_id").map_err(be)?,
-                    action: r.try_get("action").map_err(be)?,
-                    doc: r.try_get("doc").map_err(be)?,
-                    raw: r.try_get("raw").map_err(be)?,
-                })
+                let rest: String = r.try_get("rest").map_err(be)?;
+                StoredEvent::from_columns(
+                    r.try_get("id").map_err(be)?,
+                    ts_from_db(r.try_get("ts_us").map_err(be)?, i64::from(off))?,
+                    r.try_get("user_id").map_err(be)?,
+                    r.try_get("action").map_err(be)?,
+                    r.try_get("doc").map_err(be)?,
+                    &rest,
+                )
             })
             .collect()
     }

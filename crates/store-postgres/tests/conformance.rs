@@ -2,6 +2,8 @@
 //! case. Runs when `CUSTODIAN_TEST_POSTGRES` holds a URL (`.ci/run` sets
 //! it); otherwise every case prints that it was skipped.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
 use custodian_store::Store;
 use custodian_store_postgres::PgStore;
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{ConnectOptions, Row, SqlitePool};
 
 use custodian_core::interchange::{hr_to_json, parse_contact, parse_hr};
 use custodian_core::{ContactReport, Document, HrEvent, Person};
@@ -19,9 +19,15 @@ use custodian_store::{
     NewEvent, RegisterChange, Reject, Result, Store, StoreError, StoredEvent,
 };
 
-/// Rows per multi-row statement (7 parameters each, well under SQLite's
+/// Rows per multi-row statement (7 parameters each, under SQLite's
 /// 32,766-parameter limit).
-const ROWS_PER_STATEMENT: usize = 1000;
+const ROWS_PER_STATEMENT: usize = 4000;
+
+const INSERT_EVENTS: &str =
+    "INSERT OR IGNORE INTO events (id, ts_us, ts_off, user_id, action, doc, rest) VALUES ";
+
+/// The secondary index a bulk load drops and rebuilds.
+const USER_TS_INDEX: &str = "CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts_us)";
 
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -68,7 +74,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory");
+            .pragma("temp_store", "memory")
+            .pragma("wal_autocheckpoint", "4000")
+            .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(5));
         let location = opts.get_filename().display().to_string();
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
@@ -77,6 +85,11 @@ impl SqliteStore {
             .map_err(|e| unreachable(e.to_string()))?;
         sqlx::migrate!("./migrations")
             .run(&pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        // A bulk load killed half-way leaves the index dropped: rebuild it.
+        sqlx::query(USER_TS_INDEX)
+            .execute(&pool)
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
         tracing::debug!(%location, "sqlite store open");
@@ -164,35 +177,57 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(be)
     }
 
-    async fn insert_events(&self, events: &[NewEvent]) -> Result<Inserted> {
+    async fn insert_events(&self, events: Vec<NewEvent>) -> Result<Inserted> {
         if events.is_empty() {
             return Ok(Inserted(0));
         }
         let mut tx = self.pool.begin().await.map_err(be)?;
         let mut inserted = 0;
-        for chunk in events.chunks(ROWS_PER_STATEMENT) {
-            let sql = values_sql(
-                "INSERT OR IGNORE INTO events (id, ts_us, ts_off, user_id, action, doc, raw) VALUES ",
-                7,
-                chunk.len(),
-                "",
-            );
-            let mut q = sqlx::query(&sql);
+        let full_sql = values_sql(INSERT_EVENTS, 7, ROWS_PER_STATEMENT, "");
+        let mut rows = events.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<NewEvent> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
+            let short_sql;
+            let sql = if chunk.len() == ROWS_PER_STATEMENT {
+                &full_sql
+            } else {
+                short_sql = values_sql(INSERT_EVENTS, 7, chunk.len(), "");
+                &short_sql
+            };
+            let mut q = sqlx::query(sql);
             for e in chunk {
                 let (us, off) = ts_to_db(&e.event.ts);
+                let doc = e.event.action.doc().map(str::to_string);
+                let action = e.event.action.name().to_string();
                 q = q
-                    .bind(e.event.id.as_str())
+                    .bind(e.event.id)
                     .bind(us)
                     .bind(off)
-                    .bind(e.event.user.as_str())
-                    .bind(e.event.action.name())
-                    .bind(e.event.action.doc())
-                    .bind(e.raw.as_str());
+                    .bind(e.event.user)
+                    .bind(action)
+                    .bind(doc)
+                    .bind(e.rest);
             }
             inserted += q.execute(&mut *tx).await.map_err(be)?.rows_affected();
         }
         tx.commit().await.map_err(be)?;
         Ok(Inserted(inserted))
+    }
+
+    async fn begin_bulk_load(&self) -> Result<()> {
+        sqlx::query("DROP INDEX IF EXISTS events_user_ts")
+            .execute(&self.pool)
+            .await
+            .map_err(be)?;
+        Ok(())
+    }
+
+    async fn end_bulk_load(&self) -> Result<()> {
+        sqlx::query(USER_TS_INDEX)
+            .execute(&self.pool)
+            .await
+            .map_err(be)?;
+        Ok(())
     }
 
     async fn insert_hr_events(&self, events: &[HrEvent]) -> Result<Inserted> {
@@ -307,7 +342,7 @@ impl Store for SqliteStore {
 
     async fn recent_events_for(&self, user_id: &str, limit: u32) -> Result<Vec<StoredEvent>> {
         let rows = sqlx::query(
-            "SELECT id, ts_us, ts_off, user_id, action, doc, raw FROM events WHERE user_id = ? ORDER BY ts_us DESC, id DESC LIMIT ?",
+            "SELECT id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE user_id = ? ORDER BY ts_us DESC, id DESC LIMIT ?",
         )
         .bind(user_id)
         .bind(i64::from(limit))
@@ -316,17 +351,18 @@ impl Store for SqliteStore {
         .map_err(be)?;
         rows.iter()
             .map(|r| {
-                Ok(StoredEvent {
-                    id: r.try_get("id").map_err(be)?,
-                    ts: ts_from_db(
+                let rest: String = r.try_get("rest").map_err(be)?;
+                StoredEvent::from_columns(
+                    r.try_get("id").map_err(be)?,
+                    ts_from_db(
                         r.try_get("ts_us").map_err(be)?,
                         r.try_get("ts_off").map_err(be)?,
                     )?,
-                    user: r.try_get("user_id").map_err(be)?,
-                    action: r.try_get("action").map_err(be)?,
-                    doc: r.try_get("doc").map_err(be)?,
-                    raw: r.try_get("raw").map_err(be)?,
-                })
+                    r.try_get("user_id").map_err(be)?,
+                    r.try_get("action").map_err(be)?,
+                    r.try_get("doc").map_err(be)?,
+                    &rest,
+                )
             })
             .collect()
     }

@@ -1,5 +1,7 @@
 //! The shared conformance story, against a fresh SQLite file per case.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
 use std::path::PathBuf;
 
 use custodian_store::Store;

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test suite: failing loudly is its job
+
 //! The conformance story every backend must tell the same way. Each backend's
 //! test file instantiates it with [`conformance_tests!`](crate::conformance_tests),
 //! giving a function that makes a fresh, empty, migrated store.
@@ -5,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone};
-use custodian_core::interchange::{event_to_json, parse_contact, parse_hr};
+use custodian_core::interchange::{event_to_json, parse_contact, parse_event, parse_hr};
 use custodian_core::{Action, Document, Event, Level, Medium, Person, Projects};
 
 use crate::{NewContact, NewEvent, RegisterChange, Reject, Store};
@@ -55,9 +57,9 @@ pub fn event(id: &str, user: &str, minutes: i64) -> NewEvent {
             doc: "D1".into(),
             pages: 3,
         },
+        extra: Default::default(),
     };
-    let raw = event_to_json(&event);
-    NewEvent { event, raw }
+    NewEvent::new(event)
 }
 
 pub async fn people_round_trip_and_replace(s: &dyn Store) {
@@ -126,18 +128,18 @@ pub async fn events_are_idempotent_by_id(s: &dyn Store) {
         event("a", "E1", 0),
     ];
     assert_eq!(
-        s.insert_events(&batch).await.unwrap().0,
+        s.insert_events(batch.clone()).await.unwrap().0,
         2,
         "a repeated id inside a batch counts once"
     );
     assert_eq!(
-        s.insert_events(&batch).await.unwrap().0,
+        s.insert_events(batch.clone()).await.unwrap().0,
         0,
         "a re-delivered batch adds nothing"
     );
     let more = vec![event("b", "E1", 5), event("c", "E2", 1)];
-    assert_eq!(s.insert_events(&more).await.unwrap().0, 1);
-    assert_eq!(s.insert_events(&[]).await.unwrap().0, 0);
+    assert_eq!(s.insert_events(more).await.unwrap().0, 1);
+    assert_eq!(s.insert_events(vec![]).await.unwrap().0, 0);
     assert_eq!(s.counts().await.unwrap().events, 3);
     let recent = s.recent_events_for("E1", 10).await.unwrap();
     assert_eq!(
@@ -147,28 +149,64 @@ pub async fn events_are_idempotent_by_id(s: &dyn Store) {
     assert_eq!(recent[0].action, "doc.print");
     assert_eq!(recent[0].doc.as_deref(), Some("D1"));
     assert_eq!(recent[0].ts, batch[1].event.ts, "the offset survives");
-    assert_eq!(recent[0].raw, batch[1].raw);
+    assert_eq!(recent[0].canonical, event_to_json(&batch[1].event));
 }
 
-pub async fn raw_text_is_kept_verbatim(s: &dyn Store) {
-    let mut e = event("u1", "E1", 0);
-    e.event.action = Action::Other {
-        name: "badge.swipe".into(),
-    };
-    e.raw = "{\"id\":\"u1\",\"ts\":\"2024-04-01T09:00:00+09:00\",\"user\":\"E1\",\"action\":\"badge.swipe\",\"door\":\"東館\\t2F\",\"n\":1e3}".into();
-    s.insert_events(std::slice::from_ref(&e)).await.unwrap();
-    let got = s.recent_events_for("E1", 1).await.unwrap();
-    assert_eq!(got[0].raw, e.raw);
+pub async fn unknown_actions_and_extension_fields_lose_nothing(s: &dyn Store) {
+    let line = "{\"id\":\"u1\",\"ts\":\"2024-04-01T09:00:00.250+09:00\",\"user\":\"E1\",\"action\":\"badge.swipe\",\"door\":\"東館\\t2F\",\"n\":1000,\"tags\":[\"a\",null],\"host\":\"gate-3\"}";
+    let e = parse_event(line.as_bytes()).unwrap();
+    let mut known = event("u2", "E1", -5);
+    known
+        .event
+        .extra
+        .insert("source".into(), "dms-export".into());
+    known = NewEvent::new(known.event);
+    s.insert_events(vec![NewEvent::new(e.clone()), known.clone()])
+        .await
+        .unwrap();
+    let got = s.recent_events_for("E1", 2).await.unwrap();
     assert_eq!(got[0].action, "badge.swipe");
     assert_eq!(got[0].doc, None);
+    assert_eq!(
+        parse_event(got[0].canonical.as_bytes()).unwrap(),
+        e,
+        "every field survives"
+    );
+    assert_eq!(
+        parse_event(got[1].canonical.as_bytes()).unwrap(),
+        known.event
+    );
 }
 
 pub async fn large_batches_are_complete(s: &dyn Store) {
     let batch: Vec<_> = (0..25_000)
         .map(|i| event(&format!("ev-{i:06}"), &format!("E{}", i % 7), i))
         .collect();
-    assert_eq!(s.insert_events(&batch).await.unwrap().0, 25_000);
-    assert_eq!(s.insert_events(&batch[10_000..12_000]).await.unwrap().0, 0);
+    s.begin_bulk_load().await.unwrap();
+    assert_eq!(
+        s.insert_events(batch[..20_000].to_vec()).await.unwrap().0,
+        20_000
+    );
+    assert_eq!(
+        s.insert_events(batch[19_000..20_000].to_vec())
+            .await
+            .unwrap()
+            .0,
+        0,
+        "ids stay unique during a bulk load"
+    );
+    s.end_bulk_load().await.unwrap();
+    s.end_bulk_load().await.unwrap();
+    assert_eq!(s.insert_events(batch.clone()).await.unwrap().0, 5_000);
+    let recent = s.recent_events_for("E3", 2).await.unwrap();
+    assert_eq!(recent[0].id, "ev-024993");
+    assert_eq!(
+        s.insert_events(batch[10_000..12_000].to_vec())
+            .await
+            .unwrap()
+            .0,
+        0
+    );
     assert_eq!(s.counts().await.unwrap().events, 25_000);
 }
 
@@ -251,7 +289,7 @@ macro_rules! conformance_tests {
             people_round_trip_and_replace,
             documents_with_history,
             events_are_idempotent_by_id,
-            raw_text_is_kept_verbatim,
+            unknown_actions_and_extension_fields_lose_nothing,
             large_batches_are_complete,
             hr_contacts_and_rejects_are_idempotent,
             empty_store_counts_zero

@@ -44,12 +44,21 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// An accepted activity event and the text it arrived as. `raw` is kept
-/// verbatim so extension fields and unknown actions lose nothing.
+/// An accepted activity event, ready to store: the event and its
+/// [`event_rest`](custodian_core::interchange::event_rest) as JSON text (host,
+/// the action's fields and extension fields), kept next to the indexed
+/// columns so nothing is lost.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewEvent {
     pub event: Event,
-    pub raw: String,
+    pub rest: String,
+}
+
+impl NewEvent {
+    pub fn new(event: Event) -> NewEvent {
+        let rest = custodian_core::interchange::event_rest_json(&event);
+        NewEvent { event, rest }
+    }
 }
 
 /// An accepted contact report and the text it arrived as.
@@ -59,7 +68,7 @@ pub struct NewContact {
     pub raw: String,
 }
 
-/// A stored event: as given, with the raw text.
+/// A stored event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredEvent {
     pub id: String,
@@ -67,7 +76,33 @@ pub struct StoredEvent {
     pub user: String,
     pub action: String,
     pub doc: Option<String>,
-    pub raw: String,
+    /// The event's canonical encoding
+    /// ([`event_to_json`](custodian_core::interchange::event_to_json)).
+    pub canonical: String,
+}
+
+impl StoredEvent {
+    /// Rebuilds a stored event from its columns.
+    pub fn from_columns(
+        id: String,
+        ts: DateTime<FixedOffset>,
+        user: String,
+        action: String,
+        doc: Option<String>,
+        rest: &str,
+    ) -> Result<StoredEvent> {
+        use custodian_core::interchange::{event_from_parts, event_to_json};
+        let event = event_from_parts(&id, &ts.to_rfc3339(), &user, &action, rest)
+            .map_err(|e| StoreError::Corrupt(format!("event '{id}': {e}")))?;
+        Ok(StoredEvent {
+            canonical: event_to_json(&event),
+            id,
+            ts,
+            user,
+            action,
+            doc,
+        })
+    }
 }
 
 /// A line or row that could not be accepted, kept aside with its place.
@@ -133,8 +168,18 @@ pub trait Store: Send + Sync {
     /// transaction.
     async fn put_documents(&self, docs: &[Document], changes: &[RegisterChange]) -> Result<()>;
 
-    /// Inserts events whose id is new; returns how many were new.
-    async fn insert_events(&self, events: &[NewEvent]) -> Result<Inserted>;
+    /// Inserts events whose id is new; returns how many were new. Takes the
+    /// batch by value so drivers can move strings instead of copying them.
+    async fn insert_events(&self, events: Vec<NewEvent>) -> Result<Inserted>;
+
+    /// Prepares for loading many events: drops secondary indexes that are
+    /// cheaper to rebuild once than to maintain row by row. Uniqueness of
+    /// ids is still enforced. Opening the store rebuilds whatever a killed
+    /// load left dropped.
+    async fn begin_bulk_load(&self) -> Result<()>;
+
+    /// Rebuilds what [`Store::begin_bulk_load`] dropped.
+    async fn end_bulk_load(&self) -> Result<()>;
 
     /// Inserts HR events whose (derived) id is new.
     async fn insert_hr_events(&self, events: &[HrEvent]) -> Result<Inserted>;

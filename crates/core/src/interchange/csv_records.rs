@@ -12,7 +12,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, BufRead};
 
-use super::lines::LineReader;
+use super::lines::{Line, LineReader};
 use super::RecordError;
 
 /// How many physical lines one quoted record may span.
@@ -98,7 +98,7 @@ impl Columns {
 /// Streams the records of a CSV file.
 pub struct CsvRecords<R> {
     lines: LineReader<R>,
-    pending: VecDeque<(u64, Vec<u8>, Option<u64>)>,
+    pending: VecDeque<Line>,
     columns: Columns,
 }
 
@@ -156,20 +156,22 @@ impl<R: BufRead> CsvRecords<R> {
         self.lines.bytes_read()
     }
 
-    fn next_physical(&mut self) -> io::Result<Option<(u64, Vec<u8>, Option<u64>)>> {
+    fn next_physical(&mut self) -> io::Result<Option<Line>> {
         if let Some(p) = self.pending.pop_front() {
             return Ok(Some(p));
         }
-        Ok(self
-            .lines
-            .next_line()?
-            .map(|l| (l.number, l.bytes, l.truncated_from)))
+        self.lines.next_line()
     }
 
     /// The next record or bad row; `None` at the end.
     pub fn next_item(&mut self) -> io::Result<Option<CsvItem>> {
         loop {
-            let Some((line, bytes, truncated)) = self.next_physical()? else {
+            let Some(Line {
+                number: line,
+                bytes,
+                truncated_from: truncated,
+            }) = self.next_physical()?
+            else {
                 return Ok(None);
             };
             if bytes.iter().all(|b| b.is_ascii_whitespace()) && truncated.is_none() {
@@ -211,7 +213,7 @@ impl<R: BufRead> CsvRecords<R> {
                     break;
                 };
                 joined.push(b'\n');
-                joined.extend_from_slice(&next.1);
+                joined.extend_from_slice(&next.bytes);
                 taken.push(next);
                 if quotes_balanced(&joined) {
                     break;

@@ -15,7 +15,27 @@ use crate::model::{
 /// Longest `id` accepted.
 pub const MAX_ID_LEN: usize = 256;
 
+/// Every field the format defines for events.
+pub const EVENT_FIELDS: [&str; 15] = [
+    "id",
+    "ts",
+    "user",
+    "action",
+    "host",
+    "query",
+    "doc",
+    "domain",
+    "to_domain",
+    "url",
+    "bytes",
+    "pages",
+    "files",
+    "attachments",
+    "external",
+];
+
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct EventWire<'a> {
     #[serde(borrow, default)]
     id: Option<Cow<'a, str>>,
@@ -182,17 +202,46 @@ fn kind_of(v: &Value) -> String {
 }
 
 /// Parses one `events.jsonl` line. Unknown actions become
-/// [`Action::Other`]; unknown fields are ignored.
+/// [`Action::Other`]; fields the format does not define are kept in
+/// [`Event::extra`].
 pub fn parse_event(line: &[u8]) -> Result<Event, RecordError> {
     check_object_start(line)?;
-    let w: EventWire<'_> = serde_json::from_slice(line).map_err(|_| {
-        diagnose(
-            line,
-            &EVENT_STRING_FIELDS,
-            &EVENT_COUNT_FIELDS,
-            &["external"],
-        )
-    })?;
+    // Fast path: only defined fields. Anything else (extension fields, or a
+    // bad line) takes the slow path, which separates extensions and names
+    // the field at fault.
+    match serde_json::from_slice::<EventWire<'_>>(line) {
+        Ok(w) => event_from_wire(w, serde_json::Map::new()),
+        Err(_) => {
+            let bad = || {
+                diagnose(
+                    line,
+                    &EVENT_STRING_FIELDS,
+                    &EVENT_COUNT_FIELDS,
+                    &["external"],
+                )
+            };
+            let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(line) else {
+                return Err(bad());
+            };
+            let mut known = serde_json::Map::new();
+            for f in EVENT_FIELDS {
+                if let Some(v) = map.remove(f) {
+                    known.insert(f.to_string(), v);
+                }
+            }
+            let known = Value::Object(known);
+            let w = EventWire::deserialize(&known).map_err(|_| bad())?;
+            event_from_wire(w, map)
+        }
+    }
+}
+
+fn event_from_wire(
+    w: EventWire<'_>,
+    extra: serde_json::Map<String, Value>,
+) -> Result<Event, RecordError> {
+    let mut extra = extra;
+    keep_unused_fields(&w, &mut extra);
     let id = require(&w.id, "id")?;
     if id.len() > MAX_ID_LEN {
         return Err(RecordError::field(
@@ -265,7 +314,49 @@ pub fn parse_event(line: &[u8]) -> Result<Event, RecordError> {
         user: user.to_string(),
         host: opt(&w.host),
         action,
+        extra,
     })
+}
+
+/// The optional fields each known action uses; a defined field the action
+/// does not use (a `doc` on a `logon`) is kept in `extra`, not dropped.
+fn used_fields(action: &str) -> Option<&'static [&'static str]> {
+    Some(match action {
+        "logon" | "logoff" => &[],
+        "doc.search" => &["query"],
+        "doc.view" | "doc.download" => &["doc", "bytes"],
+        "doc.print" => &["doc", "pages"],
+        "doc.denied" | "briefing" => &["doc"],
+        "usb.write" => &["bytes", "files", "doc"],
+        "email.send" => &["to_domain", "external", "bytes", "attachments", "doc"],
+        "web.upload" => &["domain", "bytes", "doc"],
+        "web.visit" => &["domain", "url"],
+        "print.job" => &["pages", "doc"],
+        _ => return None,
+    })
+}
+
+fn keep_unused_fields(w: &EventWire<'_>, extra: &mut serde_json::Map<String, Value>) {
+    let action = w.action.as_deref().unwrap_or("");
+    let used = used_fields(action).unwrap_or(&[]);
+    let mut keep = |name: &str, v: Option<Value>| {
+        if let Some(v) = v {
+            if !used.contains(&name) {
+                extra.insert(name.to_string(), v);
+            }
+        }
+    };
+    let s = |v: &Option<Cow<'_, str>>| v.as_deref().map(|x| Value::from(x.to_string()));
+    keep("query", s(&w.query));
+    keep("doc", s(&w.doc));
+    keep("domain", s(&w.domain));
+    keep("to_domain", s(&w.to_domain));
+    keep("url", s(&w.url));
+    keep("bytes", w.bytes.map(Value::from));
+    keep("pages", w.pages.map(Value::from));
+    keep("files", w.files.map(Value::from));
+    keep("attachments", w.attachments.map(Value::from));
+    keep("external", w.external.map(Value::from));
 }
 
 #[derive(Deserialize)]

@@ -13,11 +13,13 @@ mod write;
 use std::fmt;
 
 pub use csv_records::{Columns, CsvItem, CsvRecord, CsvRecords, HeaderError};
-pub use json::{parse_contact, parse_date, parse_event, parse_hr, parse_ts, MAX_ID_LEN};
+pub use json::{
+    parse_contact, parse_date, parse_event, parse_hr, parse_ts, EVENT_FIELDS, MAX_ID_LEN,
+};
 pub use lines::{Line, LineReader};
 pub use write::{
-    contact_to_json, event_to_json, hr_to_json, write_directory, write_documents, DIRECTORY_HEADER,
-    DOCUMENTS_HEADER,
+    contact_to_json, event_from_parts, event_rest, event_rest_json, event_to_json, hr_to_json,
+    write_directory, write_documents, DIRECTORY_HEADER, DOCUMENTS_HEADER,
 };
 
 use crate::level::Level;

@@ -1,0 +1,36 @@
+//! One module per command.
+
+pub mod check;
+pub mod import;
+pub mod people;
+pub mod register;
+pub mod simulate;
+pub mod status;
+
+use anyhow::Result;
+use custodian_store::Store;
+use custodian_store_postgres::PgStore;
+use custodian_store_sqlite::SqliteStore;
+
+use crate::settings::{Settings, StoreUrl};
+
+/// Opens the store the settings name, bringing its schema up to date.
+pub async fn open_store(settings: &Settings) -> Result<Box<dyn Store>> {
+    Ok(match &settings.store {
+        StoreUrl::Sqlite(url) => Box::new(SqliteStore::open(url).await?),
+        StoreUrl::Postgres(url) => Box::new(PgStore::open(url).await?),
+    })
+}
+
+/// Parses `--at`: RFC 3339, or a date (taken as noon, local offset of now).
+pub fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::FixedOffset>> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t);
+    }
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|_| anyhow::anyhow!("'{s}' is neither an RFC 3339 time nor a YYYY-MM-DD date"))?;
+    let offset = *crate::clock::now().offset();
+    d.and_hms_opt(12, 0, 0)
+        .and_then(|t| t.and_local_timezone(offset).single())
+        .ok_or_else(|| anyhow::anyhow!("'{s}' is not a valid time"))
+}

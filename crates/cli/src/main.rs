@@ -1,0 +1,115 @@
+//! `custodian`: the command line. Thin: it parses flags into settings, opens
+//! the store the URL names, and calls the core, the ingest pipeline or the
+//! simulator. Errors become one line on stderr and a non-zero exit.
+
+mod clock;
+mod commands;
+mod output;
+mod settings;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use settings::{ProcessEnv, Settings};
+
+// Import moves millions of small strings from the reader thread to the
+// store's thread; glibc's allocator serialises those cross-thread frees.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Custodian keeps a manufacturer's trade secrets in custody and catches the
+/// insider who is being turned.
+#[derive(Debug, Parser)]
+#[command(name = "custodian", version, about, long_about = None)]
+pub struct Cli {
+    /// Store URL: sqlite://PATH (default sqlite://custodian.db) or
+    /// postgres://USER@HOST/DB. Also CUSTODIAN_STORE, or CUSTODIAN_STORE_FILE
+    /// naming a file that holds it.
+    #[arg(long, global = true, value_name = "URL")]
+    store: Option<String>,
+
+    /// Config file (default ./custodian.toml if present; also CUSTODIAN_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// More log output (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load a dataset folder (directory, documents, events, HR, contacts).
+    Import(commands::import::Args),
+    /// Inspect and edit the register of trade secrets.
+    #[command(subcommand)]
+    Register(commands::register::Cmd),
+    /// Inspect the directory of people.
+    #[command(subcommand)]
+    People(commands::people::Cmd),
+    /// The access policy's decision for a person and a document, with its reason.
+    Check(commands::check::Args),
+    /// Which store is in use and what it holds.
+    Status(commands::status::Args),
+    /// Write a simulated company as a dataset folder.
+    Simulate(commands::simulate::Args),
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if let Command::Simulate(args) = &cli.command {
+        return commands::simulate::run(args);
+    }
+    let settings = Settings::resolve(cli.config.as_deref(), cli.store.as_deref(), &ProcessEnv)?;
+    let store = commands::open_store(&settings).await?;
+    let code = match cli.command {
+        Command::Import(args) => commands::import::run(&settings, store.as_ref(), args).await?,
+        Command::Register(cmd) => commands::register::run(store.as_ref(), cmd).await?,
+        Command::People(cmd) => commands::people::run(store.as_ref(), cmd).await?,
+        Command::Check(args) => commands::check::run(store.as_ref(), args).await?,
+        Command::Status(args) => commands::status::run(&settings, store.as_ref(), args).await?,
+        Command::Simulate(_) => ExitCode::SUCCESS,
+    };
+    Ok(code)
+}

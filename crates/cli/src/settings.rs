@@ -1,0 +1,241 @@
+//! Configuration, parsed once into a validated [`Settings`]: the
+//! `custodian.toml` file first, then the environment, then flags. Secrets
+//! (a PostgreSQL URL with a password) may come from a file named by a
+//! `*_FILE` variable or key, so they need not sit in the environment or in
+//! the config file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+/// The default store: a SQLite file in the working folder.
+pub const DEFAULT_STORE: &str = "sqlite://custodian.db";
+
+/// What `custodian.toml` may hold.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Store URL.
+    pub store: Option<String>,
+    /// A file holding the store URL (for URLs with passwords).
+    pub store_file: Option<PathBuf>,
+    #[serde(default)]
+    pub import: ImportConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportConfig {
+    pub batch_size: Option<usize>,
+    pub max_line_bytes: Option<usize>,
+    /// Folder for rejects files.
+    pub rejects_dir: Option<PathBuf>,
+}
+
+/// Which backend a URL selects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreUrl {
+    Sqlite(String),
+    Postgres(String),
+}
+
+impl StoreUrl {
+    pub fn parse(url: &str) -> Result<StoreUrl> {
+        let url = url.trim();
+        if url.starts_with("sqlite:") {
+            Ok(StoreUrl::Sqlite(url.to_string()))
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(StoreUrl::Postgres(url.to_string()))
+        } else {
+            bail!(
+                "unsupported store URL '{}': use sqlite://PATH or postgres://USER@HOST/DB",
+                custodian_store_postgres::redact(url)
+            )
+        }
+    }
+}
+
+/// Where a setting came from, for `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    Default,
+    ConfigFile,
+    Environment,
+    Flag,
+}
+
+/// The validated settings every command works from.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub store: StoreUrl,
+    pub store_source: Source,
+    pub config_file: Option<PathBuf>,
+    pub batch_size: usize,
+    pub max_line_bytes: usize,
+    pub rejects_dir: PathBuf,
+}
+
+fn read_secret_file(path: &Path, what: &str) -> Result<String> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read {what} from {}", path.display()))?;
+    let v = text.trim().to_string();
+    if v.is_empty() {
+        bail!("{} is empty (expected {what})", path.display());
+    }
+    Ok(v)
+}
+
+/// The environment, passed in so tests can control it.
+pub trait Env {
+    fn var(&self, key: &str) -> Option<String>;
+}
+
+pub struct ProcessEnv;
+impl Env for ProcessEnv {
+    fn var(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok().filter(|v| !v.is_empty())
+    }
+}
+
+impl Settings {
+    /// `config`: the `--config` flag; `store_flag`: the `--store` flag.
+    pub fn resolve(
+        config: Option<&Path>,
+        store_flag: Option<&str>,
+        env: &dyn Env,
+    ) -> Result<Settings> {
+        let explicit = config
+            .map(Path::to_path_buf)
+            .or_else(|| env.var("CUSTODIAN_CONFIG").map(PathBuf::from));
+        let (file, config_file) = match explicit {
+            Some(p) => {
+                let text = std::fs::read_to_string(&p)
+                    .with_context(|| format!("cannot read the config file {}", p.display()))?;
+                (parse_file(&text, &p)?, Some(p))
+            }
+            None => {
+                let p = PathBuf::from("custodian.toml");
+                match std::fs::read_to_string(&p) {
+                    Ok(text) => (parse_file(&text, &p)?, Some(p)),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                        (FileConfig::default(), None)
+                    }
+                    Err(e) => {
+                        return Err(e).with_context(|| format!("cannot read {}", p.display()))
+                    }
+                }
+            }
+        };
+        let (store, store_source) = if let Some(s) = store_flag {
+            (s.to_string(), Source::Flag)
+        } else if let Some(s) = env.var("CUSTODIAN_STORE") {
+            (s, Source::Environment)
+        } else if let Some(f) = env.var("CUSTODIAN_STORE_FILE") {
+            (
+                read_secret_file(Path::new(&f), "the store URL")?,
+                Source::Environment,
+            )
+        } else if let Some(s) = file.store.clone() {
+            (s, Source::ConfigFile)
+        } else if let Some(f) = &file.store_file {
+            (read_secret_file(f, "the store URL")?, Source::ConfigFile)
+        } else {
+            (DEFAULT_STORE.to_string(), Source::Default)
+        };
+        let batch_size = file.import.batch_size.unwrap_or(20_000);
+        if !(1..=1_000_000).contains(&batch_size) {
+            bail!("import.batch_size must be between 1 and 1000000, not {batch_size}");
+        }
+        let max_line_bytes = file.import.max_line_bytes.unwrap_or(64 * 1024);
+        if max_line_bytes < 256 {
+            bail!("import.max_line_bytes must be at least 256");
+        }
+        Ok(Settings {
+            store: StoreUrl::parse(&store)?,
+            store_source,
+            config_file,
+            batch_size,
+            max_line_bytes,
+            rejects_dir: file
+                .import
+                .rejects_dir
+                .unwrap_or_else(|| PathBuf::from("custodian-rejects")),
+        })
+    }
+}
+
+fn parse_file(text: &str, path: &Path) -> Result<FileConfig> {
+    toml::from_str(text)
+        .with_context(|| format!("{} is not a valid Custodian config", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct FakeEnv(HashMap<&'static str, String>);
+    impl Env for FakeEnv {
+        fn var(&self, key: &str) -> Option<String> {
+            self.0.get(key).cloned()
+        }
+    }
+
+    #[test]
+    fn precedence_file_then_env_then_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(
+            &cfg,
+            "store = \"sqlite://from-file.db\"\n[import]\nbatch_size = 500\n",
+        )
+        .unwrap();
+        let none = FakeEnv(HashMap::new());
+        let s = Settings::resolve(Some(&cfg), None, &none).unwrap();
+        assert_eq!(s.store, StoreUrl::Sqlite("sqlite://from-file.db".into()));
+        assert_eq!(s.store_source, Source::ConfigFile);
+        assert_eq!(s.batch_size, 500);
+
+        let env = FakeEnv(HashMap::from([(
+            "CUSTODIAN_STORE",
+            "postgres://u@h/db".to_string(),
+        )]));
+        let s = Settings::resolve(Some(&cfg), None, &env).unwrap();
+        assert_eq!(s.store, StoreUrl::Postgres("postgres://u@h/db".into()));
+        assert_eq!(s.store_source, Source::Environment);
+
+        let s = Settings::resolve(Some(&cfg), Some("sqlite://flag.db"), &env).unwrap();
+        assert_eq!(s.store, StoreUrl::Sqlite("sqlite://flag.db".into()));
+        assert_eq!(s.store_source, Source::Flag);
+    }
+
+    #[test]
+    fn secret_from_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("url");
+        std::fs::write(&secret, "postgres://u:pw@h/db\n").unwrap();
+        let env = FakeEnv(HashMap::from([(
+            "CUSTODIAN_STORE_FILE",
+            secret.display().to_string(),
+        )]));
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(&cfg, "").unwrap();
+        let s = Settings::resolve(Some(&cfg), None, &env).unwrap();
+        assert_eq!(s.store, StoreUrl::Postgres("postgres://u:pw@h/db".into()));
+    }
+
+    #[test]
+    fn bad_config_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(&cfg, "stor = 1\n").unwrap();
+        let err = Settings::resolve(Some(&cfg), None, &FakeEnv(HashMap::new())).unwrap_err();
+        assert!(
+            format!("{err:#}").contains("c.toml is not a valid Custodian config"),
+            "{err:#}"
+        );
+        assert!(StoreUrl::parse("mysql://x").is_err());
+    }
+}

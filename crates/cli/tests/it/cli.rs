@@ -1,0 +1,242 @@
+use crate::support::*;
+
+fn seeded(tmp: &std::path::Path) -> String {
+    let data = tmp.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("directory.csv"),
+        "user_id,name,email,org_unit,site,role,manager_id,clearance,projects,hire_date,leave_date\n\
+         E1,Sato Taro,e1@x.jp,R&D Optics,Tokyo,engineer,,secret,LX-100,2019-04-01,\n\
+         E2,Ito Hana,e2@x.jp,Sales,Osaka,sales,E1,internal,,2020-04-01,2025-06-30\n\
+         E3,Abe Ken,e3@x.jp,R&D Optics,Tokyo,engineer,E1,confidential,LX-200,2018-04-01,\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("documents.csv"),
+        "doc_id,title,classification,owner_id,projects,kind,created\n\
+         D1,LX brochure,public,E1,*,brochure,2024-01-01\n\
+         D2,LX-100 design,secret,E1,LX-100,design,2024-01-01\n\
+         D3,LX-100 test report,confidential,E1,LX-100,test-report,2024-01-01\n",
+    )
+    .unwrap();
+    std::fs::write(
+        data.join("events.jsonl"),
+        "{\"id\":\"a\",\"ts\":\"2025-04-01T09:00:00+09:00\",\"user\":\"E3\",\"action\":\"doc.view\",\"doc\":\"D3\"}\n",
+    )
+    .unwrap();
+    // E3 moved from LX-100 to LX-200 on 2025-03-01.
+    std::fs::write(
+        data.join("hr.jsonl"),
+        "{\"ts\":\"2025-03-01T09:00:00+09:00\",\"user\":\"E3\",\"type\":\"transfer\",\"from_projects\":[\"LX-100\"],\"to_projects\":[\"LX-200\"]}\n",
+    )
+    .unwrap();
+    let store = format!("sqlite://{}", tmp.join("c.db").display());
+    ok(custodian(tmp, &store)
+        .arg("import")
+        .arg(&data)
+        .output()
+        .unwrap());
+    store
+}
+
+#[test]
+fn check_follows_clearance_need_to_know_transfers_and_approval() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = seeded(tmp.path());
+    let check = |p: &str, d: &str, at: &str| {
+        let v = json(
+            custodian(tmp.path(), &store)
+                .args(["check", p, d, "--at", at, "--json"])
+                .output()
+                .unwrap(),
+        );
+        (
+            v["result"]["decision"].as_str().unwrap().to_string(),
+            v["explanation"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(check("E2", "D1", "2025-04-01").0, "allow");
+    let (d, why) = check("E2", "D3", "2025-04-01");
+    assert_eq!(d, "deny");
+    assert!(why.contains("clearance internal is below"), "{why}");
+    // Before the transfer E3 needed to know LX-100; after, not.
+    assert_eq!(check("E3", "D3", "2025-02-01").0, "allow");
+    let (d, why) = check("E3", "D3", "2025-04-01");
+    assert_eq!(d, "deny");
+    assert!(why.contains("no need to know"), "{why}");
+    assert_eq!(check("E1", "D2", "2025-04-01").0, "allow", "the owner");
+    // E2 left on 2025-06-30.
+    assert!(check("E2", "D1", "2025-07-02")
+        .1
+        .contains("past their leave date"));
+    let out = custodian(tmp.path(), &store)
+        .args(["check", "E9", "D1"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no person 'E9'"));
+}
+
+#[test]
+fn register_edits_leave_a_history() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = seeded(tmp.path());
+    ok(custodian(tmp.path(), &store)
+        .args([
+            "register",
+            "add",
+            "--id",
+            "K1",
+            "--title",
+            "LX-300 plan",
+            "--level",
+            "secret",
+        ])
+        .args([
+            "--owner",
+            "E1",
+            "--projects",
+            "LX-100",
+            "--kind",
+            "plan",
+            "--knowledge",
+            "--as",
+            "E1",
+        ])
+        .output()
+        .unwrap());
+    let out = custodian(tmp.path(), &store)
+        .args([
+            "register", "add", "--id", "K1", "--title", "again", "--level", "public", "--owner",
+            "E1", "--as", "E1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a second add of the same id is refused"
+    );
+    let out = custodian(tmp.path(), &store)
+        .args([
+            "register", "add", "--id", "K2", "--title", "x", "--level", "top", "--owner", "E1",
+            "--as", "E1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown level 'top'"));
+    ok(custodian(tmp.path(), &store)
+        .args(["register", "set-level", "D3", "secret", "--as", "E1"])
+        .output()
+        .unwrap());
+    let v = json(
+        custodian(tmp.path(), &store)
+            .args(["register", "show", "D3", "--json"])
+            .output()
+            .unwrap(),
+    );
+    let h = v["history"].as_array().unwrap();
+    assert_eq!(h.len(), 2);
+    assert_eq!(h[0]["field"], "designated");
+    assert_eq!(h[1]["field"], "level");
+    assert_eq!(h[1]["old"], "confidential");
+    assert_eq!(h[1]["new"], "secret");
+    assert_eq!(h[1]["actor"], "E1");
+    assert_eq!(v["may_open_now"], serde_json::json!(["E1"]));
+    let v = json(
+        custodian(tmp.path(), &store)
+            .args(["register", "show", "K1", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(v["document"]["medium"], "knowledge");
+    let list = ok(custodian(tmp.path(), &store)
+        .args(["register", "list", "--level", "secret"])
+        .output()
+        .unwrap());
+    assert!(
+        list.contains("K1") && list.contains("D3") && !list.contains("D1 "),
+        "{list}"
+    );
+}
+
+#[test]
+fn people_and_status() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = seeded(tmp.path());
+    let v = json(
+        custodian(tmp.path(), &store)
+            .args(["people", "list", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    let v = json(
+        custodian(tmp.path(), &store)
+            .args(["people", "show", "E3", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(v["hr_events"].as_array().unwrap().len(), 1);
+    assert_eq!(v["recent_events"][0]["id"], "a");
+    let st = json(
+        custodian(tmp.path(), &store)
+            .args(["status", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(st["store"]["backend"], "sqlite");
+    assert_eq!(st["store"]["configured_by"], "flag");
+    assert_eq!(st["counts"]["people"], 3);
+    assert_eq!(st["counts"]["events"], 1);
+}
+
+#[test]
+fn config_file_then_environment_then_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("custodian.toml"),
+        "store = \"sqlite://from-toml.db\"\n",
+    )
+    .unwrap();
+    let status = |envs: &[(&str, &str)], flag: Option<&str>| {
+        let mut c = std::process::Command::new(bin());
+        c.current_dir(tmp.path())
+            .env_remove("CUSTODIAN_STORE")
+            .env_remove("CUSTODIAN_STORE_FILE");
+        for (k, v) in envs {
+            c.env(k, v);
+        }
+        if let Some(f) = flag {
+            c.args(["--store", f]);
+        }
+        json(c.args(["status", "--json"]).output().unwrap())
+    };
+    let v = status(&[], None);
+    assert!(v["store"]["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("from-toml.db"));
+    assert_eq!(v["store"]["configured_by"], "config_file");
+    let v = status(&[("CUSTODIAN_STORE", "sqlite://from-env.db")], None);
+    assert!(v["store"]["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("from-env.db"));
+    let secret = tmp.path().join("url.secret");
+    std::fs::write(&secret, "sqlite://from-secret-file.db\n").unwrap();
+    let v = status(&[("CUSTODIAN_STORE_FILE", secret.to_str().unwrap())], None);
+    assert!(v["store"]["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("from-secret-file.db"));
+    let v = status(
+        &[("CUSTODIAN_STORE", "sqlite://from-env.db")],
+        Some("sqlite://from-flag.db"),
+    );
+    assert!(v["store"]["location"]
+        .as_str()
+        .unwrap()
+        .ends_with("from-flag.db"));
+    assert_eq!(v["store"]["configured_by"], "flag");
+}

@@ -1,0 +1,237 @@
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use custodian_sim::faults;
+
+use crate::support::*;
+
+#[test]
+fn broken_lines_are_rejected_with_their_place_and_good_ones_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = simulate(tmp.path(), "broken", 120, 20, 11, &[]);
+    let injected = faults::inject(&data, 5).unwrap();
+    assert!(injected.redelivered > 0);
+    for store in stores(tmp.path(), "broken") {
+        let s = json(
+            custodian(tmp.path(), &store)
+                .args(["import", "--json"])
+                .arg(&data)
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(s["events_imported"], injected.good_events, "{store}");
+        assert_eq!(s["events_duplicate"], injected.redelivered, "{store}");
+        let got: BTreeSet<(String, u64)> = s["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["file"].as_str().unwrap().to_string(),
+                    r["line"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        let want: BTreeSet<(String, u64)> = injected
+            .bad
+            .iter()
+            .map(|b| (b.file.clone(), b.line))
+            .collect();
+        assert_eq!(
+            got, want,
+            "{store}: rejected lines differ from the injected ones"
+        );
+        for r in s["rejected"].as_array().unwrap() {
+            assert!(!r["reason"].as_str().unwrap().is_empty());
+        }
+        let reasons: Vec<&str> = s["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["reason"].as_str().unwrap())
+            .collect();
+        for needle in [
+            "truncated JSON",
+            "field `ts`",
+            "unknown user",
+            "not UTF-8",
+            "exceeds the limit",
+            "broken CSV quoting",
+            "unknown level",
+            "field `pages`",
+        ] {
+            assert!(
+                reasons.iter().any(|r| r.contains(needle)),
+                "{store}: no reason mentions {needle:?}: {reasons:#?}"
+            );
+        }
+        // The rejects file holds every rejected line in full.
+        let rejects_file = s["rejects_file"].as_str().unwrap();
+        let kept = std::fs::read_to_string(rejects_file).unwrap();
+        assert_eq!(kept.lines().count(), injected.bad.len());
+        assert!(
+            kept.lines().any(|l| l.len() > 1_000_000),
+            "the 1 MB line is kept whole"
+        );
+        assert!(
+            kept.contains("\"base64\""),
+            "non-UTF-8 bytes are kept as base64"
+        );
+
+        // Importing again adds nothing.
+        let again = json(
+            custodian(tmp.path(), &store)
+                .args(["import", "--json"])
+                .arg(&data)
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(again["events_imported"], 0);
+        assert_eq!(again["people_new"], 0);
+        assert_eq!(again["documents_new"], 0);
+        assert_eq!(again["hr_imported"], 0);
+        assert_eq!(again["contacts_imported"], 0);
+        assert_eq!(
+            again["events_duplicate"],
+            injected.good_events + injected.redelivered
+        );
+        let st = json(
+            custodian(tmp.path(), &store)
+                .args(["status", "--json"])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(st["counts"]["events"], injected.good_events);
+        assert_eq!(
+            st["counts"]["rejected_lines"],
+            injected.bad.len() as u64,
+            "rejects kept once"
+        );
+        cleanup(&store);
+    }
+}
+
+#[test]
+fn gzip_events_read_the_same() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = simulate(tmp.path(), "plain", 60, 10, 3, &[]);
+    let gz = simulate(tmp.path(), "gz", 60, 10, 3, &["--gzip"]);
+    assert!(gz.join("events.jsonl.gz").exists());
+    let a = json(
+        custodian(tmp.path(), "sqlite://a.db")
+            .args(["import", "--json"])
+            .arg(&plain)
+            .output()
+            .unwrap(),
+    );
+    let b = json(
+        custodian(tmp.path(), "sqlite://b.db")
+            .args(["import", "--json"])
+            .arg(&gz)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(a["events_imported"], b["events_imported"]);
+    assert!(a["events_imported"].as_u64().unwrap() > 1000);
+}
+
+#[test]
+fn unusable_folders_fail_with_a_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let empty = tmp.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let out = custodian(tmp.path(), "sqlite://x.db")
+        .arg("import")
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no directory.csv"), "{err}");
+
+    let out = custodian(tmp.path(), "sqlite://x.db")
+        .arg("import")
+        .arg(tmp.path().join("nope"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+
+    let data = simulate(tmp.path(), "d", 20, 3, 1, &[]);
+    std::fs::write(data.join("documents.csv"), "doc_id,title\nD1,x\n").unwrap();
+    let out = custodian(tmp.path(), "sqlite://x.db")
+        .arg("import")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("documents.csv") && err.contains("classification"),
+        "{err}"
+    );
+
+    let out = custodian(tmp.path(), "postgres://nobody@127.0.0.1:1/none")
+        .arg("import")
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot reach the store"), "{err}");
+}
+
+#[test]
+fn kill_9_during_import_then_reimport_equals_a_clean_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = simulate(tmp.path(), "k", 300, 40, 21, &[]);
+    faults::inject(&data, 2).unwrap();
+    let clean = json(
+        custodian(tmp.path(), "sqlite://clean.db")
+            .args(["import", "--json"])
+            .arg(&data)
+            .output()
+            .unwrap(),
+    );
+    let clean_status = json(
+        custodian(tmp.path(), "sqlite://clean.db")
+            .args(["status", "--json"])
+            .output()
+            .unwrap(),
+    );
+    assert!(clean["events_imported"].as_u64().unwrap() > 50_000);
+    for store in stores(tmp.path(), "kill9") {
+        let mut killed_mid_import = 0;
+        for (round, delay_ms) in [150u64, 400, 800].into_iter().enumerate() {
+            let mut child = custodian(tmp.path(), &store)
+                .args(["import", "--batch-size", "1000"])
+                .arg(&data)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(delay_ms * (round as u64 + 1)));
+            let _ = Command::new("kill")
+                .args(["-9", &child.id().to_string()])
+                .status();
+            let _ = child.wait();
+        }
+        ok(custodian(tmp.path(), &store)
+            .arg("import")
+            .arg(&data)
+            .output()
+            .unwrap());
+        let st = json(
+            custodian(tmp.path(), &store)
+                .args(["status", "--json"])
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(
+            st["counts"], clean_status["counts"],
+            "{store}: after kill -9 and re-import"
+        );
+        cleanup(&store);
+    }
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: the real `custodian` binary against real stores
+//! (SQLite always; PostgreSQL when CUSTODIAN_TEST_POSTGRES is set).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // tests fail loudly
+
+mod cli;
+mod import;
+mod support;

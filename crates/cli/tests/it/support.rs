@@ -1,0 +1,102 @@
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_custodian")
+}
+
+/// A `custodian` command running in `cwd` with a clean environment.
+pub fn custodian(cwd: &Path, store: &str) -> Command {
+    let mut c = Command::new(bin());
+    c.current_dir(cwd)
+        .env_remove("CUSTODIAN_STORE")
+        .env_remove("CUSTODIAN_STORE_FILE")
+        .env_remove("CUSTODIAN_CONFIG")
+        .env_remove("RUST_LOG")
+        .arg("--store")
+        .arg(store);
+    c
+}
+
+pub fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "custodian failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn json(out: Output) -> Value {
+    let text = ok(out);
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// The stores to test against: a fresh SQLite file, and a fresh PostgreSQL
+/// schema when CUSTODIAN_TEST_POSTGRES is set (otherwise says it skipped).
+pub fn stores(dir: &Path, test: &str) -> Vec<String> {
+    let mut v = vec![format!(
+        "sqlite://{}",
+        dir.join(format!("{test}.db")).display()
+    )];
+    match std::env::var("CUSTODIAN_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => {
+            let sep = if url.contains('?') { '&' } else { '?' };
+            v.push(format!(
+                "{url}{sep}schema=t_it_{test}_{}",
+                std::process::id()
+            ));
+        }
+        _ => eprintln!("SKIPPED the PostgreSQL half of {test}: CUSTODIAN_TEST_POSTGRES is not set"),
+    }
+    v
+}
+
+/// Drops a test's PostgreSQL schema.
+pub fn cleanup(store: &str) {
+    if !store.starts_with("postgres") {
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        custodian_store_postgres::PgStore::open(store)
+            .await
+            .unwrap()
+            .drop_schema()
+            .await
+            .unwrap();
+    });
+}
+
+pub fn simulate(
+    dir: &Path,
+    name: &str,
+    people: u32,
+    days: u32,
+    seed: u64,
+    extra: &[&str],
+) -> PathBuf {
+    let out = dir.join(name);
+    let o = Command::new(bin())
+        .args([
+            "simulate",
+            "--people",
+            &people.to_string(),
+            "--days",
+            &days.to_string(),
+        ])
+        .args(["--seed", &seed.to_string(), "--out"])
+        .arg(&out)
+        .args(extra)
+        .output()
+        .unwrap();
+    ok(o);
+    out
+}

@@ -1,0 +1,876 @@
+//! A synthetic precision-machinery maker, written as an interchange-format
+//! dataset: people in units with roles and projects, a register of documents
+//! per product line, and their working days (logons, reading, downloading,
+//! printing, searching, mail, web, USB), HR events and contact reports.
+//!
+//! Deterministic for a seed. Habits differ person to person (how much they
+//! read, print, mail, when they start and stop), work follows weekdays and
+//! Japanese public holidays.
+
+pub mod faults;
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, TimeZone, Weekday};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use custodian_core::interchange::{
+    contact_to_json, event_to_json, hr_to_json, write_directory, write_documents,
+};
+use custodian_core::{
+    Action, Approach, ContactReport, Counterpart, Document, Event, HrEvent, HrKind, Level, Medium,
+    Person, Projects,
+};
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    pub people: usize,
+    pub days: u32,
+    pub seed: u64,
+    pub start: NaiveDate,
+    /// Write `events.jsonl.gz` instead of `events.jsonl`.
+    pub gzip: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            people: 200,
+            days: 30,
+            seed: 1,
+            start: NaiveDate::from_ymd_opt(2025, 4, 1).unwrap_or_default(),
+            gzip: false,
+        }
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SimStats {
+    pub people: usize,
+    pub documents: usize,
+    pub events: u64,
+    pub hr_events: usize,
+    pub contacts: usize,
+}
+
+struct Unit {
+    name: &'static str,
+    roles: &'static [&'static str],
+    lines: &'static [usize],
+    clearance: Level,
+}
+
+const PRODUCT_LINES: [(&str, &str); 6] = [
+    ("LX", "lithography optics"),
+    ("MX", "machining centres"),
+    ("SX", "wafer steppers"),
+    ("RX", "robot arms"),
+    ("VX", "vision sensors"),
+    ("PX", "precision bearings"),
+];
+
+const UNITS: [Unit; 9] = [
+    Unit {
+        name: "R&D Optics",
+        roles: &["engineer", "engineer", "senior-engineer", "researcher"],
+        lines: &[0, 4],
+        clearance: Level::Secret,
+    },
+    Unit {
+        name: "R&D Mechatronics",
+        roles: &["engineer", "engineer", "senior-engineer"],
+        lines: &[1, 3],
+        clearance: Level::Secret,
+    },
+    Unit {
+        name: "R&D Semiconductor",
+        roles: &["engineer", "senior-engineer", "researcher"],
+        lines: &[2],
+        clearance: Level::Secret,
+    },
+    Unit {
+        name: "Production Engineering",
+        roles: &["engineer", "technician", "technician"],
+        lines: &[1, 5, 3],
+        clearance: Level::Confidential,
+    },
+    Unit {
+        name: "Quality Assurance",
+        roles: &["qa-auditor", "qa-engineer"],
+        lines: &[0, 1, 2, 3, 4, 5],
+        clearance: Level::Confidential,
+    },
+    Unit {
+        name: "Field Service",
+        roles: &["field-engineer", "field-engineer", "technician"],
+        lines: &[0, 1, 2, 3],
+        clearance: Level::Confidential,
+    },
+    Unit {
+        name: "Sales",
+        roles: &["sales", "sales", "account-manager"],
+        lines: &[0, 1, 2, 3, 4, 5],
+        clearance: Level::Internal,
+    },
+    Unit {
+        name: "Administration",
+        roles: &["hr", "accounting", "legal", "it-admin"],
+        lines: &[],
+        clearance: Level::Internal,
+    },
+    Unit {
+        name: "Marketing",
+        roles: &["marketing"],
+        lines: &[0, 1, 2, 3, 4, 5],
+        clearance: Level::Internal,
+    },
+];
+
+const SITES: [&str; 4] = ["Tokyo", "Utsunomiya", "Osaka", "Kumamoto"];
+const SURNAMES: [&str; 16] = [
+    "Sato",
+    "Suzuki",
+    "Takahashi",
+    "Tanaka",
+    "Watanabe",
+    "Ito",
+    "Yamamoto",
+    "Nakamura",
+    "Kobayashi",
+    "Kato",
+    "Yoshida",
+    "Yamada",
+    "Sasaki",
+    "Yamaguchi",
+    "Matsumoto",
+    "Inoue",
+];
+const GIVEN: [&str; 16] = [
+    "Haruto", "Yui", "Sota", "Aoi", "Ren", "Hina", "Yuto", "Mei", "Kaito", "Sakura", "Riku",
+    "Yuna", "Hiroshi", "Keiko", "Takeshi", "Naoko",
+];
+const WEB: [&str; 10] = [
+    "news.example.jp",
+    "weather.example.jp",
+    "supplier-portal.example.com",
+    "docs.rs",
+    "wikipedia.org",
+    "stackoverflow.com",
+    "maps.example.com",
+    "jisc.go.jp",
+    "ieee.org",
+    "nikkei.com",
+];
+const CUSTOMERS: [&str; 6] = [
+    "customer-a.co.jp",
+    "customer-b.com",
+    "fab-c.co.kr",
+    "oem-d.de",
+    "distributor-e.com.tw",
+    "lab-f.ac.jp",
+];
+const CORP_DOMAIN: &str = "precision.example.co.jp";
+
+/// How one person works.
+struct Habits {
+    docs_per_day: f64,
+    print_rate: f64,
+    download_rate: f64,
+    start_hour: f64,
+    day_hours: f64,
+    mails_per_day: f64,
+    web_per_day: f64,
+    usb_rate: f64,
+    weekend_rate: f64,
+}
+
+struct Sim {
+    cfg: SimConfig,
+    rng: ChaCha8Rng,
+    tz: FixedOffset,
+    people: Vec<Person>,
+    habits: Vec<Habits>,
+    units: Vec<usize>,
+    docs: Vec<Document>,
+    /// Indexes into `docs` per product line.
+    docs_by_line: Vec<Vec<usize>>,
+    hr: Vec<HrEvent>,
+    contacts: Vec<ContactReport>,
+    next_id: u64,
+}
+
+/// Japanese public holidays and company closures that do not move much
+/// from year to year (New Year, Golden Week, Obon).
+pub fn is_holiday(d: NaiveDate) -> bool {
+    let (m, day) = (d.month(), d.day());
+    matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
+        || (m == 1 && day <= 3)
+        || (m == 12 && day >= 29)
+        || (m == 4 && day == 29)
+        || (m == 5 && (3..=5).contains(&day))
+        || (m == 8 && (13..=16).contains(&day))
+        || (m == 2 && day == 11)
+        || (m == 11 && (day == 3 || day == 23))
+}
+
+fn project_name(line: usize, n: usize) -> String {
+    format!("{}-{}", PRODUCT_LINES[line].0, 100 + n * 100)
+}
+
+impl Sim {
+    fn new(cfg: SimConfig) -> Self {
+        let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        Sim {
+            cfg,
+            rng,
+            tz: jst(),
+            people: Vec::new(),
+            habits: Vec::new(),
+            units: Vec::new(),
+            docs: Vec::new(),
+            docs_by_line: vec![Vec::new(); PRODUCT_LINES.len()],
+            hr: Vec::new(),
+            contacts: Vec::new(),
+            next_id: 0,
+        }
+    }
+
+    fn at(&self, day: NaiveDate, hours: f64) -> DateTime<FixedOffset> {
+        let secs = (hours * 3600.0).clamp(0.0, 86_399.0) as i64;
+        let base = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+        self.tz
+            .from_local_datetime(&(base + Duration::seconds(secs)))
+            .single()
+            .unwrap_or_else(|| DateTime::<FixedOffset>::MIN_UTC.fixed_offset())
+    }
+
+    fn make_people(&mut self) {
+        let n = self.cfg.people;
+        let end = self.cfg.start + Duration::days(i64::from(self.cfg.days));
+        for i in 0..n {
+            // Bigger units get more people: weights by index.
+            let weights = [14, 12, 8, 14, 8, 12, 16, 8, 8];
+            let total: u32 = weights.iter().sum();
+            let mut pick = self.rng.gen_range(0..total);
+            let mut u = 0;
+            for (k, w) in weights.iter().enumerate() {
+                if pick < *w {
+                    u = k;
+                    break;
+                }
+                pick -= w;
+            }
+            let unit = &UNITS[u];
+            let role = unit.roles[self.rng.gen_range(0..unit.roles.len())];
+            let mut projects = BTreeSet::new();
+            if !unit.lines.is_empty() {
+                let line = unit.lines[self.rng.gen_range(0..unit.lines.len())];
+                projects.insert(project_name(line, self.rng.gen_range(0..3)));
+                if self.rng.gen_bool(0.3) {
+                    let line2 = unit.lines[self.rng.gen_range(0..unit.lines.len())];
+                    projects.insert(project_name(line2, self.rng.gen_range(0..3)));
+                }
+            }
+            let mut clearance = unit.clearance;
+            if role == "technician" || role == "field-engineer" {
+                clearance = clearance.min(Level::Confidential);
+            }
+            if self.rng.gen_bool(0.1) && clearance > Level::Internal {
+                clearance = Level::Internal;
+            }
+            let hire_date = if self.rng.gen_bool(0.03) {
+                self.cfg.start
+                    + Duration::days(self.rng.gen_range(0..i64::from(self.cfg.days.max(1))))
+            } else {
+                NaiveDate::from_ymd_opt(
+                    self.rng.gen_range(1990..2024),
+                    self.rng.gen_range(1..=12),
+                    1,
+                )
+                .unwrap_or(self.cfg.start)
+            };
+            let leave_date = if self.rng.gen_bool(0.02) {
+                Some(
+                    self.cfg.start
+                        + Duration::days(self.rng.gen_range(
+                            i64::from(self.cfg.days / 3)..=i64::from(self.cfg.days.max(1)),
+                        )),
+                )
+            } else {
+                None
+            };
+            let user_id = format!("E{:05}", 10_000 + i);
+            let name = format!(
+                "{} {}",
+                SURNAMES[self.rng.gen_range(0..SURNAMES.len())],
+                GIVEN[self.rng.gen_range(0..GIVEN.len())]
+            );
+            let email = format!("{}@{CORP_DOMAIN}", user_id.to_lowercase());
+            self.people.push(Person {
+                user_id,
+                name,
+                email,
+                org_unit: unit.name.to_string(),
+                site: SITES[self.rng.gen_range(0..SITES.len())].to_string(),
+                role: role.to_string(),
+                manager_id: None,
+                clearance,
+                projects,
+                hire_date,
+                leave_date: leave_date.filter(|d| *d < end),
+            });
+            self.units.push(u);
+            let lognormal = |rng: &mut ChaCha8Rng, median: f64, spread: f64| {
+                let z: f64 = (0..4).map(|_| rng.gen_range(-1.0..1.0)).sum::<f64>() * 0.85;
+                median * (z * spread).exp()
+            };
+            let broad = matches!(
+                role,
+                "qa-auditor" | "field-engineer" | "sales" | "account-manager"
+            );
+            let h = Habits {
+                docs_per_day: lognormal(&mut self.rng, if broad { 4.0 } else { 2.5 }, 0.5),
+                print_rate: lognormal(&mut self.rng, 0.06, 0.7).min(0.5),
+                download_rate: lognormal(&mut self.rng, 0.2, 0.5).min(0.7),
+                start_hour: self.rng.gen_range(7.5..10.0),
+                day_hours: self.rng.gen_range(8.0..11.0),
+                mails_per_day: lognormal(&mut self.rng, 1.0, 0.5),
+                web_per_day: lognormal(&mut self.rng, 1.2, 0.5),
+                usb_rate: if self.rng.gen_bool(0.15) { 0.05 } else { 0.0 },
+                weekend_rate: if self.rng.gen_bool(0.1) { 0.15 } else { 0.01 },
+            };
+            self.habits.push(h);
+        }
+        // Managers: someone of the same unit with a lower index.
+        for i in 1..n {
+            let u = self.units[i];
+            let candidates: Vec<usize> = (0..i.min(400)).filter(|&j| self.units[j] == u).collect();
+            if let Some(&m) = candidates.choose(&mut self.rng) {
+                self.people[i].manager_id = Some(self.people[m].user_id.clone());
+            }
+        }
+    }
+
+    fn make_docs(&mut self) {
+        let kinds: [(&str, Level, usize); 7] = [
+            ("brochure", Level::Public, 3),
+            ("training", Level::Internal, 4),
+            ("manual", Level::Internal, 4),
+            ("manual", Level::Confidential, 3),
+            ("test-report", Level::Confidential, 4),
+            ("spec", Level::Confidential, 4),
+            ("design", Level::Secret, 4),
+        ];
+        let owners: Vec<usize> = (0..self.people.len())
+            .filter(|&i| self.people[i].clearance == Level::Secret)
+            .collect();
+        for (line, (code, what)) in PRODUCT_LINES.iter().enumerate() {
+            for (kind, level, count) in kinds {
+                for k in 0..count {
+                    let project = project_name(line, k % 3);
+                    let projects = if level >= Level::Confidential {
+                        Projects::Groups(BTreeSet::from([project.clone()]))
+                    } else {
+                        Projects::Everyone
+                    };
+                    let owner = owners
+                        .iter()
+                        .copied()
+                        .find(|&i| self.people[i].projects.contains(&project))
+                        .or_else(|| owners.first().copied())
+                        .map(|i| self.people[i].user_id.clone())
+                        .unwrap_or_else(|| "E10000".to_string());
+                    let doc_id = format!(
+                        "D-{code}-{}-{:02}",
+                        kind.to_uppercase().replace('-', ""),
+                        self.docs_by_line[line].len()
+                    );
+                    let medium = if kind == "design" && k == 3 {
+                        Medium::Knowledge
+                    } else {
+                        Medium::File
+                    };
+                    let title = match (kind, medium) {
+                        (_, Medium::Knowledge) => {
+                            format!("{code} next-generation development plan (briefed at meetings)")
+                        }
+                        ("brochure", _) => format!("{code} {what} brochure {}", k + 1),
+                        ("training", _) => format!("{code} {what} training course part {}", k + 1),
+                        ("manual", _) => format!(
+                            "{code} {what} {} manual",
+                            if level == Level::Internal {
+                                "operator"
+                            } else {
+                                "service"
+                            }
+                        ),
+                        ("test-report", _) => {
+                            format!("{project} reliability test report {}", k + 1)
+                        }
+                        ("spec", _) => format!("{project} specification rev {}", k + 1),
+                        _ => format!("{project} design data package {}", k + 1),
+                    };
+                    self.docs_by_line[line].push(self.docs.len());
+                    self.docs.push(Document {
+                        doc_id,
+                        title,
+                        classification: level,
+                        owner_id: owner,
+                        projects,
+                        kind: kind.to_string(),
+                        created: self.cfg.start - Duration::days(self.rng.gen_range(30..2000)),
+                        medium,
+                    });
+                }
+            }
+        }
+    }
+
+    fn make_hr(&mut self) {
+        let days = i64::from(self.cfg.days.max(1));
+        for i in 0..self.people.len() {
+            let p = &self.people[i];
+            if p.hire_date >= self.cfg.start {
+                let ts = self.at(p.hire_date, 9.0);
+                self.hr.push(hr(ts, &p.user_id, HrKind::Hire, None));
+            }
+            if let Some(leave) = p.leave_date {
+                let notice =
+                    (leave - Duration::days(self.rng.gen_range(14..45))).max(self.cfg.start);
+                let user = p.user_id.clone();
+                let ts = self.at(notice, 10.0);
+                self.hr.push(hr(
+                    ts,
+                    &user,
+                    HrKind::ResignationNotice,
+                    Some("personal reasons"),
+                ));
+                let ts = self.at(leave, 18.0);
+                self.hr.push(hr(ts, &user, HrKind::Termination, None));
+            }
+        }
+        // Project transfers: the directory shows the end state.
+        let transfers = (self.people.len() / 50).max(1);
+        for _ in 0..transfers {
+            let i = self.rng.gen_range(0..self.people.len());
+            let u = self.units[i];
+            if UNITS[u].lines.is_empty() || self.people[i].projects.is_empty() {
+                continue;
+            }
+            let from = self.people[i].projects.clone();
+            let line = UNITS[u].lines[self.rng.gen_range(0..UNITS[u].lines.len())];
+            let to: BTreeSet<String> = [project_name(line, self.rng.gen_range(0..3))].into();
+            if to == from {
+                continue;
+            }
+            let day = self.cfg.start + Duration::days(self.rng.gen_range(1..days));
+            let ts = self.at(day, 9.0);
+            self.people[i].projects = to.clone();
+            let user = self.people[i].user_id.clone();
+            self.hr.push(hr(
+                ts,
+                &user,
+                HrKind::Transfer {
+                    from_projects: from,
+                    to_projects: to,
+                },
+                None,
+            ));
+        }
+    }
+
+    fn make_contacts(&mut self) {
+        if self.people.len() < 10 {
+            return;
+        }
+        let approachers = [
+            (
+                "Ivan Petrenko",
+                "Ukrainian",
+                "trade mission",
+                "+81-90-1234-5678",
+            ),
+            ("Alex Chen", "Singaporean", "consulting firm", ""),
+        ];
+        for (k, (name, nat, aff, phone)) in approachers.iter().enumerate() {
+            let reports = 2 + k;
+            for r in 0..reports {
+                let i = self.rng.gen_range(0..self.people.len());
+                let p = &self.people[i];
+                let met = self.cfg.start
+                    + Duration::days(self.rng.gen_range(0..i64::from(self.cfg.days.max(1))));
+                let first = name.split(' ').next().unwrap_or(name);
+                let counterpart = Counterpart {
+                    claimed_name: Some(if r % 2 == 0 {
+                        (*name).to_string()
+                    } else {
+                        first.to_string()
+                    }),
+                    claimed_nationality: Some((*nat).to_string()),
+                    claimed_affiliation: Some((*aff).to_string()),
+                    phone: (!phone.is_empty() && r != 1).then(|| (*phone).to_string()),
+                    email: None,
+                    description: Some("tall, about 40, fluent Japanese".into()),
+                };
+                self.contacts.push(ContactReport {
+                    id: format!("C{:04}", self.contacts.len() + 1),
+                    reported_at: self.at(met + Duration::days(3), 12.0),
+                    reporter: p.user_id.clone(),
+                    met_on: Some(met),
+                    place: [
+                        "Shinagawa station",
+                        "a restaurant in Shinbashi",
+                        "a trade fair at Tokyo Big Sight",
+                    ][r % 3]
+                        .into(),
+                    approach: if k == 0 {
+                        Approach::AskedDirections
+                    } else {
+                        Approach::Conference
+                    },
+                    counterpart,
+                    meetings: 1 + r as u32,
+                    gifts_jpy: if r == 0 { 0 } else { 10_000 * r as u64 },
+                    requests: vec!["brochure".into()],
+                    narrative: "Asked for directions, then insisted on dinner to thank me.".into(),
+                });
+            }
+        }
+    }
+
+    fn id(&mut self) -> String {
+        self.next_id += 1;
+        format!("ev-{:x}-{:08}", self.cfg.seed, self.next_id)
+    }
+
+    fn scope_docs(&self, i: usize) -> Vec<usize> {
+        let p = &self.people[i];
+        let u = &UNITS[self.units[i]];
+        let mut out = Vec::new();
+        for &line in u.lines {
+            for &d in &self.docs_by_line[line] {
+                let doc = &self.docs[d];
+                if doc.medium == Medium::Knowledge {
+                    continue;
+                }
+                let ok = doc.classification <= p.clearance
+                    && (!doc.classification.needs_need_to_know()
+                        || doc.projects.shares_with(&p.projects));
+                if ok {
+                    out.push(d);
+                }
+            }
+        }
+        if out.is_empty() {
+            // Administration reads public and internal material broadly.
+            out = (0..self.docs.len())
+                .filter(|&d| self.docs[d].classification <= Level::Internal)
+                .collect();
+        }
+        out
+    }
+
+    fn day_events(&mut self, day: NaiveDate, out: &mut Vec<Event>) {
+        let holiday = is_holiday(day);
+        for i in 0..self.people.len() {
+            let p = &self.people[i];
+            if day < p.hire_date || p.leave_date.is_some_and(|l| day > l) {
+                continue;
+            }
+            let h = &self.habits[i];
+            let works = if holiday {
+                self.rng.gen_bool(h.weekend_rate)
+            } else {
+                !self.rng.gen_bool(0.04)
+            };
+            if !works {
+                continue;
+            }
+            let user = p.user_id.clone();
+            let host = format!("pc-{}", &user[1..]);
+            let start = h.start_hour + self.rng.gen_range(-0.4..0.4);
+            let end = start
+                + h.day_hours * if holiday { 0.4 } else { 1.0 }
+                + self.rng.gen_range(-0.7..0.9);
+            let (docs_rate, print_rate, dl_rate, mails, web, usb) = (
+                h.docs_per_day,
+                h.print_rate,
+                h.download_rate,
+                h.mails_per_day,
+                h.web_per_day,
+                h.usb_rate,
+            );
+            let scope = self.scope_docs(i);
+            let mut push = |sim: &mut Sim, at: f64, action: Action| {
+                let id = sim.id();
+                let ts = sim.at(day, at);
+                out.push(Event {
+                    id,
+                    ts,
+                    user: user.clone(),
+                    host: Some(host.clone()),
+                    action,
+                    extra: Default::default(),
+                });
+            };
+            push(self, start, Action::Logon);
+            let n_docs = poisson(&mut self.rng, docs_rate);
+            for _ in 0..n_docs {
+                let Some(&d) = scope.choose(&mut self.rng) else {
+                    break;
+                };
+                let doc = self.docs[d].doc_id.clone();
+                let at = self.rng.gen_range(start..end);
+                if self.rng.gen_bool(0.15) {
+                    let q = self.docs[d]
+                        .title
+                        .split(' ')
+                        .take(2)
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    push(self, at - 0.01, Action::DocSearch { query: q });
+                }
+                let bytes = Some(self.rng.gen_range(50_000..8_000_000));
+                let roll: f64 = self.rng.gen();
+                let action = if roll < print_rate {
+                    Action::DocPrint {
+                        doc,
+                        pages: self.rng.gen_range(1..40),
+                    }
+                } else if roll < print_rate + dl_rate {
+                    Action::DocDownload { doc, bytes }
+                } else {
+                    Action::DocView { doc, bytes }
+                };
+                push(self, at, action);
+            }
+            for _ in 0..poisson(&mut self.rng, mails) {
+                let at = self.rng.gen_range(start..end);
+                let external = self.rng.gen_bool(if UNITS[self.units[i]].name == "Sales" {
+                    0.5
+                } else {
+                    0.15
+                });
+                let to_domain = if external {
+                    CUSTOMERS[self.rng.gen_range(0..CUSTOMERS.len())].to_string()
+                } else {
+                    CORP_DOMAIN.to_string()
+                };
+                let attachments = if self.rng.gen_bool(0.3) {
+                    self.rng.gen_range(1..4)
+                } else {
+                    0
+                };
+                let doc = (attachments > 0 && external && self.rng.gen_bool(0.3))
+                    .then(|| scope.choose(&mut self.rng).map(|&d| self.docs[d].clone()))
+                    .flatten()
+                    .filter(|d| d.classification == Level::Public || d.kind == "manual")
+                    .map(|d| d.doc_id);
+                let bytes = self
+                    .rng
+                    .gen_range(2_000..(200_000 + attachments * 2_000_000));
+                push(
+                    self,
+                    at,
+                    Action::EmailSend {
+                        to_domain,
+                        external,
+                        bytes,
+                        attachments,
+                        doc,
+                    },
+                );
+            }
+            for _ in 0..poisson(&mut self.rng, web) {
+                let at = self.rng.gen_range(start..end);
+                let domain = WEB[self.rng.gen_range(0..WEB.len())].to_string();
+                push(
+                    self,
+                    at,
+                    Action::WebVisit {
+                        url: Some(format!("https://{domain}/")),
+                        domain,
+                    },
+                );
+            }
+            if usb > 0.0 && self.rng.gen_bool(usb) {
+                let at = self.rng.gen_range(start..end);
+                let (bytes, files) = (
+                    self.rng.gen_range(1_000_000..300_000_000),
+                    self.rng.gen_range(1..20),
+                );
+                push(
+                    self,
+                    at,
+                    Action::UsbWrite {
+                        bytes,
+                        files,
+                        doc: None,
+                    },
+                );
+            }
+            if self.rng.gen_bool(0.05) {
+                let at = self.rng.gen_range(start..end);
+                let pages = self.rng.gen_range(1..10);
+                push(self, at, Action::PrintJob { pages, doc: None });
+            }
+            push(self, end, Action::Logoff);
+        }
+    }
+}
+
+/// Japan Standard Time, +09:00.
+#[allow(clippy::unwrap_used)] // a constant, valid offset
+pub fn jst() -> FixedOffset {
+    FixedOffset::east_opt(9 * 3600).unwrap()
+}
+
+fn hr(ts: DateTime<FixedOffset>, user: &str, kind: HrKind, detail: Option<&str>) -> HrEvent {
+    HrEvent {
+        id: HrEvent::derive_id(&ts, user, &kind),
+        ts,
+        user: user.to_string(),
+        kind,
+        detail: detail.map(str::to_string),
+    }
+}
+
+fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> u32 {
+    // Knuth's method; means here are small.
+    let l = (-mean).exp();
+    let mut k = 0;
+    let mut p = 1.0;
+    loop {
+        p *= rng.gen::<f64>();
+        if p <= l || k > 200 {
+            return k;
+        }
+        k += 1;
+    }
+}
+
+/// Writes a simulated company to `out` (created if missing).
+pub fn generate(cfg: &SimConfig, out: &Path) -> io::Result<SimStats> {
+    std::fs::create_dir_all(out)?;
+    let mut sim = Sim::new(cfg.clone());
+    sim.make_people();
+    sim.make_docs();
+    sim.make_hr();
+    sim.make_contacts();
+
+    write_directory(
+        BufWriter::new(File::create(out.join("directory.csv"))?),
+        &sim.people,
+    )?;
+    write_documents(
+        BufWriter::new(File::create(out.join("documents.csv"))?),
+        &sim.docs,
+    )?;
+    let mut hr_out = BufWriter::new(File::create(out.join("hr.jsonl"))?);
+    let mut hr_sorted = sim.hr.clone();
+    hr_sorted.sort_by_key(|e| e.ts);
+    for e in &hr_sorted {
+        writeln!(hr_out, "{}", hr_to_json(e))?;
+    }
+    hr_out.flush()?;
+    let mut c_out = BufWriter::new(File::create(out.join("contacts.jsonl"))?);
+    for c in &sim.contacts {
+        writeln!(c_out, "{}", contact_to_json(c))?;
+    }
+    c_out.flush()?;
+
+    // Projects before transfers, for the days before each transfer.
+    let final_projects: Vec<BTreeSet<String>> =
+        sim.people.iter().map(|p| p.projects.clone()).collect();
+    let mut events: Box<dyn Write> = if cfg.gzip {
+        Box::new(flate2::write::GzEncoder::new(
+            BufWriter::with_capacity(1 << 20, File::create(out.join("events.jsonl.gz"))?),
+            flate2::Compression::fast(),
+        ))
+    } else {
+        Box::new(BufWriter::with_capacity(
+            1 << 20,
+            File::create(out.join("events.jsonl"))?,
+        ))
+    };
+    let mut count = 0u64;
+    let mut day_buf = Vec::new();
+    for d in 0..cfg.days {
+        let day = cfg.start + Duration::days(i64::from(d));
+        // Replay need to know as of this day for the people who transferred.
+        for (i, p) in sim.people.iter_mut().enumerate() {
+            p.projects = final_projects[i].clone();
+        }
+        for e in sim.hr.iter().filter(|e| e.ts.date_naive() > day) {
+            if let HrKind::Transfer { from_projects, .. } = &e.kind {
+                if let Some(p) = sim.people.iter_mut().find(|p| p.user_id == e.user) {
+                    p.projects = from_projects.clone();
+                }
+            }
+        }
+        day_buf.clear();
+        sim.day_events(day, &mut day_buf);
+        day_buf.sort_by_key(|e| e.ts);
+        for e in &day_buf {
+            events.write_all(event_to_json(e).as_bytes())?;
+            events.write_all(b"\n")?;
+        }
+        count += day_buf.len() as u64;
+    }
+    events.flush()?;
+    drop(events);
+    Ok(SimStats {
+        people: sim.people.len(),
+        documents: sim.docs.len(),
+        events: count,
+        hr_events: sim.hr.len(),
+        contacts: sim.contacts.len(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_seed_same_dataset_and_everything_parses() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let cfg = SimConfig {
+            people: 50,
+            days: 10,
+            seed: 7,
+            ..Default::default()
+        };
+        let sa = generate(&cfg, a.path()).unwrap();
+        let sb = generate(&cfg, b.path()).unwrap();
+        assert_eq!(sa, sb);
+        assert!(sa.events > 500, "{sa:?}");
+        let ea = std::fs::read(a.path().join("events.jsonl")).unwrap();
+        assert_eq!(ea, std::fs::read(b.path().join("events.jsonl")).unwrap());
+        for line in ea.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            custodian_core::interchange::parse_event(line).unwrap();
+        }
+        for line in std::fs::read(a.path().join("hr.jsonl"))
+            .unwrap()
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            custodian_core::interchange::parse_hr(line).unwrap();
+        }
+    }
+
+    #[test]
+    fn holidays() {
+        assert!(is_holiday(NaiveDate::from_ymd_opt(2025, 5, 5).unwrap()));
+        assert!(is_holiday(NaiveDate::from_ymd_opt(2025, 4, 5).unwrap())); // Saturday
+        assert!(!is_holiday(NaiveDate::from_ymd_opt(2025, 4, 7).unwrap()));
+    }
+}
