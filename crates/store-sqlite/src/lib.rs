@@ -74,7 +74,6 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(Duration::from_secs(30))
             .pragma("cache_size", "-65536")
-            .pragma("temp_store", "memory")
             .pragma("wal_autocheckpoint", "4000")
             .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(5));
         let location = opts.get_filename().display().to_string();
