@@ -212,11 +212,18 @@ fn kill_9_during_import_then_reimport_equals_a_clean_import() {
                 .spawn()
                 .unwrap();
             std::thread::sleep(Duration::from_millis(delay_ms * (round as u64 + 1)));
+            if child.try_wait().unwrap().is_none() {
+                killed_mid_import += 1;
+            }
             let _ = Command::new("kill")
                 .args(["-9", &child.id().to_string()])
                 .status();
             let _ = child.wait();
         }
+        assert!(
+            killed_mid_import > 0,
+            "{store}: no kill landed during an import"
+        );
         ok(custodian(tmp.path(), &store)
             .arg("import")
             .arg(&data)
