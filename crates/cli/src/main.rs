@@ -58,6 +58,9 @@ enum Command {
     Status(commands::status::Args),
     /// Write a simulated company as a dataset folder.
     Simulate(commands::simulate::Args),
+    /// The custody ledger: keys, status, verification, proofs, tiles.
+    #[command(subcommand)]
+    Ledger(commands::ledger::Cmd),
 }
 
 fn init_tracing(verbose: u8) {
@@ -102,10 +105,16 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return commands::simulate::run(args);
     }
     let settings = Settings::resolve(cli.config.as_deref(), cli.store.as_deref(), &ProcessEnv)?;
+    if let Command::Ledger(cmd) = &cli.command {
+        if let Some(code) = commands::ledger::run_offline(&settings, cmd)? {
+            return Ok(code);
+        }
+    }
     let store = commands::open_store(&settings).await?;
     let code = match cli.command {
         Command::Import(args) => commands::import::run(&settings, store.as_ref(), args).await?,
-        Command::Register(cmd) => commands::register::run(store.as_ref(), cmd).await?,
+        Command::Register(cmd) => commands::register::run(&settings, store.as_ref(), cmd).await?,
+        Command::Ledger(cmd) => commands::ledger::run(&settings, store.as_ref(), cmd).await?,
         Command::People(cmd) => commands::people::run(store.as_ref(), cmd).await?,
         Command::Check(args) => commands::check::run(store.as_ref(), args).await?,
         Command::Status(args) => commands::status::run(&settings, store.as_ref(), args).await?,

@@ -22,6 +22,17 @@ pub struct FileConfig {
     pub store_file: Option<PathBuf>,
     #[serde(default)]
     pub import: ImportConfig,
+    #[serde(default)]
+    pub ledger: LedgerConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerConfig {
+    /// The checkpoint signing key (created on first use if missing).
+    pub key_file: Option<PathBuf>,
+    /// The log's origin line in checkpoints.
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -75,6 +86,8 @@ pub struct Settings {
     pub batch_size: usize,
     pub max_line_bytes: usize,
     pub rejects_dir: PathBuf,
+    pub ledger_key_file: PathBuf,
+    pub ledger_origin: String,
 }
 
 fn read_secret_file(path: &Path, what: &str) -> Result<String> {
@@ -152,7 +165,21 @@ impl Settings {
         if max_line_bytes < 256 {
             bail!("import.max_line_bytes must be at least 256");
         }
+        let ledger_key_file = env
+            .var("CUSTODIAN_LEDGER_KEY_FILE")
+            .map(PathBuf::from)
+            .or(file.ledger.key_file)
+            .unwrap_or_else(|| PathBuf::from("custodian-ledger.key"));
+        let ledger_origin = env
+            .var("CUSTODIAN_LEDGER_ORIGIN")
+            .or(file.ledger.origin)
+            .unwrap_or_else(|| "custodian.local/ledger".to_string());
+        if ledger_origin.is_empty() || ledger_origin.contains(['\n', '+', ' ']) {
+            bail!("ledger.origin must be one line without spaces or '+', like custodian.example.co.jp/ledger");
+        }
         Ok(Settings {
+            ledger_key_file,
+            ledger_origin,
             store: StoreUrl::parse(&store)?,
             store_source,
             config_file,

@@ -94,7 +94,8 @@ proptest! {
         let line = event_to_json(&e);
         let back = parse_event(line.as_bytes()).unwrap();
         prop_assert_eq!(&back, &e);
-        prop_assert_eq!(event_to_json(&back), line, "canonical: encoding is a fixed point");
+        prop_assert_eq!(event_to_json(&back), line.clone(), "canonical: encoding is a fixed point");
+        prop_assert_eq!(custodian_core::interchange::event_to_value(&e).to_string(), line, "fast and general canonical encoders agree");
     }
 
     #[test]

@@ -29,7 +29,7 @@ use custodian_core::interchange::{
     CsvRecords, HeaderError, LineReader, DIRECTORY_COLUMNS, DOCUMENTS_COLUMNS,
 };
 use custodian_core::{Document, Person};
-use custodian_store::{NewContact, NewEvent, RegisterChange, Store, StoreError};
+use custodian_store::{LedgerContext, NewContact, NewEvent, RegisterChange, Store, StoreError};
 
 pub use rejects::{RejectSink, RejectedLine};
 pub use source::SourceFile;
@@ -138,10 +138,14 @@ fn unreadable(path: &Path) -> impl FnOnce(io::Error) -> ImportError + '_ {
 }
 
 /// Imports the dataset folder `dir` into `store`.
+///
+/// Every accepted record is appended to the custody ledger (signed with
+/// `ledger`) in the same transaction that stores it.
 pub async fn import_folder(
     store: &dyn Store,
     dir: &Path,
     opts: &ImportOptions,
+    ledger: &LedgerContext,
     progress: Arc<dyn Progress>,
 ) -> Result<ImportSummary, ImportError> {
     let started = Instant::now();
@@ -220,7 +224,7 @@ pub async fn import_folder(
     let (changed_docs, changes, new_docs) = register_diff(store, &docs, &dir, opts.now).await?;
     sum.documents_new = new_docs;
     sum.documents_changed = changed_docs.len() as u64 - new_docs;
-    store.put_documents(&changed_docs, &changes).await?;
+    store.put_documents(&changed_docs, &changes, ledger).await?;
     sink.flush_to(store).await?;
 
     if let Some(hr) = &hr {
@@ -232,7 +236,7 @@ pub async fn import_folder(
         })?;
         let mut imported = 0;
         for chunk in accepted.chunks(opts.batch_size.max(1)) {
-            imported += store.insert_hr_events(chunk).await?.0;
+            imported += store.insert_hr_events(chunk, ledger).await?.0;
         }
         sum.hr_read = read;
         sum.hr_imported = imported;
@@ -258,6 +262,7 @@ pub async fn import_folder(
         &mut sink,
         progress.clone(),
         opts,
+        ledger,
         known.clone(),
     )
     .await;
@@ -281,7 +286,7 @@ pub async fn import_folder(
         })?;
         let mut imported = 0;
         for chunk in accepted.chunks(opts.batch_size.max(1)) {
-            imported += store.insert_contacts(chunk).await?.0;
+            imported += store.insert_contacts(chunk, ledger).await?.0;
         }
         sum.contacts_read = read;
         sum.contacts_imported = imported;
@@ -497,6 +502,7 @@ async fn stream_events(
     sink: &mut RejectSink,
     progress: Arc<dyn Progress>,
     opts: &ImportOptions,
+    ledger: &LedgerContext,
     known: Arc<HashSet<String>>,
 ) -> Result<EventTotals, ImportError> {
     let counter = Arc::new(AtomicU64::new(0));
@@ -575,7 +581,7 @@ async fn stream_events(
         match msg {
             Msg::Batch(b) => {
                 let t = Instant::now();
-                let written = store.insert_events(b).await;
+                let written = store.insert_events(b, ledger).await;
                 writing += t.elapsed();
                 match written {
                     Ok(n) => imported += n.0,

@@ -100,10 +100,9 @@ impl NoteSigner {
             .trim()
             .strip_prefix("PRIVATE+KEY+")
             .ok_or_else(|| bad("a private key starts with PRIVATE+KEY+"))?;
-        let mut parts = rest.split('+');
-        let (Some(name), Some(id), Some(key), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        // The key's base64 may itself contain '+': split at most twice.
+        let mut parts = rest.splitn(3, '+');
+        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected PRIVATE+KEY+<name>+<id>+<key>"));
         };
         let raw = B64.decode(key).map_err(|_| bad("key is not base64"))?;
@@ -173,10 +172,8 @@ impl NoteVerifier {
     /// Parses `name+id+base64(0x01 || key)`.
     pub fn parse(text: &str) -> Result<NoteVerifier, NoteError> {
         let bad = |why: &str| NoteError::BadKey(why.to_string());
-        let mut parts = text.trim().split('+');
-        let (Some(name), Some(id), Some(key), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let mut parts = text.trim().splitn(3, '+');
+        let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(bad("expected <name>+<id>+<key>"));
         };
         if !valid_name(name) {
@@ -364,6 +361,20 @@ mod tests {
         ));
         assert!(format!("{s:?}").contains("NoteSigner(custodian.example/ledger+"));
         assert!(!format!("{s:?}").contains(&s.to_private_text()[20..]));
+    }
+
+    #[test]
+    fn keys_whose_base64_holds_a_plus_round_trip() {
+        // Regression: splitting on every '+' broke about half of all keys.
+        for seed in 0u8..64 {
+            let s = NoteSigner::from_seed("custodian.local/ledger", [seed; 32]).unwrap();
+            let s2 = NoteSigner::parse(&s.to_private_text()).unwrap();
+            assert_eq!(s2.verifier(), s.verifier());
+            assert_eq!(
+                NoteVerifier::parse(&s.verifier().to_text()).unwrap(),
+                s.verifier()
+            );
+        }
     }
 
     #[test]

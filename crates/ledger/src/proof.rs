@@ -34,7 +34,7 @@ pub fn is_valid_subtree(start: u64, end: u64) -> bool {
     }
     let width = end - start;
     let ceil = width.checked_next_power_of_two().unwrap_or(0);
-    ceil != 0 && start % ceil == 0
+    ceil != 0 && start.is_multiple_of(ceil)
 }
 
 /// The subtree hash that `proof` yields for the leaf `leaf` at `index`
@@ -293,7 +293,7 @@ pub trait NodeSource {
 /// recursion produces).
 pub fn range_hash(src: &dyn NodeSource, lo: u64, hi: u64) -> Result<Hash, ProofError> {
     let n = hi - lo;
-    if n.is_power_of_two() && lo % n == 0 {
+    if n.is_power_of_two() && lo.is_multiple_of(n) {
         return src.node(n.trailing_zeros() as u8, lo >> n.trailing_zeros());
     }
     let k = split_point(n);
@@ -404,7 +404,7 @@ impl MemoryTree {
     pub fn push(&mut self, leaf: Hash) {
         self.levels[0].push(leaf);
         let mut h = 0;
-        while self.levels[h].len() % 2 == 0 {
+        while self.levels[h].len().is_multiple_of(2) {
             let n = self.levels[h].len();
             let parent = node_hash(&self.levels[h][n - 2], &self.levels[h][n - 1]);
             if self.levels.len() == h + 1 {

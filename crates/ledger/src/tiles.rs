@@ -77,7 +77,7 @@ impl Tile {
         let mut lh = 0;
         loop {
             let row = &self.rows[lh];
-            if row.len() % 2 != 0 {
+            if !row.len().is_multiple_of(2) {
                 return None;
             }
             let parent = node_hash(&row[row.len() - 2], &row[row.len() - 1]);

@@ -26,7 +26,8 @@ CREATE TABLE documents (
 );
 
 CREATE TABLE register_changes (
-    seq     BIGSERIAL PRIMARY KEY,
+    seq     BIGINT PRIMARY KEY,          -- assigned by Custodian, contiguous per batch
+    id      TEXT NOT NULL UNIQUE,
     doc_id  TEXT NOT NULL,
     at_us   BIGINT NOT NULL,
     at_off  INTEGER NOT NULL,
@@ -38,7 +39,7 @@ CREATE TABLE register_changes (
 CREATE INDEX register_changes_doc ON register_changes (doc_id, seq);
 
 CREATE TABLE events (
-    seq      BIGSERIAL PRIMARY KEY,
+    seq      BIGINT PRIMARY KEY,         -- assigned by Custodian, contiguous per batch
     id       TEXT NOT NULL UNIQUE,
     ts_us    BIGINT NOT NULL,
     ts_off   INTEGER NOT NULL,
@@ -50,7 +51,8 @@ CREATE TABLE events (
 CREATE INDEX events_user_ts ON events (user_id, ts_us);
 
 CREATE TABLE hr_events (
-    id       TEXT PRIMARY KEY,
+    seq      BIGINT PRIMARY KEY,
+    id       TEXT NOT NULL UNIQUE,
     ts_us    BIGINT NOT NULL,
     user_id  TEXT NOT NULL,
     type     TEXT NOT NULL,
@@ -59,7 +61,8 @@ CREATE TABLE hr_events (
 CREATE INDEX hr_events_user ON hr_events (user_id, ts_us);
 
 CREATE TABLE contact_reports (
-    id           TEXT PRIMARY KEY,
+    seq          BIGINT PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
     reported_us  BIGINT NOT NULL,
     reporter     TEXT NOT NULL,
     raw          TEXT NOT NULL
@@ -72,4 +75,26 @@ CREATE TABLE rejects (
     reason  TEXT NOT NULL,
     raw     BYTEA NOT NULL,
     key     TEXT NOT NULL UNIQUE
+);
+
+-- The custody ledger (see crates/store/src/ledger.rs).
+CREATE TABLE ledger_runs (
+    first_leaf  BIGINT PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    first_seq   BIGINT NOT NULL,
+    count       BIGINT NOT NULL
+);
+CREATE INDEX ledger_runs_record ON ledger_runs (kind, first_seq);
+
+CREATE TABLE ledger_tiles (
+    level  SMALLINT NOT NULL,
+    idx    BIGINT NOT NULL,
+    width  INTEGER NOT NULL,
+    nodes  BYTEA NOT NULL,
+    PRIMARY KEY (level, idx)
+);
+
+CREATE TABLE ledger_checkpoints (
+    size  BIGINT PRIMARY KEY,
+    note  TEXT NOT NULL
 );

@@ -12,14 +12,21 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions, PgPool, Row};
 
-use custodian_core::interchange::{hr_to_json, parse_contact, parse_hr};
+use custodian_core::interchange::{contact_to_json, hr_to_json, parse_contact, parse_hr};
 use custodian_core::{ContactReport, Document, HrEvent, Person};
+use custodian_ledger::entry::kinds;
+use custodian_ledger::{Hash, Tile, TileId};
+use custodian_store::ledger::{
+    contact_leaf, edge_ids, hr_leaf, ledger_update, register_change_id, register_change_json,
+    register_change_leaf, size_after,
+};
 use custodian_store::{
-    columns, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, Counts, Inserted, NewContact,
-    NewEvent, RegisterChange, Reject, Result, Store, StoreError, StoredEvent,
+    columns, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow, Counts,
+    Inserted, LedgerContext, LedgerRecord, LedgerRun, NewContact, NewEvent, RegisterChange, Reject,
+    Result, Store, StoreError, StoredEvent,
 };
 
 /// The secondary index a bulk load drops and rebuilds.
@@ -148,6 +155,17 @@ impl PgStore {
         &self.pool
     }
 
+    /// A transaction holding the ledger lock: one ledger writer at a time,
+    /// readers unaffected.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+        let mut tx = self.pool.begin().await.map_err(be)?;
+        sqlx::query("LOCK TABLE ledger_runs IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+        Ok(tx)
+    }
+
     /// Drops this store's schema with everything in it (tests' cleanup).
     /// Refuses when the store was not opened with `schema=`.
     pub async fn drop_schema(self) -> Result<()> {
@@ -200,8 +218,13 @@ impl Store for PgStore {
         tx.commit().await.map_err(be)
     }
 
-    async fn put_documents(&self, docs: &[Document], changes: &[RegisterChange]) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(be)?;
+    async fn put_documents(
+        &self,
+        docs: &[Document],
+        changes: &[RegisterChange],
+        ledger: &LedgerContext,
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
         for d in docs {
             sqlx::query(
                 "INSERT INTO documents (doc_id, title, classification, owner_id, projects, kind, created, medium) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)
@@ -219,11 +242,15 @@ impl Store for PgStore {
             .await
             .map_err(be)?;
         }
+        let first = max_seq(&mut tx, "register_changes").await? + 1;
+        let mut leaves = Vec::new();
         for c in changes {
             let (us, off) = ts_to_db(&c.at);
-            sqlx::query(
-                "INSERT INTO register_changes (doc_id, at_us, at_off, actor, field, old, new) VALUES ($1,$2,$3,$4,$5,$6,$7)",
+            let n = sqlx::query(
+                "INSERT INTO register_changes (seq, id, doc_id, at_us, at_off, actor, field, old, new) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO NOTHING",
             )
+            .bind(first + leaves.len() as i64)
+            .bind(register_change_id(c))
             .bind(&c.doc_id)
             .bind(us)
             .bind(off)
@@ -233,18 +260,31 @@ impl Store for PgStore {
             .bind(&c.new)
             .execute(&mut *tx)
             .await
-            .map_err(be)?;
+            .map_err(be)?
+            .rows_affected();
+            if n == 1 {
+                leaves.push(register_change_leaf(c));
+            }
         }
+        append_ledger(&mut tx, ledger, kinds::REGISTER_CHANGE, first, &leaves).await?;
         tx.commit().await.map_err(be)
     }
 
-    async fn insert_events(&self, events: Vec<NewEvent>) -> Result<Inserted> {
+    async fn insert_events(
+        &self,
+        events: Vec<NewEvent>,
+        ledger: &LedgerContext,
+    ) -> Result<Inserted> {
         if events.is_empty() {
             return Ok(Inserted(0));
         }
-        let mut buf = Vec::with_capacity(events.len() * 256);
-        for e in events {
+        let total = events.len();
+        let leaves: Vec<Hash> = events.iter().map(|e| e.leaf).collect();
+        let mut buf = Vec::with_capacity(events.len() * 200);
+        for (ord, e) in events.iter().enumerate() {
             let (us, off) = ts_to_db(&e.event.ts);
+            buf.extend_from_slice(ord.to_string().as_bytes());
+            buf.push(b'\t');
             copy_text(&mut buf, &e.event.id);
             buf.push(b'\t');
             buf.extend_from_slice(us.to_string().as_bytes());
@@ -263,30 +303,51 @@ impl Store for PgStore {
             copy_text(&mut buf, &e.rest);
             buf.push(b'\n');
         }
-        let mut tx = self.pool.begin().await.map_err(be)?;
+        drop(events);
+        let mut tx = self.write_tx().await?;
+        let s0 = max_seq(&mut tx, "events").await?;
         sqlx::query(
-            "CREATE TEMP TABLE IF NOT EXISTS staging_events (id TEXT, ts_us BIGINT, ts_off INTEGER, user_id TEXT, action TEXT, doc TEXT, rest TEXT) ON COMMIT DELETE ROWS",
+            "CREATE TEMP TABLE IF NOT EXISTS staging_events (ord BIGINT, id TEXT, ts_us BIGINT, ts_off INTEGER, user_id TEXT, action TEXT, doc TEXT, rest TEXT) ON COMMIT DELETE ROWS",
         )
         .execute(&mut *tx)
         .await
         .map_err(be)?;
         let mut copy = tx
-            .copy_in_raw(
-                "COPY staging_events (id, ts_us, ts_off, user_id, action, doc, rest) FROM STDIN",
-            )
+            .copy_in_raw("COPY staging_events (ord, id, ts_us, ts_off, user_id, action, doc, rest) FROM STDIN")
             .await
             .map_err(be)?;
         copy.send(buf).await.map_err(be)?;
         copy.finish().await.map_err(be)?;
-        let n = sqlx::query(
-            "INSERT INTO events (id, ts_us, ts_off, user_id, action, doc, rest) SELECT id, ts_us, ts_off, user_id, action, doc, rest FROM staging_events ON CONFLICT (id) DO NOTHING",
+        // New ids only, first occurrence only, numbered in arrival order.
+        let inserted = sqlx::query(
+            "INSERT INTO events (seq, id, ts_us, ts_off, user_id, action, doc, rest)
+             SELECT $1 + row_number() OVER (ORDER BY ord), id, ts_us, ts_off, user_id, action, doc, rest
+             FROM (SELECT DISTINCT ON (id) * FROM staging_events ORDER BY id, ord) s
+             WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id)",
         )
+        .bind(s0)
         .execute(&mut *tx)
         .await
         .map_err(be)?
         .rows_affected();
+        let new_leaves = if inserted as usize == total {
+            leaves
+        } else {
+            let recs = fetch_records(&mut tx, kinds::EVENT, s0 + 1, inserted).await?;
+            recs.iter()
+                .map(|r| match &r.canonical {
+                    Ok(c) => Ok(custodian_ledger::entry::entry_hash(
+                        kinds::EVENT,
+                        &r.record_id,
+                        c,
+                    )),
+                    Err(e) => Err(StoreError::Corrupt(e.clone())),
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        append_ledger(&mut tx, ledger, kinds::EVENT, s0 + 1, &new_leaves).await?;
         tx.commit().await.map_err(be)?;
-        Ok(Inserted(n))
+        Ok(Inserted(inserted))
     }
 
     async fn begin_bulk_load(&self) -> Result<()> {
@@ -305,13 +366,19 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn insert_hr_events(&self, events: &[HrEvent]) -> Result<Inserted> {
-        let mut tx = self.pool.begin().await.map_err(be)?;
-        let mut n = 0;
+    async fn insert_hr_events(
+        &self,
+        events: &[HrEvent],
+        ledger: &LedgerContext,
+    ) -> Result<Inserted> {
+        let mut tx = self.write_tx().await?;
+        let first = max_seq(&mut tx, "hr_events").await? + 1;
+        let mut leaves = Vec::new();
         for e in events {
-            n += sqlx::query(
-                "INSERT INTO hr_events (id, ts_us, user_id, type, body) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (id) DO NOTHING",
+            let n = sqlx::query(
+                "INSERT INTO hr_events (seq, id, ts_us, user_id, type, body) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (id) DO NOTHING",
             )
+            .bind(first + leaves.len() as i64)
             .bind(&e.id)
             .bind(e.ts.timestamp_micros())
             .bind(&e.user)
@@ -321,18 +388,28 @@ impl Store for PgStore {
             .await
             .map_err(be)?
             .rows_affected();
+            if n == 1 {
+                leaves.push(hr_leaf(e));
+            }
         }
+        append_ledger(&mut tx, ledger, kinds::HR_EVENT, first, &leaves).await?;
         tx.commit().await.map_err(be)?;
-        Ok(Inserted(n))
+        Ok(Inserted(leaves.len() as u64))
     }
 
-    async fn insert_contacts(&self, reports: &[NewContact]) -> Result<Inserted> {
-        let mut tx = self.pool.begin().await.map_err(be)?;
-        let mut n = 0;
+    async fn insert_contacts(
+        &self,
+        reports: &[NewContact],
+        ledger: &LedgerContext,
+    ) -> Result<Inserted> {
+        let mut tx = self.write_tx().await?;
+        let first = max_seq(&mut tx, "contact_reports").await? + 1;
+        let mut leaves = Vec::new();
         for c in reports {
-            n += sqlx::query(
-                "INSERT INTO contact_reports (id, reported_us, reporter, raw) VALUES ($1,$2,$3,$4) ON CONFLICT (id) DO NOTHING",
+            let n = sqlx::query(
+                "INSERT INTO contact_reports (seq, id, reported_us, reporter, raw) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (id) DO NOTHING",
             )
+            .bind(first + leaves.len() as i64)
             .bind(&c.report.id)
             .bind(c.report.reported_at.timestamp_micros())
             .bind(&c.report.reporter)
@@ -341,9 +418,13 @@ impl Store for PgStore {
             .await
             .map_err(be)?
             .rows_affected();
+            if n == 1 {
+                leaves.push(contact_leaf(&c.report));
+            }
         }
+        append_ledger(&mut tx, ledger, kinds::CONTACT_REPORT, first, &leaves).await?;
         tx.commit().await.map_err(be)?;
-        Ok(Inserted(n))
+        Ok(Inserted(leaves.len() as u64))
     }
 
     async fn insert_rejects(&self, rejects: &[Reject]) -> Result<Inserted> {
@@ -520,6 +601,294 @@ impl Store for PgStore {
             register_changes: g(6)?,
         })
     }
+
+    async fn ledger_runs(&self) -> Result<Vec<LedgerRun>> {
+        let rows = sqlx::query(
+            "SELECT first_leaf, kind, first_seq, count FROM ledger_runs ORDER BY first_leaf",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(be)?;
+        rows.iter().map(run_row).collect()
+    }
+
+    async fn ledger_records(
+        &self,
+        kind: &str,
+        first_seq: i64,
+        count: u64,
+    ) -> Result<Vec<LedgerRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(be)?;
+        fetch_records(&mut conn, kind, first_seq, count).await
+    }
+
+    async fn ledger_record_count(&self, kind: &str) -> Result<u64> {
+        let v: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", table_of(kind)?))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(be)?;
+        Ok(v as u64)
+    }
+
+    async fn record_seq(&self, kind: &str, record_id: &str) -> Result<Option<i64>> {
+        sqlx::query_scalar(&format!(
+            "SELECT seq FROM {} WHERE id = $1",
+            table_of(kind)?
+        ))
+        .bind(record_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(be)
+    }
+
+    async fn ledger_tiles(&self, ids: &[TileId]) -> Result<Vec<Tile>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row =
+                sqlx::query("SELECT width, nodes FROM ledger_tiles WHERE level = $1 AND idx = $2")
+                    .bind(i16::from(id.level))
+                    .bind(id.index as i64)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(be)?;
+            if let Some(r) = row {
+                out.push(tile_from_row(*id, &r, None)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ledger_tiles_from(&self, level: u8, from: u64, limit: u32) -> Result<Vec<Tile>> {
+        let rows = sqlx::query("SELECT idx, width, nodes FROM ledger_tiles WHERE level = $1 AND idx >= $2 ORDER BY idx LIMIT $3")
+            .bind(i16::from(level))
+            .bind(from as i64)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?;
+        rows.iter()
+            .map(|r| {
+                let idx: i64 = r.try_get("idx").map_err(be)?;
+                tile_from_row(
+                    TileId {
+                        level,
+                        index: idx as u64,
+                    },
+                    r,
+                    None,
+                )
+            })
+            .collect()
+    }
+
+    async fn ledger_checkpoints(&self) -> Result<Vec<CheckpointRow>> {
+        let rows = sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?;
+        rows.iter()
+            .map(|r| {
+                let size: i64 = r.try_get("size").map_err(be)?;
+                Ok(CheckpointRow {
+                    size: size as u64,
+                    note: r.try_get("note").map_err(be)?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn table_of(kind: &str) -> Result<&'static str> {
+    Ok(match kind {
+        kinds::EVENT => "events",
+        kinds::HR_EVENT => "hr_events",
+        kinds::CONTACT_REPORT => "contact_reports",
+        kinds::REGISTER_CHANGE => "register_changes",
+        other => {
+            return Err(StoreError::Backend(format!(
+                "unknown ledger kind '{other}'"
+            )))
+        }
+    })
+}
+
+async fn max_seq(conn: &mut PgConnection, table: &str) -> Result<i64> {
+    let v: i64 = sqlx::query_scalar(&format!(
+        "SELECT COALESCE(MAX(seq), 0)::BIGINT FROM {table}"
+    ))
+    .fetch_one(conn)
+    .await
+    .map_err(be)?;
+    Ok(v)
+}
+
+/// Appends `leaves` (records of `kind` from `first_seq`) to the ledger in
+/// the caller's transaction, which holds the ledger lock.
+async fn append_ledger(
+    conn: &mut PgConnection,
+    ctx: &LedgerContext,
+    kind: &str,
+    first_seq: i64,
+    leaves: &[Hash],
+) -> Result<()> {
+    if leaves.is_empty() {
+        return Ok(());
+    }
+    let last = sqlx::query("SELECT first_leaf, kind, first_seq, count FROM ledger_runs ORDER BY first_leaf DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(be)?
+        .map(|r| run_row(&r))
+        .transpose()?;
+    let size = size_after(last.as_ref());
+    let mut edge = Vec::new();
+    for (id, width) in edge_ids(size) {
+        let row =
+            sqlx::query("SELECT width, nodes FROM ledger_tiles WHERE level = $1 AND idx = $2")
+                .bind(i16::from(id.level))
+                .bind(id.index as i64)
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(be)?
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!("ledger tile {}/{} is missing", id.level, id.index))
+                })?;
+        edge.push(tile_from_row(id, &row, Some(width))?);
+    }
+    let update = ledger_update(ctx, size, edge, kind, first_seq, leaves)?;
+    for t in &update.tiles {
+        sqlx::query(
+            "INSERT INTO ledger_tiles (level, idx, width, nodes) VALUES ($1,$2,$3,$4) ON CONFLICT (level, idx) DO UPDATE SET width = EXCLUDED.width, nodes = EXCLUDED.nodes",
+        )
+        .bind(i16::from(t.id.level))
+        .bind(t.id.index as i64)
+        .bind(t.width() as i32)
+        .bind(t.to_bytes())
+        .execute(&mut *conn)
+        .await
+        .map_err(be)?;
+    }
+    sqlx::query(
+        "INSERT INTO ledger_runs (first_leaf, kind, first_seq, count) VALUES ($1,$2,$3,$4)",
+    )
+    .bind(update.run.first_leaf as i64)
+    .bind(&update.run.kind)
+    .bind(update.run.first_seq)
+    .bind(update.run.count as i64)
+    .execute(&mut *conn)
+    .await
+    .map_err(be)?;
+    sqlx::query("INSERT INTO ledger_checkpoints (size, note) VALUES ($1,$2)")
+        .bind(update.checkpoint.size as i64)
+        .bind(&update.checkpoint.note)
+        .execute(&mut *conn)
+        .await
+        .map_err(be)?;
+    Ok(())
+}
+
+fn run_row(r: &PgRow) -> Result<LedgerRun> {
+    let first_leaf: i64 = r.try_get("first_leaf").map_err(be)?;
+    let count: i64 = r.try_get("count").map_err(be)?;
+    Ok(LedgerRun {
+        first_leaf: first_leaf as u64,
+        kind: r.try_get("kind").map_err(be)?,
+        first_seq: r.try_get("first_seq").map_err(be)?,
+        count: count as u64,
+    })
+}
+
+fn tile_from_row(id: TileId, r: &PgRow, want_width: Option<usize>) -> Result<Tile> {
+    let width: i32 = r.try_get("width").map_err(be)?;
+    let nodes: Vec<u8> = r.try_get("nodes").map_err(be)?;
+    if let Some(w) = want_width {
+        if w as i32 != width {
+            return Err(StoreError::Corrupt(format!(
+                "ledger tile {}/{} has width {width}, expected {w}",
+                id.level, id.index
+            )));
+        }
+    }
+    Tile::from_bytes(id, width as usize, &nodes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// Records of `kind` with seq in `[first_seq, first_seq + count)`.
+async fn fetch_records(
+    conn: &mut PgConnection,
+    kind: &str,
+    first_seq: i64,
+    count: u64,
+) -> Result<Vec<LedgerRecord>> {
+    let end = first_seq + count as i64;
+    let sql = match kind {
+        kinds::EVENT => "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+        kinds::HR_EVENT => "SELECT seq, id, body FROM hr_events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+        kinds::CONTACT_REPORT => "SELECT seq, id, raw FROM contact_reports WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+        kinds::REGISTER_CHANGE => "SELECT * FROM register_changes WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+        other => return Err(StoreError::Backend(format!("unknown ledger kind '{other}'"))),
+    };
+    let rows = sqlx::query(sql)
+        .bind(first_seq)
+        .bind(end)
+        .fetch_all(conn)
+        .await
+        .map_err(be)?;
+    rows.iter()
+        .map(|r| {
+            let seq: i64 = r.try_get("seq").map_err(be)?;
+            let record_id: String = r.try_get("id").map_err(be)?;
+            let canonical = match kind {
+                kinds::EVENT => stored_event(r)
+                    .map(|e| e.canonical)
+                    .map_err(|e| e.to_string()),
+                kinds::HR_EVENT => {
+                    let body: String = r.try_get("body").map_err(be)?;
+                    parse_hr(body.as_bytes())
+                        .map(|e| hr_to_json(&e))
+                        .map_err(|e| e.to_string())
+                }
+                kinds::CONTACT_REPORT => {
+                    let raw: String = r.try_get("raw").map_err(be)?;
+                    parse_contact(raw.as_bytes())
+                        .map(|c| contact_to_json(&c))
+                        .map_err(|e| e.to_string())
+                }
+                _ => register_change_row(r)
+                    .map(|c| register_change_json(&c))
+                    .map_err(|e| e.to_string()),
+            };
+            Ok(LedgerRecord {
+                seq,
+                record_id,
+                canonical,
+            })
+        })
+        .collect()
+}
+
+fn stored_event(r: &PgRow) -> Result<StoredEvent> {
+    let off: i32 = r.try_get("ts_off").map_err(be)?;
+    let rest: String = r.try_get("rest").map_err(be)?;
+    StoredEvent::from_columns(
+        r.try_get("id").map_err(be)?,
+        ts_from_db(r.try_get("ts_us").map_err(be)?, i64::from(off))?,
+        r.try_get("user_id").map_err(be)?,
+        r.try_get("action").map_err(be)?,
+        r.try_get("doc").map_err(be)?,
+        &rest,
+    )
+}
+
+fn register_change_row(r: &PgRow) -> Result<RegisterChange> {
+    let off: i32 = r.try_get("at_off").map_err(be)?;
+    Ok(RegisterChange {
+        doc_id: r.try_get("doc_id").map_err(be)?,
+        at: ts_from_db(r.try_get("at_us").map_err(be)?, i64::from(off))?,
+        actor: r.try_get("actor").map_err(be)?,
+        field: r.try_get("field").map_err(be)?,
+        old: r.try_get("old").map_err(be)?,
+        new: r.try_get("new").map_err(be)?,
+    })
 }
 
 fn person_row(r: &PgRow) -> Result<Person> {

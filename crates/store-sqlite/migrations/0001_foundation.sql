@@ -26,7 +26,8 @@ CREATE TABLE documents (
 );
 
 CREATE TABLE register_changes (
-    seq     INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq     INTEGER PRIMARY KEY,
+    id      TEXT NOT NULL UNIQUE,    -- derived from the content
     doc_id  TEXT NOT NULL,
     at_us   INTEGER NOT NULL,
     at_off  INTEGER NOT NULL,
@@ -50,7 +51,8 @@ CREATE TABLE events (
 CREATE INDEX events_user_ts ON events (user_id, ts_us);
 
 CREATE TABLE hr_events (
-    id       TEXT PRIMARY KEY NOT NULL,
+    seq      INTEGER PRIMARY KEY,
+    id       TEXT NOT NULL UNIQUE,
     ts_us    INTEGER NOT NULL,
     user_id  TEXT NOT NULL,
     type     TEXT NOT NULL,
@@ -59,7 +61,8 @@ CREATE TABLE hr_events (
 CREATE INDEX hr_events_user ON hr_events (user_id, ts_us);
 
 CREATE TABLE contact_reports (
-    id           TEXT PRIMARY KEY NOT NULL,
+    seq          INTEGER PRIMARY KEY,
+    id           TEXT NOT NULL UNIQUE,
     reported_us  INTEGER NOT NULL,
     reporter     TEXT NOT NULL,
     raw          TEXT NOT NULL
@@ -72,4 +75,26 @@ CREATE TABLE rejects (
     reason  TEXT NOT NULL,
     raw     BLOB NOT NULL,
     key     TEXT NOT NULL UNIQUE
+);
+
+-- The custody ledger (see crates/store/src/ledger.rs).
+CREATE TABLE ledger_runs (
+    first_leaf  INTEGER PRIMARY KEY,
+    kind        TEXT NOT NULL,
+    first_seq   INTEGER NOT NULL,
+    count       INTEGER NOT NULL
+);
+CREATE INDEX ledger_runs_record ON ledger_runs (kind, first_seq);
+
+CREATE TABLE ledger_tiles (
+    level  INTEGER NOT NULL,
+    idx    INTEGER NOT NULL,
+    width  INTEGER NOT NULL,
+    nodes  BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
+
+CREATE TABLE ledger_checkpoints (
+    size  INTEGER PRIMARY KEY,
+    note  TEXT NOT NULL
 );

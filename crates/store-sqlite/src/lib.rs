@@ -1,22 +1,35 @@
 //! The embedded default store: one SQLite file in WAL mode, through sqlx.
 //!
-//! Batches are written in one transaction each with multi-row
-//! `INSERT OR IGNORE` statements, so a re-delivered id is ignored and a crash
-//! leaves either the whole batch or none of it. `synchronous = FULL`: a
-//! committed batch survives power loss, not only a killed process.
+//! Every write of ledgered records is one `BEGIN IMMEDIATE` transaction
+//! holding the records, the ledger run that covers them, the tiles that
+//! changed and a signed checkpoint: a crash leaves all of it or none.
+//! Events go in with multi-row `INSERT OR IGNORE`, so a re-delivered id is
+//! ignored; new rows get consecutive `seq`s (SQLite gives each inserted row
+//! max+1, ignored rows take none), which is what the ledger run records.
+//! `synchronous = FULL`: a committed batch survives power loss.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 use sqlx::{ConnectOptions, Row, SqlitePool};
 
-use custodian_core::interchange::{hr_to_json, parse_contact, parse_hr};
+use custodian_core::interchange::{contact_to_json, hr_to_json, parse_contact, parse_hr};
 use custodian_core::{ContactReport, Document, HrEvent, Person};
+use custodian_ledger::entry::kinds;
+use custodian_ledger::{Hash, Tile, TileId};
+use custodian_store::ledger::{
+    contact_leaf, edge_ids, hr_leaf, ledger_update, register_change_id, register_change_json,
+    register_change_leaf, size_after,
+};
 use custodian_store::{
-    columns, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, Counts, Inserted, NewContact,
-    NewEvent, RegisterChange, Reject, Result, Store, StoreError, StoredEvent,
+    columns, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow, Counts,
+    Inserted, LedgerContext, LedgerRecord, LedgerRun, NewContact, NewEvent, RegisterChange, Reject,
+    Result, Store, StoreError, StoredEvent,
 };
 
 /// Rows per multi-row statement (7 parameters each, under SQLite's
@@ -38,7 +51,7 @@ fn be(e: sqlx::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-fn values_sql(head: &str, cols: usize, rows: usize, tail: &str) -> String {
+fn values_sql(head: &str, cols: usize, rows: usize) -> String {
     let mut one = String::from("(");
     for c in 0..cols {
         if c > 0 {
@@ -47,7 +60,7 @@ fn values_sql(head: &str, cols: usize, rows: usize, tail: &str) -> String {
         one.push('?');
     }
     one.push(')');
-    let mut sql = String::with_capacity(head.len() + rows * (one.len() + 1) + tail.len());
+    let mut sql = String::with_capacity(head.len() + rows * (one.len() + 1));
     sql.push_str(head);
     for r in 0..rows {
         if r > 0 {
@@ -55,8 +68,116 @@ fn values_sql(head: &str, cols: usize, rows: usize, tail: &str) -> String {
         }
         sql.push_str(&one);
     }
-    sql.push_str(tail);
     sql
+}
+
+fn table_of(kind: &str) -> Result<&'static str> {
+    Ok(match kind {
+        kinds::EVENT => "events",
+        kinds::HR_EVENT => "hr_events",
+        kinds::CONTACT_REPORT => "contact_reports",
+        kinds::REGISTER_CHANGE => "register_changes",
+        other => {
+            return Err(StoreError::Backend(format!(
+                "unknown ledger kind '{other}'"
+            )))
+        }
+    })
+}
+
+async fn max_seq(conn: &mut SqliteConnection, table: &str) -> Result<i64> {
+    let v: i64 = sqlx::query_scalar(&format!("SELECT COALESCE(MAX(seq), 0) FROM {table}"))
+        .fetch_one(conn)
+        .await
+        .map_err(be)?;
+    Ok(v)
+}
+
+/// Appends `leaves` (records of `kind` from `first_seq`) to the ledger in
+/// the caller's transaction.
+async fn append_ledger(
+    conn: &mut SqliteConnection,
+    ctx: &LedgerContext,
+    kind: &str,
+    first_seq: i64,
+    leaves: &[Hash],
+) -> Result<()> {
+    if leaves.is_empty() {
+        return Ok(());
+    }
+    let last = sqlx::query("SELECT first_leaf, kind, first_seq, count FROM ledger_runs ORDER BY first_leaf DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(be)?
+        .map(|r| run_row(&r))
+        .transpose()?;
+    let size = size_after(last.as_ref());
+    let mut edge = Vec::new();
+    for (id, width) in edge_ids(size) {
+        let row = sqlx::query("SELECT width, nodes FROM ledger_tiles WHERE level = ? AND idx = ?")
+            .bind(i64::from(id.level))
+            .bind(id.index as i64)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(be)?
+            .ok_or_else(|| {
+                StoreError::Corrupt(format!("ledger tile {}/{} is missing", id.level, id.index))
+            })?;
+        edge.push(tile_from_row(id, &row, Some(width))?);
+    }
+    let update = ledger_update(ctx, size, edge, kind, first_seq, leaves)?;
+    for t in &update.tiles {
+        sqlx::query(
+            "INSERT OR REPLACE INTO ledger_tiles (level, idx, width, nodes) VALUES (?,?,?,?)",
+        )
+        .bind(i64::from(t.id.level))
+        .bind(t.id.index as i64)
+        .bind(t.width() as i64)
+        .bind(t.to_bytes())
+        .execute(&mut *conn)
+        .await
+        .map_err(be)?;
+    }
+    sqlx::query("INSERT INTO ledger_runs (first_leaf, kind, first_seq, count) VALUES (?,?,?,?)")
+        .bind(update.run.first_leaf as i64)
+        .bind(&update.run.kind)
+        .bind(update.run.first_seq)
+        .bind(update.run.count as i64)
+        .execute(&mut *conn)
+        .await
+        .map_err(be)?;
+    sqlx::query("INSERT INTO ledger_checkpoints (size, note) VALUES (?,?)")
+        .bind(update.checkpoint.size as i64)
+        .bind(&update.checkpoint.note)
+        .execute(&mut *conn)
+        .await
+        .map_err(be)?;
+    Ok(())
+}
+
+fn run_row(r: &SqliteRow) -> Result<LedgerRun> {
+    let first_leaf: i64 = r.try_get("first_leaf").map_err(be)?;
+    let count: i64 = r.try_get("count").map_err(be)?;
+    Ok(LedgerRun {
+        first_leaf: first_leaf as u64,
+        kind: r.try_get("kind").map_err(be)?,
+        first_seq: r.try_get("first_seq").map_err(be)?,
+        count: count as u64,
+    })
+}
+
+fn tile_from_row(id: TileId, r: &SqliteRow, want_width: Option<usize>) -> Result<Tile> {
+    let width: i64 = r.try_get("width").map_err(be)?;
+    let nodes: Vec<u8> = r.try_get("nodes").map_err(be)?;
+    if let Some(w) = want_width {
+        if w as i64 != width {
+            return Err(StoreError::Corrupt(format!(
+                "ledger tile {}/{} has width {width}, expected {w}",
+                id.level, id.index
+            )));
+        }
+    }
+    Tile::from_bytes(id, width as usize, &nodes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl SqliteStore {
@@ -95,13 +216,17 @@ impl SqliteStore {
         Ok(SqliteStore { pool, location })
     }
 
-    /// The pool, for backend-specific work (the ledger's tables).
+    /// The pool, for tests that tamper with rows.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(be)
     }
 }
 
@@ -116,7 +241,7 @@ impl Store for SqliteStore {
     }
 
     async fn put_people(&self, people: &[Person]) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(be)?;
+        let mut tx = self.write_tx().await?;
         for p in people {
             sqlx::query(
                 "INSERT OR REPLACE INTO people (user_id, name, email, org_unit, site, role, manager_id, clearance, projects, hire_date, leave_date) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
@@ -139,8 +264,13 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(be)
     }
 
-    async fn put_documents(&self, docs: &[Document], changes: &[RegisterChange]) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(be)?;
+    async fn put_documents(
+        &self,
+        docs: &[Document],
+        changes: &[RegisterChange],
+        ledger: &LedgerContext,
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
         for d in docs {
             sqlx::query(
                 "INSERT OR REPLACE INTO documents (doc_id, title, classification, owner_id, projects, kind, created, medium) VALUES (?,?,?,?,?,?,?,?)",
@@ -157,11 +287,14 @@ impl Store for SqliteStore {
             .await
             .map_err(be)?;
         }
+        let first = max_seq(&mut tx, "register_changes").await? + 1;
+        let mut leaves = Vec::new();
         for c in changes {
             let (us, off) = ts_to_db(&c.at);
-            sqlx::query(
-                "INSERT INTO register_changes (doc_id, at_us, at_off, actor, field, old, new) VALUES (?,?,?,?,?,?,?)",
+            let n = sqlx::query(
+                "INSERT OR IGNORE INTO register_changes (id, doc_id, at_us, at_off, actor, field, old, new) VALUES (?,?,?,?,?,?,?,?)",
             )
+            .bind(register_change_id(c))
             .bind(&c.doc_id)
             .bind(us)
             .bind(off)
@@ -171,18 +304,30 @@ impl Store for SqliteStore {
             .bind(&c.new)
             .execute(&mut *tx)
             .await
-            .map_err(be)?;
+            .map_err(be)?
+            .rows_affected();
+            if n == 1 {
+                leaves.push(register_change_leaf(c));
+            }
         }
+        append_ledger(&mut tx, ledger, kinds::REGISTER_CHANGE, first, &leaves).await?;
         tx.commit().await.map_err(be)
     }
 
-    async fn insert_events(&self, events: Vec<NewEvent>) -> Result<Inserted> {
+    async fn insert_events(
+        &self,
+        events: Vec<NewEvent>,
+        ledger: &LedgerContext,
+    ) -> Result<Inserted> {
         if events.is_empty() {
             return Ok(Inserted(0));
         }
-        let mut tx = self.pool.begin().await.map_err(be)?;
+        let total = events.len();
+        let leaves: Vec<Hash> = events.iter().map(|e| e.leaf).collect();
+        let mut tx = self.write_tx().await?;
+        let s0 = max_seq(&mut tx, "events").await?;
         let mut inserted = 0;
-        let full_sql = values_sql(INSERT_EVENTS, 7, ROWS_PER_STATEMENT, "");
+        let full_sql = values_sql(INSERT_EVENTS, 7, ROWS_PER_STATEMENT);
         let mut rows = events.into_iter().peekable();
         while rows.peek().is_some() {
             let chunk: Vec<NewEvent> = rows.by_ref().take(ROWS_PER_STATEMENT).collect();
@@ -190,7 +335,7 @@ impl Store for SqliteStore {
             let sql = if chunk.len() == ROWS_PER_STATEMENT {
                 &full_sql
             } else {
-                short_sql = values_sql(INSERT_EVENTS, 7, chunk.len(), "");
+                short_sql = values_sql(INSERT_EVENTS, 7, chunk.len());
                 &short_sql
             };
             let mut q = sqlx::query(sql);
@@ -209,6 +354,24 @@ impl Store for SqliteStore {
             }
             inserted += q.execute(&mut *tx).await.map_err(be)?.rows_affected();
         }
+        let new_leaves = if inserted as usize == total {
+            leaves
+        } else {
+            // Some were re-deliveries: the new rows are seq s0+1.., read
+            // them back and hash what was stored.
+            let recs = fetch_records(&mut tx, kinds::EVENT, s0 + 1, inserted).await?;
+            recs.iter()
+                .map(|r| match &r.canonical {
+                    Ok(c) => Ok(custodian_ledger::entry::entry_hash(
+                        kinds::EVENT,
+                        &r.record_id,
+                        c,
+                    )),
+                    Err(e) => Err(StoreError::Corrupt(e.clone())),
+                })
+                .collect::<Result<Vec<_>>>()?
+        };
+        append_ledger(&mut tx, ledger, kinds::EVENT, s0 + 1, &new_leaves).await?;
         tx.commit().await.map_err(be)?;
         Ok(Inserted(inserted))
     }
@@ -229,49 +392,63 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn insert_hr_events(&self, events: &[HrEvent]) -> Result<Inserted> {
-        let mut tx = self.pool.begin().await.map_err(be)?;
-        let mut n = 0;
+    async fn insert_hr_events(
+        &self,
+        events: &[HrEvent],
+        ledger: &LedgerContext,
+    ) -> Result<Inserted> {
+        let mut tx = self.write_tx().await?;
+        let first = max_seq(&mut tx, "hr_events").await? + 1;
+        let mut leaves = Vec::new();
         for e in events {
-            n += sqlx::query(
-                "INSERT OR IGNORE INTO hr_events (id, ts_us, user_id, type, body) VALUES (?,?,?,?,?)",
-            )
-            .bind(&e.id)
-            .bind(e.ts.timestamp_micros())
-            .bind(&e.user)
-            .bind(e.kind.name())
-            .bind(hr_to_json(e))
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?
-            .rows_affected();
+            let n = sqlx::query("INSERT OR IGNORE INTO hr_events (id, ts_us, user_id, type, body) VALUES (?,?,?,?,?)")
+                .bind(&e.id)
+                .bind(e.ts.timestamp_micros())
+                .bind(&e.user)
+                .bind(e.kind.name())
+                .bind(hr_to_json(e))
+                .execute(&mut *tx)
+                .await
+                .map_err(be)?
+                .rows_affected();
+            if n == 1 {
+                leaves.push(hr_leaf(e));
+            }
         }
+        append_ledger(&mut tx, ledger, kinds::HR_EVENT, first, &leaves).await?;
         tx.commit().await.map_err(be)?;
-        Ok(Inserted(n))
+        Ok(Inserted(leaves.len() as u64))
     }
 
-    async fn insert_contacts(&self, reports: &[NewContact]) -> Result<Inserted> {
-        let mut tx = self.pool.begin().await.map_err(be)?;
-        let mut n = 0;
+    async fn insert_contacts(
+        &self,
+        reports: &[NewContact],
+        ledger: &LedgerContext,
+    ) -> Result<Inserted> {
+        let mut tx = self.write_tx().await?;
+        let first = max_seq(&mut tx, "contact_reports").await? + 1;
+        let mut leaves = Vec::new();
         for c in reports {
-            n += sqlx::query(
-                "INSERT OR IGNORE INTO contact_reports (id, reported_us, reporter, raw) VALUES (?,?,?,?)",
-            )
-            .bind(&c.report.id)
-            .bind(c.report.reported_at.timestamp_micros())
-            .bind(&c.report.reporter)
-            .bind(&c.raw)
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?
-            .rows_affected();
+            let n = sqlx::query("INSERT OR IGNORE INTO contact_reports (id, reported_us, reporter, raw) VALUES (?,?,?,?)")
+                .bind(&c.report.id)
+                .bind(c.report.reported_at.timestamp_micros())
+                .bind(&c.report.reporter)
+                .bind(&c.raw)
+                .execute(&mut *tx)
+                .await
+                .map_err(be)?
+                .rows_affected();
+            if n == 1 {
+                leaves.push(contact_leaf(&c.report));
+            }
         }
+        append_ledger(&mut tx, ledger, kinds::CONTACT_REPORT, first, &leaves).await?;
         tx.commit().await.map_err(be)?;
-        Ok(Inserted(n))
+        Ok(Inserted(leaves.len() as u64))
     }
 
     async fn insert_rejects(&self, rejects: &[Reject]) -> Result<Inserted> {
-        let mut tx = self.pool.begin().await.map_err(be)?;
+        let mut tx = self.write_tx().await?;
         let mut n = 0;
         for r in rejects {
             n += sqlx::query(
@@ -348,22 +525,7 @@ impl Store for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(be)?;
-        rows.iter()
-            .map(|r| {
-                let rest: String = r.try_get("rest").map_err(be)?;
-                StoredEvent::from_columns(
-                    r.try_get("id").map_err(be)?,
-                    ts_from_db(
-                        r.try_get("ts_us").map_err(be)?,
-                        r.try_get("ts_off").map_err(be)?,
-                    )?,
-                    r.try_get("user_id").map_err(be)?,
-                    r.try_get("action").map_err(be)?,
-                    r.try_get("doc").map_err(be)?,
-                    &rest,
-                )
-            })
-            .collect()
+        rows.iter().map(stored_event).collect()
     }
 
     async fn register_history(&self, doc_id: &str) -> Result<Vec<RegisterChange>> {
@@ -372,21 +534,7 @@ impl Store for SqliteStore {
             .fetch_all(&self.pool)
             .await
             .map_err(be)?;
-        rows.iter()
-            .map(|r| {
-                Ok(RegisterChange {
-                    doc_id: r.try_get("doc_id").map_err(be)?,
-                    at: ts_from_db(
-                        r.try_get("at_us").map_err(be)?,
-                        r.try_get("at_off").map_err(be)?,
-                    )?,
-                    actor: r.try_get("actor").map_err(be)?,
-                    field: r.try_get("field").map_err(be)?,
-                    old: r.try_get("old").map_err(be)?,
-                    new: r.try_get("new").map_err(be)?,
-                })
-            })
-            .collect()
+        rows.iter().map(register_change_row).collect()
     }
 
     async fn contact_reports(&self) -> Result<Vec<ContactReport>> {
@@ -444,9 +592,184 @@ impl Store for SqliteStore {
             register_changes: g(6)?,
         })
     }
+
+    async fn ledger_runs(&self) -> Result<Vec<LedgerRun>> {
+        let rows = sqlx::query(
+            "SELECT first_leaf, kind, first_seq, count FROM ledger_runs ORDER BY first_leaf",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(be)?;
+        rows.iter().map(run_row).collect()
+    }
+
+    async fn ledger_records(
+        &self,
+        kind: &str,
+        first_seq: i64,
+        count: u64,
+    ) -> Result<Vec<LedgerRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(be)?;
+        fetch_records(&mut conn, kind, first_seq, count).await
+    }
+
+    async fn ledger_record_count(&self, kind: &str) -> Result<u64> {
+        let v: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", table_of(kind)?))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(be)?;
+        Ok(v as u64)
+    }
+
+    async fn record_seq(&self, kind: &str, record_id: &str) -> Result<Option<i64>> {
+        sqlx::query_scalar(&format!("SELECT seq FROM {} WHERE id = ?", table_of(kind)?))
+            .bind(record_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(be)
+    }
+
+    async fn ledger_tiles(&self, ids: &[TileId]) -> Result<Vec<Tile>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row =
+                sqlx::query("SELECT width, nodes FROM ledger_tiles WHERE level = ? AND idx = ?")
+                    .bind(i64::from(id.level))
+                    .bind(id.index as i64)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(be)?;
+            if let Some(r) = row {
+                out.push(tile_from_row(*id, &r, None)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn ledger_tiles_from(&self, level: u8, from: u64, limit: u32) -> Result<Vec<Tile>> {
+        let rows = sqlx::query("SELECT idx, width, nodes FROM ledger_tiles WHERE level = ? AND idx >= ? ORDER BY idx LIMIT ?")
+            .bind(i64::from(level))
+            .bind(from as i64)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?;
+        rows.iter()
+            .map(|r| {
+                let idx: i64 = r.try_get("idx").map_err(be)?;
+                tile_from_row(
+                    TileId {
+                        level,
+                        index: idx as u64,
+                    },
+                    r,
+                    None,
+                )
+            })
+            .collect()
+    }
+
+    async fn ledger_checkpoints(&self) -> Result<Vec<CheckpointRow>> {
+        let rows = sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?;
+        rows.iter()
+            .map(|r| {
+                let size: i64 = r.try_get("size").map_err(be)?;
+                Ok(CheckpointRow {
+                    size: size as u64,
+                    note: r.try_get("note").map_err(be)?,
+                })
+            })
+            .collect()
+    }
 }
 
-fn person_row(r: &sqlx::sqlite::SqliteRow) -> Result<Person> {
+/// Records of `kind` with seq in `[first_seq, first_seq + count)`.
+async fn fetch_records(
+    conn: &mut SqliteConnection,
+    kind: &str,
+    first_seq: i64,
+    count: u64,
+) -> Result<Vec<LedgerRecord>> {
+    let end = first_seq + count as i64;
+    let sql = match kind {
+        kinds::EVENT => "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq >= ? AND seq < ? ORDER BY seq",
+        kinds::HR_EVENT => "SELECT seq, id, body FROM hr_events WHERE seq >= ? AND seq < ? ORDER BY seq",
+        kinds::CONTACT_REPORT => "SELECT seq, id, raw FROM contact_reports WHERE seq >= ? AND seq < ? ORDER BY seq",
+        kinds::REGISTER_CHANGE => "SELECT * FROM register_changes WHERE seq >= ? AND seq < ? ORDER BY seq",
+        other => return Err(StoreError::Backend(format!("unknown ledger kind '{other}'"))),
+    };
+    let rows = sqlx::query(sql)
+        .bind(first_seq)
+        .bind(end)
+        .fetch_all(conn)
+        .await
+        .map_err(be)?;
+    rows.iter()
+        .map(|r| {
+            let seq: i64 = r.try_get("seq").map_err(be)?;
+            let record_id: String = r.try_get("id").map_err(be)?;
+            let canonical = match kind {
+                kinds::EVENT => stored_event(r)
+                    .map(|e| e.canonical)
+                    .map_err(|e| e.to_string()),
+                kinds::HR_EVENT => {
+                    let body: String = r.try_get("body").map_err(be)?;
+                    parse_hr(body.as_bytes())
+                        .map(|e| hr_to_json(&e))
+                        .map_err(|e| e.to_string())
+                }
+                kinds::CONTACT_REPORT => {
+                    let raw: String = r.try_get("raw").map_err(be)?;
+                    parse_contact(raw.as_bytes())
+                        .map(|c| contact_to_json(&c))
+                        .map_err(|e| e.to_string())
+                }
+                _ => register_change_row(r)
+                    .map(|c| register_change_json(&c))
+                    .map_err(|e| e.to_string()),
+            };
+            Ok(LedgerRecord {
+                seq,
+                record_id,
+                canonical,
+            })
+        })
+        .collect()
+}
+
+fn stored_event(r: &SqliteRow) -> Result<StoredEvent> {
+    let rest: String = r.try_get("rest").map_err(be)?;
+    StoredEvent::from_columns(
+        r.try_get("id").map_err(be)?,
+        ts_from_db(
+            r.try_get("ts_us").map_err(be)?,
+            r.try_get("ts_off").map_err(be)?,
+        )?,
+        r.try_get("user_id").map_err(be)?,
+        r.try_get("action").map_err(be)?,
+        r.try_get("doc").map_err(be)?,
+        &rest,
+    )
+}
+
+fn register_change_row(r: &SqliteRow) -> Result<RegisterChange> {
+    Ok(RegisterChange {
+        doc_id: r.try_get("doc_id").map_err(be)?,
+        at: ts_from_db(
+            r.try_get("at_us").map_err(be)?,
+            r.try_get("at_off").map_err(be)?,
+        )?,
+        actor: r.try_get("actor").map_err(be)?,
+        field: r.try_get("field").map_err(be)?,
+        old: r.try_get("old").map_err(be)?,
+        new: r.try_get("new").map_err(be)?,
+    })
+}
+
+fn person_row(r: &SqliteRow) -> Result<Person> {
     let s = |c: &str| -> Result<String> { r.try_get(c).map_err(be) };
     let leave: Option<String> = r.try_get("leave_date").map_err(be)?;
     columns::person(
@@ -464,7 +787,7 @@ fn person_row(r: &sqlx::sqlite::SqliteRow) -> Result<Person> {
     )
 }
 
-fn document_row(r: &sqlx::sqlite::SqliteRow) -> Result<Document> {
+fn document_row(r: &SqliteRow) -> Result<Document> {
     let s = |c: &str| -> Result<String> { r.try_get(c).map_err(be) };
     columns::document(
         s("doc_id")?,

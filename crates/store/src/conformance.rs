@@ -10,7 +10,16 @@ use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone};
 use custodian_core::interchange::{event_to_json, parse_contact, parse_event, parse_hr};
 use custodian_core::{Action, Document, Event, Level, Medium, Person, Projects};
 
-use crate::{NewContact, NewEvent, RegisterChange, Reject, Store};
+use crate::{LedgerContext, NewContact, NewEvent, RegisterChange, Reject, Store};
+
+/// The ledger key the suite signs with.
+pub fn ctx() -> LedgerContext {
+    LedgerContext {
+        signer: custodian_ledger::NoteSigner::from_seed("conformance.example/ledger", [3; 32])
+            .unwrap(),
+        origin: "conformance.example/ledger".into(),
+    }
+}
 
 fn t0() -> DateTime<FixedOffset> {
     FixedOffset::east_opt(9 * 3600)
@@ -97,6 +106,7 @@ pub async fn documents_with_history(s: &dyn Store) {
     s.put_documents(
         &[d1.clone(), d2.clone()],
         &[designated(&d1), designated(&d2)],
+        &ctx(),
     )
     .await
     .unwrap();
@@ -111,9 +121,13 @@ pub async fn documents_with_history(s: &dyn Store) {
         old: Some("confidential".into()),
         new: "secret".into(),
     };
-    s.put_documents(std::slice::from_ref(&d1b), std::slice::from_ref(&change))
-        .await
-        .unwrap();
+    s.put_documents(
+        std::slice::from_ref(&d1b),
+        std::slice::from_ref(&change),
+        &ctx(),
+    )
+    .await
+    .unwrap();
     assert_eq!(s.documents().await.unwrap(), vec![d1b, d2]);
     let h = s.register_history("D1").await.unwrap();
     assert_eq!(h, vec![designated(&d1), change]);
@@ -128,18 +142,18 @@ pub async fn events_are_idempotent_by_id(s: &dyn Store) {
         event("a", "E1", 0),
     ];
     assert_eq!(
-        s.insert_events(batch.clone()).await.unwrap().0,
+        s.insert_events(batch.clone(), &ctx()).await.unwrap().0,
         2,
         "a repeated id inside a batch counts once"
     );
     assert_eq!(
-        s.insert_events(batch.clone()).await.unwrap().0,
+        s.insert_events(batch.clone(), &ctx()).await.unwrap().0,
         0,
         "a re-delivered batch adds nothing"
     );
     let more = vec![event("b", "E1", 5), event("c", "E2", 1)];
-    assert_eq!(s.insert_events(more).await.unwrap().0, 1);
-    assert_eq!(s.insert_events(vec![]).await.unwrap().0, 0);
+    assert_eq!(s.insert_events(more, &ctx()).await.unwrap().0, 1);
+    assert_eq!(s.insert_events(vec![], &ctx()).await.unwrap().0, 0);
     assert_eq!(s.counts().await.unwrap().events, 3);
     let recent = s.recent_events_for("E1", 10).await.unwrap();
     assert_eq!(
@@ -161,7 +175,7 @@ pub async fn unknown_actions_and_extension_fields_lose_nothing(s: &dyn Store) {
         .extra
         .insert("source".into(), "dms-export".into());
     known = NewEvent::new(known.event);
-    s.insert_events(vec![NewEvent::new(e.clone()), known.clone()])
+    s.insert_events(vec![NewEvent::new(e.clone()), known.clone()], &ctx())
         .await
         .unwrap();
     let got = s.recent_events_for("E1", 2).await.unwrap();
@@ -184,11 +198,14 @@ pub async fn large_batches_are_complete(s: &dyn Store) {
         .collect();
     s.begin_bulk_load().await.unwrap();
     assert_eq!(
-        s.insert_events(batch[..20_000].to_vec()).await.unwrap().0,
+        s.insert_events(batch[..20_000].to_vec(), &ctx())
+            .await
+            .unwrap()
+            .0,
         20_000
     );
     assert_eq!(
-        s.insert_events(batch[19_000..20_000].to_vec())
+        s.insert_events(batch[19_000..20_000].to_vec(), &ctx())
             .await
             .unwrap()
             .0,
@@ -197,11 +214,14 @@ pub async fn large_batches_are_complete(s: &dyn Store) {
     );
     s.end_bulk_load().await.unwrap();
     s.end_bulk_load().await.unwrap();
-    assert_eq!(s.insert_events(batch.clone()).await.unwrap().0, 5_000);
+    assert_eq!(
+        s.insert_events(batch.clone(), &ctx()).await.unwrap().0,
+        5_000
+    );
     let recent = s.recent_events_for("E3", 2).await.unwrap();
     assert_eq!(recent[0].id, "ev-024993");
     assert_eq!(
-        s.insert_events(batch[10_000..12_000].to_vec())
+        s.insert_events(batch[10_000..12_000].to_vec(), &ctx())
             .await
             .unwrap()
             .0,
@@ -214,14 +234,14 @@ pub async fn hr_contacts_and_rejects_are_idempotent(s: &dyn Store) {
     let t = parse_hr(br#"{"ts":"2024-03-01T00:00:00+09:00","user":"E1","type":"transfer","from_projects":["A"],"to_projects":["B"]}"#).unwrap();
     let r = parse_hr(br#"{"ts":"2024-02-01T00:00:00+09:00","user":"E1","type":"resignation_notice","detail":"family"}"#).unwrap();
     assert_eq!(
-        s.insert_hr_events(&[t.clone(), r.clone(), t.clone()])
+        s.insert_hr_events(&[t.clone(), r.clone(), t.clone()], &ctx())
             .await
             .unwrap()
             .0,
         2
     );
     assert_eq!(
-        s.insert_hr_events(std::slice::from_ref(&t))
+        s.insert_hr_events(std::slice::from_ref(&t), &ctx())
             .await
             .unwrap()
             .0,
@@ -236,11 +256,17 @@ pub async fn hr_contacts_and_rejects_are_idempotent(s: &dyn Store) {
         raw: raw.into(),
     };
     assert_eq!(
-        s.insert_contacts(&[c.clone(), c.clone()]).await.unwrap().0,
+        s.insert_contacts(&[c.clone(), c.clone()], &ctx())
+            .await
+            .unwrap()
+            .0,
         1
     );
     assert_eq!(
-        s.insert_contacts(std::slice::from_ref(&c)).await.unwrap().0,
+        s.insert_contacts(std::slice::from_ref(&c), &ctx())
+            .await
+            .unwrap()
+            .0,
         0
     );
     assert_eq!(s.contact_reports().await.unwrap(), vec![c.report]);
@@ -277,6 +303,78 @@ pub async fn empty_store_counts_zero(s: &dyn Store) {
     assert!(s.register_history("D1").await.unwrap().is_empty());
 }
 
+pub async fn the_ledger_covers_every_record_and_verifies(s: &dyn Store) {
+    use crate::audit::{prove, verify};
+    let key = ctx().signer.verifier();
+    // Events in batches with re-deliveries inside and across batches.
+    let a: Vec<_> = (0..700)
+        .map(|i| event(&format!("l-{i:04}"), "E1", i))
+        .collect();
+    let mut b: Vec<_> = (650..1300)
+        .map(|i| event(&format!("l-{i:04}"), "E2", i))
+        .collect();
+    b.push(event("l-0001", "E1", 1));
+    b.insert(10, event("l-1200", "E2", 1200));
+    assert_eq!(s.insert_events(a, &ctx()).await.unwrap().0, 700);
+    assert_eq!(s.insert_events(b, &ctx()).await.unwrap().0, 600);
+    let hr =
+        parse_hr(br#"{"ts":"2024-02-01T00:00:00+09:00","user":"E1","type":"resignation_notice"}"#)
+            .unwrap();
+    s.insert_hr_events(std::slice::from_ref(&hr), &ctx())
+        .await
+        .unwrap();
+    let raw = r#"{"id":"C9","reported_at":"2024-05-01T10:00:00+09:00","reporter":"E1","approach":"asked_directions"}"#;
+    let c = NewContact {
+        report: parse_contact(raw.as_bytes()).unwrap(),
+        raw: raw.into(),
+    };
+    s.insert_contacts(&[c], &ctx()).await.unwrap();
+    let d = document("D9", Level::Secret);
+    // A time with nanoseconds: stores keep microseconds, the ledger must agree.
+    let rc = RegisterChange {
+        doc_id: "D9".into(),
+        at: t0() + Duration::nanoseconds(123_456_789),
+        actor: "E0".into(),
+        field: "designated".into(),
+        old: None,
+        new: "secret".into(),
+    };
+    s.put_documents(&[d], &[rc], &ctx()).await.unwrap();
+    let runs = s.ledger_runs().await.unwrap();
+    assert_eq!(runs.iter().map(|r| r.count).sum::<u64>(), 1303);
+    let cps = s.ledger_checkpoints().await.unwrap();
+    assert_eq!(cps.len(), 5, "one checkpoint per batch");
+    let report = verify(s, &key, None, &|_, _| {}).await.unwrap();
+    assert_eq!(report.size, 1303);
+    assert_eq!(report.records_by_kind["event"], 1300);
+    // A proof file for a record verifies offline, against the latest checkpoint.
+    for (kind, id) in [
+        ("event", "l-0699"),
+        ("event", "l-1299"),
+        ("hr-event", hr.id.as_str()),
+        ("contact-report", "C9"),
+    ] {
+        let bundle = prove(s, kind, id).await.unwrap();
+        let proven = bundle.verify(&key).unwrap();
+        assert_eq!(
+            (
+                proven.kind.as_str(),
+                proven.record_id.as_str(),
+                proven.tree_size
+            ),
+            (kind, id, 1303)
+        );
+    }
+    // The latest checkpoint is what a trusted outsider kept: it verifies.
+    let note = cps.last().unwrap().note.clone();
+    verify(s, &key, Some(&note), &|_, _| {}).await.unwrap();
+    // A checkpoint signed by another key is refused.
+    let other = custodian_ledger::NoteSigner::from_seed("conformance.example/ledger", [4; 32])
+        .unwrap()
+        .verifier();
+    assert!(verify(s, &other, None, &|_, _| {}).await.is_err());
+}
+
 /// Expands to one `#[tokio::test]` per conformance case. `$make` is an async
 /// expression giving `Option<Box<dyn Store>>` (`None` when the backend is
 /// not available, e.g. no PostgreSQL URL: the case then says it was
@@ -292,7 +390,8 @@ macro_rules! conformance_tests {
             unknown_actions_and_extension_fields_lose_nothing,
             large_batches_are_complete,
             hr_contacts_and_rejects_are_idempotent,
-            empty_store_counts_zero
+            empty_store_counts_zero,
+            the_ledger_covers_every_record_and_verifies
         );
     };
     (@cases $make:path, $done:path, $($case:ident),*) => {

@@ -13,8 +13,12 @@ use serde::Serialize;
 
 use custodian_core::{ContactReport, Document, Event, HrEvent, Level, Person};
 
+pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod ledger;
+
+pub use ledger::{CheckpointRow, LedgerContext, LedgerRecord, LedgerRun};
 
 /// Which backend a store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,12 +56,16 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct NewEvent {
     pub event: Event,
     pub rest: String,
+    /// The event's ledger leaf hash, computed where it is parsed (off the
+    /// store's critical path).
+    pub leaf: custodian_ledger::Hash,
 }
 
 impl NewEvent {
     pub fn new(event: Event) -> NewEvent {
         let rest = custodian_core::interchange::event_rest_json(&event);
-        NewEvent { event, rest }
+        let leaf = ledger::event_leaf(&event);
+        NewEvent { event, rest, leaf }
     }
 }
 
@@ -165,12 +173,22 @@ pub trait Store: Send + Sync {
 
     /// Inserts register entries or replaces them by `doc_id`, together with
     /// the register changes that describe the difference, in one
-    /// transaction.
-    async fn put_documents(&self, docs: &[Document], changes: &[RegisterChange]) -> Result<()>;
+    /// transaction; the changes are appended to the ledger.
+    async fn put_documents(
+        &self,
+        docs: &[Document],
+        changes: &[RegisterChange],
+        ledger: &LedgerContext,
+    ) -> Result<()>;
 
-    /// Inserts events whose id is new; returns how many were new. Takes the
-    /// batch by value so drivers can move strings instead of copying them.
-    async fn insert_events(&self, events: Vec<NewEvent>) -> Result<Inserted>;
+    /// Inserts events whose id is new and appends them to the ledger;
+    /// returns how many were new. Takes the batch by value so drivers can
+    /// move strings instead of copying them.
+    async fn insert_events(
+        &self,
+        events: Vec<NewEvent>,
+        ledger: &LedgerContext,
+    ) -> Result<Inserted>;
 
     /// Prepares for loading many events: drops secondary indexes that are
     /// cheaper to rebuild once than to maintain row by row. Uniqueness of
@@ -181,11 +199,19 @@ pub trait Store: Send + Sync {
     /// Rebuilds what [`Store::begin_bulk_load`] dropped.
     async fn end_bulk_load(&self) -> Result<()>;
 
-    /// Inserts HR events whose (derived) id is new.
-    async fn insert_hr_events(&self, events: &[HrEvent]) -> Result<Inserted>;
+    /// Inserts HR events whose (derived) id is new; ledgered.
+    async fn insert_hr_events(
+        &self,
+        events: &[HrEvent],
+        ledger: &LedgerContext,
+    ) -> Result<Inserted>;
 
-    /// Inserts contact reports whose id is new.
-    async fn insert_contacts(&self, reports: &[NewContact]) -> Result<Inserted>;
+    /// Inserts contact reports whose id is new; ledgered.
+    async fn insert_contacts(
+        &self,
+        reports: &[NewContact],
+        ledger: &LedgerContext,
+    ) -> Result<Inserted>;
 
     /// Keeps rejected lines; the same (file, line, bytes) is kept once.
     async fn insert_rejects(&self, rejects: &[Reject]) -> Result<Inserted>;
@@ -211,6 +237,49 @@ pub trait Store: Send + Sync {
     async fn rejects(&self, limit: u32) -> Result<Vec<Reject>>;
 
     async fn counts(&self) -> Result<Counts>;
+
+    /// The ledger's runs, in leaf order.
+    async fn ledger_runs(&self) -> Result<Vec<LedgerRun>>;
+
+    /// Records of `kind` with seq in `[first_seq, first_seq + count)`, in
+    /// seq order, with their canonical encodings. Missing rows are simply
+    /// absent (verification notices).
+    async fn ledger_records(
+        &self,
+        kind: &str,
+        first_seq: i64,
+        count: u64,
+    ) -> Result<Vec<LedgerRecord>>;
+
+    /// How many records of `kind` the store holds.
+    async fn ledger_record_count(&self, kind: &str) -> Result<u64>;
+
+    /// The seq of the record of `kind` with id `record_id`.
+    async fn record_seq(&self, kind: &str, record_id: &str) -> Result<Option<i64>>;
+
+    /// Tiles by id (absent ones are left out).
+    async fn ledger_tiles(
+        &self,
+        ids: &[custodian_ledger::TileId],
+    ) -> Result<Vec<custodian_ledger::Tile>>;
+
+    /// Up to `limit` tiles of `level` from index `from`, in index order.
+    async fn ledger_tiles_from(
+        &self,
+        level: u8,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<custodian_ledger::Tile>>;
+
+    /// Every stored checkpoint, smallest first.
+    async fn ledger_checkpoints(&self) -> Result<Vec<CheckpointRow>>;
+}
+
+/// The leaf index of a record, from the runs.
+pub fn leaf_of(runs: &[LedgerRun], kind: &str, seq: i64) -> Option<u64> {
+    runs.iter()
+        .find(|r| r.kind == kind && seq >= r.first_seq && ((seq - r.first_seq) as u64) < r.count)
+        .map(|r| r.first_leaf + (seq - r.first_seq) as u64)
 }
 
 /// Encodes a level for a store column.

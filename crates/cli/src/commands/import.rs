@@ -74,7 +74,8 @@ pub async fn run(settings: &Settings, store: &dyn Store, args: Args) -> Result<E
     } else {
         Arc::new(NoProgress)
     };
-    let summary = import_folder(store, &args.dir, &opts, progress.clone()).await?;
+    let ledger = super::ledger::context(settings)?;
+    let summary = import_folder(store, &args.dir, &opts, &ledger, progress.clone()).await?;
     drop(progress);
     if args.json {
         crate::output::json(&summary)?;
@@ -82,6 +83,20 @@ pub async fn run(settings: &Settings, store: &dyn Store, args: Args) -> Result<E
         print_summary(&summary, &store.location());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on a terminal, none when piped.
+pub fn bar_if_terminal(wanted: bool) -> Option<ProgressBar> {
+    if !wanted || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template("verifying [{bar:40}] {pos}/{len} entries eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    Some(bar)
 }
 
 fn print_summary(s: &ImportSummary, store: &str) {

@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod import;
+pub mod ledger;
 pub mod people;
 pub mod register;
 pub mod simulate;

@@ -71,7 +71,11 @@ fn row(d: &Document) -> Vec<String> {
     ]
 }
 
-pub async fn run(store: &dyn Store, cmd: Cmd) -> Result<ExitCode> {
+pub async fn run(
+    settings: &crate::settings::Settings,
+    store: &dyn Store,
+    cmd: Cmd,
+) -> Result<ExitCode> {
     match cmd {
         Cmd::List { level, json } => {
             let docs: Vec<_> = store
@@ -183,7 +187,8 @@ pub async fn run(store: &dyn Store, cmd: Cmd) -> Result<ExitCode> {
                 old: None,
                 new: level.to_string(),
             };
-            store.put_documents(&[d], &[change]).await?;
+            let ledger = super::ledger::context(settings)?;
+            store.put_documents(&[d], &[change], &ledger).await?;
             println!("designated {id} as {level}");
         }
         Cmd::SetLevel { doc, level, actor } => {
@@ -204,7 +209,8 @@ pub async fn run(store: &dyn Store, cmd: Cmd) -> Result<ExitCode> {
             };
             let old = d.classification;
             d.classification = level;
-            store.put_documents(&[d], &[change]).await?;
+            let ledger = super::ledger::context(settings)?;
+            store.put_documents(&[d], &[change], &ledger).await?;
             println!("{doc}: {old} -> {level}");
         }
     }

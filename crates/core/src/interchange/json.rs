@@ -99,14 +99,18 @@ fn opt(v: &Option<Cow<'_, str>>) -> Option<String> {
     v.as_deref().filter(|s| !s.is_empty()).map(str::to_string)
 }
 
-/// Parses an RFC 3339 timestamp with an offset.
+/// Parses an RFC 3339 timestamp with an offset, kept to the microsecond
+/// (finer digits are dropped: stores and the ledger work in microseconds).
 pub fn parse_ts(s: &str, field: &'static str) -> Result<DateTime<FixedOffset>, RecordError> {
-    DateTime::parse_from_rfc3339(s.trim()).map_err(|e| {
-        RecordError::field(
-            field,
-            format!("not an RFC 3339 timestamp with offset ('{}': {e})", clip(s)),
-        )
-    })
+    use chrono::{DurationRound, TimeDelta};
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t))
+        .map_err(|e| {
+            RecordError::field(
+                field,
+                format!("not an RFC 3339 timestamp with offset ('{}': {e})", clip(s)),
+            )
+        })
 }
 
 /// Parses a `YYYY-MM-DD` date.

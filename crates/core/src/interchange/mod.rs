@@ -18,8 +18,8 @@ pub use json::{
 };
 pub use lines::{Line, LineReader};
 pub use write::{
-    contact_to_json, event_from_parts, event_rest, event_rest_json, event_to_json, hr_to_json,
-    write_directory, write_documents, DIRECTORY_HEADER, DOCUMENTS_HEADER,
+    contact_to_json, event_from_parts, event_rest, event_rest_json, event_to_json, event_to_value,
+    hr_to_json, write_directory, write_documents, DIRECTORY_HEADER, DOCUMENTS_HEADER,
 };
 
 use crate::level::Level;

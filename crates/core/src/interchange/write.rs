@@ -75,6 +75,34 @@ fn ts(t: &chrono::DateTime<chrono::FixedOffset>) -> String {
 /// timestamp as RFC 3339 with its original offset and only as many
 /// fractional digits as it has. See `docs/canonical-encoding.md`.
 pub fn event_to_json(e: &Event) -> String {
+    if e.extra.is_empty() {
+        let rest = rest_wire(e);
+        let w = CanonWire {
+            action: e.action.name(),
+            attachments: rest.attachments,
+            bytes: rest.bytes,
+            doc: rest.doc,
+            domain: rest.domain,
+            external: rest.external,
+            files: rest.files,
+            host: rest.host,
+            id: &e.id,
+            pages: rest.pages,
+            query: rest.query,
+            to_domain: rest.to_domain,
+            ts: ts(&e.ts),
+            url: rest.url,
+            user: &e.user,
+        };
+        if let Ok(s) = serde_json::to_string(&w) {
+            return s;
+        }
+    }
+    event_to_value(e).to_string()
+}
+
+/// The event as a JSON value (the general path of [`event_to_json`]).
+pub fn event_to_value(e: &Event) -> Value {
     let mut m = Map::new();
     m.insert("id".into(), json!(e.id));
     m.insert("ts".into(), json!(ts(&e.ts)));
@@ -83,7 +111,38 @@ pub fn event_to_json(e: &Event) -> String {
     for (k, v) in event_rest(e) {
         m.insert(k, v);
     }
-    Value::Object(m).to_string()
+    Value::Object(m)
+}
+
+/// Every field of a canonical event without extensions, in byte order.
+#[derive(serde::Serialize)]
+struct CanonWire<'a> {
+    action: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attachments: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    doc: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    domain: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    external: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host: Option<&'a str>,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pages: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    query: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    to_domain: Option<&'a str>,
+    ts: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+    user: &'a str,
 }
 
 /// Everything of an event but `id`, `ts`, `user` and `action`: `host`, the
@@ -192,6 +251,11 @@ pub fn event_rest_json(e: &Event) -> String {
     if !e.extra.is_empty() {
         return Value::Object(event_rest(e)).to_string();
     }
+    serde_json::to_string(&rest_wire(e))
+        .unwrap_or_else(|_| Value::Object(event_rest(e)).to_string())
+}
+
+fn rest_wire(e: &Event) -> RestWire<'_> {
     let mut w = RestWire {
         attachments: None,
         bytes: None,
@@ -236,7 +300,7 @@ pub fn event_rest_json(e: &Event) -> String {
             w.url = url.as_deref();
         }
     }
-    serde_json::to_string(&w).unwrap_or_else(|_| Value::Object(event_rest(e)).to_string())
+    w
 }
 
 /// Rebuilds an event from a store's columns and its [`event_rest`] text.

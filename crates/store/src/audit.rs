@@ -1,0 +1,506 @@
+//! Auditing the custody ledger of a store: full verification, proofs for
+//! single records, and export as static C2SP tlog-tiles.
+//!
+//! Verification trusts nothing stored: it re-reads every record, re-encodes
+//! it canonically, rebuilds the whole tree from scratch, and compares every
+//! stored tile and every signed checkpoint with what it computed. The first
+//! difference is reported with the leaf, the kind of record and its id.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde::Serialize;
+
+use custodian_ledger::entry::{encode_entry, ProofBundle, PROOF_FORMAT};
+use custodian_ledger::tiles::{Appender, NodeRecorder, Tile, TileId, TileSet, TILE_WIDTH};
+use custodian_ledger::{inclusion_proof, leaf_hash, Checkpoint, Hash, NoteVerifier};
+
+use crate::{Store, StoreError};
+
+/// What verification established.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub size: u64,
+    pub root: String,
+    pub checkpoints_verified: u64,
+    pub records_by_kind: BTreeMap<String, u64>,
+    pub bytes_hashed: u64,
+    /// The externally kept checkpoint this log was shown to extend, if one
+    /// was given.
+    pub trusted_checkpoint_size: Option<u64>,
+}
+
+/// The first difference verification found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{what}")]
+pub struct VerifyFailure {
+    pub leaf: Option<u64>,
+    pub kind: Option<String>,
+    pub record_id: Option<String>,
+    pub what: String,
+}
+
+impl VerifyFailure {
+    fn general(what: impl Into<String>) -> Self {
+        VerifyFailure {
+            leaf: None,
+            kind: None,
+            record_id: None,
+            what: what.into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    #[error("the ledger does not verify: {0}")]
+    Failed(VerifyFailure),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+struct Named {
+    recent: VecDeque<(u64, String, String)>,
+}
+
+impl Named {
+    fn name(&self, leaf: u64, what: String) -> VerifyFailure {
+        let hit = self.recent.iter().find(|(l, _, _)| *l == leaf);
+        VerifyFailure {
+            leaf: Some(leaf),
+            kind: hit.map(|h| h.1.clone()),
+            record_id: hit.map(|h| h.2.clone()),
+            what: match hit {
+                Some((_, k, id)) => format!("leaf {leaf} ({k} '{id}'): {what}"),
+                None => format!("leaf {leaf}: {what}"),
+            },
+        }
+    }
+}
+
+/// Compares recomputed tiles with the stored ones, paging through storage.
+struct TileCompare {
+    pages: BTreeMap<u8, (u64, Vec<Tile>)>,
+}
+
+impl TileCompare {
+    async fn check(
+        &mut self,
+        store: &dyn Store,
+        t: &Tile,
+        named: &Named,
+    ) -> Result<(), AuditError> {
+        let level = t.id.level;
+        let need_fetch = match self.pages.get(&level) {
+            Some((from, page)) => {
+                t.id.index < *from || t.id.index >= from + page.len() as u64 || page.is_empty()
+            }
+            None => true,
+        };
+        if need_fetch {
+            let page = store.ledger_tiles_from(level, t.id.index, 512).await?;
+            self.pages.insert(level, (t.id.index, page));
+        }
+        let (from, page) = &self.pages[&level];
+        let stored = page
+            .get((t.id.index - from) as usize)
+            .filter(|s| s.id == t.id);
+        let Some(stored) = stored else {
+            return Err(AuditError::Failed(VerifyFailure::general(format!(
+                "tile {}/{} is missing from the store",
+                level, t.id.index
+            ))));
+        };
+        if stored == t {
+            return Ok(());
+        }
+        // Name the first leaf (or node) that differs.
+        if level == 0 {
+            let pos = (0..t.width().max(stored.width()))
+                .find(|&i| t.base().get(i) != stored.base().get(i));
+            if let Some(pos) = pos {
+                let leaf = t.id.index * TILE_WIDTH as u64 + pos as u64;
+                return Err(AuditError::Failed(named.name(
+                    leaf,
+                    "the stored record does not hash to the leaf the log holds for it (the record or the log was changed)".into(),
+                )));
+            }
+        }
+        Err(AuditError::Failed(VerifyFailure::general(format!(
+            "stored tile {}/{} differs from the tree rebuilt from the records (the log's hashes were changed)",
+            level, t.id.index
+        ))))
+    }
+}
+
+/// Verifies the whole ledger of `store` with the log's verifier key. With
+/// `trusted`, also checks the log extends that externally kept checkpoint.
+pub async fn verify(
+    store: &dyn Store,
+    key: &NoteVerifier,
+    trusted: Option<&str>,
+    progress: &dyn Fn(u64, u64),
+) -> Result<VerifyReport, AuditError> {
+    let fail = |f: VerifyFailure| AuditError::Failed(f);
+    let runs = store.ledger_runs().await?;
+    let total: u64 = runs.iter().map(|r| r.count).sum();
+    let mut checkpoints = Vec::new();
+    for row in store.ledger_checkpoints().await? {
+        let cp = Checkpoint::open(&row.note, key).map_err(|e| {
+            fail(VerifyFailure::general(format!(
+                "checkpoint of size {}: {e}",
+                row.size
+            )))
+        })?;
+        if cp.size != row.size {
+            return Err(fail(VerifyFailure::general(format!(
+                "checkpoint stored under size {} says size {}",
+                row.size, cp.size
+            ))));
+        }
+        checkpoints.push(cp);
+    }
+    let trusted_cp = match trusted {
+        Some(note) => Some(Checkpoint::open(note, key).map_err(|e| {
+            fail(VerifyFailure::general(format!(
+                "the trusted checkpoint: {e}"
+            )))
+        })?),
+        None => None,
+    };
+    if let Some(last) = checkpoints.last() {
+        if last.size > total {
+            return Err(fail(VerifyFailure::general(format!(
+                "the latest checkpoint covers {} entries but the log holds {total}: entries were removed (the log was truncated)",
+                last.size
+            ))));
+        }
+    }
+    if let Some(t) = &trusted_cp {
+        if t.size > total {
+            return Err(fail(VerifyFailure::general(format!(
+                "the trusted checkpoint covers {} entries but the log holds {total}: the log was truncated or rolled back",
+                t.size
+            ))));
+        }
+    }
+    let mut want_roots: BTreeMap<u64, (Hash, &'static str)> = BTreeMap::new();
+    for c in &checkpoints {
+        want_roots.insert(c.size, (c.root, "a stored checkpoint"));
+    }
+    if let Some(t) = &trusted_cp {
+        want_roots.insert(t.size, (t.root, "the trusted checkpoint"));
+    }
+    if checkpoints.last().map(|c| c.size) != Some(total) && total > 0 {
+        return Err(fail(VerifyFailure::general(format!(
+            "no signed checkpoint covers the whole log of {total} entries (the latest covers {})",
+            checkpoints.last().map(|c| c.size).unwrap_or(0)
+        ))));
+    }
+
+    let mut appender = Appender::new(0, vec![]).map_err(|e| AuditError::Other(e.to_string()))?;
+    let mut compare = TileCompare {
+        pages: BTreeMap::new(),
+    };
+    let mut named = Named {
+        recent: VecDeque::new(),
+    };
+    let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
+    let mut bytes_hashed = 0u64;
+    let mut root_at: BTreeMap<u64, Hash> = BTreeMap::new();
+    let mut expected_leaf = 0u64;
+    for run in &runs {
+        if run.first_leaf != expected_leaf {
+            return Err(fail(VerifyFailure::general(format!(
+                "the ledger's runs skip from leaf {expected_leaf} to {}: entries are missing",
+                run.first_leaf
+            ))));
+        }
+        let records = store
+            .ledger_records(&run.kind, run.first_seq, run.count)
+            .await?;
+        let mut leaves = Vec::with_capacity(run.count as usize);
+        let mut it = records.into_iter().peekable();
+        for k in 0..run.count {
+            let leaf = run.first_leaf + k;
+            let seq = run.first_seq + k as i64;
+            let Some(r) = it.next_if(|r| r.seq == seq) else {
+                return Err(fail(VerifyFailure {
+                    leaf: Some(leaf),
+                    kind: Some(run.kind.clone()),
+                    record_id: None,
+                    what: format!(
+                        "leaf {leaf}: the {} with seq {seq} that it logs is missing from the store (deleted?)",
+                        run.kind
+                    ),
+                }));
+            };
+            let canonical = r.canonical.map_err(|e| {
+                fail(VerifyFailure {
+                    leaf: Some(leaf),
+                    kind: Some(run.kind.clone()),
+                    record_id: Some(r.record_id.clone()),
+                    what: format!(
+                        "leaf {leaf} ({} '{}'): the stored row cannot be read: {e}",
+                        run.kind, r.record_id
+                    ),
+                })
+            })?;
+            let data = encode_entry(&run.kind, &r.record_id, &canonical);
+            bytes_hashed += data.len() as u64 + 1 + 65;
+            leaves.push(leaf_hash(&data));
+            named
+                .recent
+                .push_back((leaf, run.kind.clone(), r.record_id));
+            if named.recent.len() > 2 * TILE_WIDTH + run.count as usize {
+                named.recent.pop_front();
+            }
+        }
+        let tiles = appender.append(&leaves);
+        for t in tiles.iter().filter(|t| t.is_full()) {
+            compare.check(store, t, &named).await?;
+        }
+        *by_kind.entry(run.kind.clone()).or_default() += run.count;
+        expected_leaf += run.count;
+        if want_roots.contains_key(&expected_leaf) {
+            root_at.insert(expected_leaf, appender.root());
+        }
+        progress(expected_leaf, total);
+    }
+    // The right edge.
+    for (id, width) in custodian_ledger::tiles::edge_tiles(total) {
+        if width == 0 {
+            continue;
+        }
+        let stored = store.ledger_tiles(&[id]).await?;
+        let rebuilt = rebuild_edge(&appender, id);
+        match (stored.first(), rebuilt) {
+            (Some(s), Some(r)) if *s == r => {}
+            (_, Some(r)) => compare.check(store, &r, &named).await?,
+            _ => {}
+        }
+    }
+    for (size, (root, which)) in &want_roots {
+        let got = root_at
+            .get(size)
+            .copied()
+            .or_else(|| (*size == 0).then(custodian_ledger::empty_root));
+        if got != Some(*root) {
+            return Err(fail(VerifyFailure::general(format!(
+                "{which} of size {size} does not match the tree rebuilt from the records"
+            ))));
+        }
+    }
+    for (kind, n) in &by_kind {
+        let held = store.ledger_record_count(kind).await?;
+        if held != *n {
+            return Err(fail(VerifyFailure {
+                leaf: None,
+                kind: Some(kind.clone()),
+                record_id: None,
+                what: format!("the store holds {held} {kind} records but the ledger logs {n}: records were added or removed outside the ledger"),
+            }));
+        }
+    }
+    for kind in ["event", "hr-event", "contact-report", "register-change"] {
+        if !by_kind.contains_key(kind) {
+            let held = store.ledger_record_count(kind).await?;
+            if held > 0 {
+                return Err(fail(VerifyFailure::general(format!(
+                    "the store holds {held} {kind} records that the ledger does not log"
+                ))));
+            }
+        }
+    }
+    Ok(VerifyReport {
+        size: total,
+        root: B64.encode(appender.root()),
+        checkpoints_verified: checkpoints.len() as u64,
+        records_by_kind: by_kind,
+        bytes_hashed,
+        trusted_checkpoint_size: trusted_cp.map(|c| c.size),
+    })
+}
+
+fn rebuild_edge(a: &Appender, id: TileId) -> Option<Tile> {
+    // The appender's edge is not public; recompute via a zero-length append.
+    let mut copy = a.clone();
+    copy.append(&[]).into_iter().find(|t| t.id == id)
+}
+
+/// Finds a record's leaf and builds its proof file against the latest
+/// checkpoint.
+pub async fn prove(
+    store: &dyn Store,
+    kind: &str,
+    record_id: &str,
+) -> Result<ProofBundle, AuditError> {
+    let seq = store
+        .record_seq(kind, record_id)
+        .await?
+        .ok_or_else(|| AuditError::NotFound(format!("no {kind} '{record_id}' in the store")))?;
+    let runs = store.ledger_runs().await?;
+    let leaf = crate::leaf_of(&runs, kind, seq).ok_or_else(|| {
+        AuditError::NotFound(format!("{kind} '{record_id}' is not in the ledger"))
+    })?;
+    let cp_row = store
+        .ledger_checkpoints()
+        .await?
+        .pop()
+        .ok_or_else(|| AuditError::NotFound("the ledger has no checkpoint yet".into()))?;
+    let size = cp_row.size;
+    let records = store.ledger_records(kind, seq, 1).await?;
+    let rec = records
+        .into_iter()
+        .next()
+        .ok_or_else(|| AuditError::NotFound(format!("{kind} '{record_id}' vanished")))?;
+    let canonical = rec.canonical.map_err(|e| {
+        AuditError::Other(format!(
+            "the stored {kind} '{record_id}' cannot be read: {e}"
+        ))
+    })?;
+    let proof = inclusion_proof_from_store(store, leaf, size).await?;
+    let entry = String::from_utf8(encode_entry(kind, record_id, &canonical))
+        .map_err(|e| AuditError::Other(e.to_string()))?;
+    Ok(ProofBundle {
+        format: PROOF_FORMAT.to_string(),
+        leaf_index: leaf,
+        entry,
+        inclusion_proof: proof.iter().map(|h| B64.encode(h)).collect(),
+        checkpoint: cp_row.note,
+    })
+}
+
+/// An inclusion proof read from the store's tiles: O(log n) tile reads.
+pub async fn inclusion_proof_from_store(
+    store: &dyn Store,
+    leaf: u64,
+    size: u64,
+) -> Result<Vec<Hash>, AuditError> {
+    let rec = NodeRecorder::default();
+    inclusion_proof(&rec, leaf, size).map_err(|e| AuditError::Other(e.to_string()))?;
+    let ids = rec.tiles();
+    let mut set = TileSet::new();
+    for t in store.ledger_tiles(&ids).await? {
+        set.insert(t);
+    }
+    inclusion_proof(&set, leaf, size)
+        .map_err(|e| AuditError::Other(format!("the stored tiles cannot prove leaf {leaf}: {e}")))
+}
+
+/// C2SP tlog-tiles path of an index: groups of three digits, all but the
+/// last prefixed with `x`.
+pub fn tile_path_index(mut n: u64) -> String {
+    let mut parts = vec![format!("{:03}", n % 1000)];
+    n /= 1000;
+    while n > 0 {
+        parts.push(format!("x{:03}", n % 1000));
+        n /= 1000;
+    }
+    parts.reverse();
+    parts.join("/")
+}
+
+/// Writes the log as static C2SP tlog-tiles under `dir`: `checkpoint`,
+/// `tile/<L>/<N>[.p/<W>]` and `tile/entries/<N>[.p/<W>]`. Returns the
+/// number of files written.
+pub async fn export_tiles(store: &dyn Store, dir: &std::path::Path) -> Result<u64, AuditError> {
+    let io =
+        |e: std::io::Error| AuditError::Other(format!("cannot write under {}: {e}", dir.display()));
+    let cp = store
+        .ledger_checkpoints()
+        .await?
+        .pop()
+        .ok_or_else(|| AuditError::NotFound("the ledger has no checkpoint yet".into()))?;
+    let size = cp.size;
+    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::write(dir.join("checkpoint"), &cp.note).map_err(io)?;
+    let mut files = 1;
+    let write = |rel: String, bytes: &[u8]| -> Result<(), AuditError> {
+        let p = dir.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).map_err(io)?;
+        }
+        std::fs::write(p, bytes).map_err(io)
+    };
+    for (id, width) in custodian_ledger::tiles::tiles_of(size) {
+        let t = store.ledger_tiles(&[id]).await?.pop().ok_or_else(|| {
+            AuditError::Other(format!("tile {}/{} is missing", id.level, id.index))
+        })?;
+        let base: Vec<u8> = t.base()[..width]
+            .iter()
+            .flat_map(|h| h.iter().copied())
+            .collect();
+        let name = if width == TILE_WIDTH {
+            format!("tile/{}/{}", id.level, tile_path_index(id.index))
+        } else {
+            format!(
+                "tile/{}/{}.p/{}",
+                id.level,
+                tile_path_index(id.index),
+                width
+            )
+        };
+        write(name, &base)?;
+        files += 1;
+    }
+    // Entry bundles: each entry as a 2-byte big-endian length and its bytes.
+    let runs = store.ledger_runs().await?;
+    let mut bundle = Vec::new();
+    let mut in_bundle = 0usize;
+    let mut bundle_index = 0u64;
+    for run in &runs {
+        for r in store
+            .ledger_records(&run.kind, run.first_seq, run.count)
+            .await?
+        {
+            let canonical = r.canonical.map_err(AuditError::Other)?;
+            let data = encode_entry(&run.kind, &r.record_id, &canonical);
+            let len = u16::try_from(data.len()).map_err(|_| {
+                AuditError::Other(format!("entry '{}' exceeds 65535 bytes", r.record_id))
+            })?;
+            bundle.extend_from_slice(&len.to_be_bytes());
+            bundle.extend_from_slice(&data);
+            in_bundle += 1;
+            if in_bundle == TILE_WIDTH {
+                write(
+                    format!("tile/entries/{}", tile_path_index(bundle_index)),
+                    &bundle,
+                )?;
+                files += 1;
+                bundle.clear();
+                in_bundle = 0;
+                bundle_index += 1;
+            }
+        }
+    }
+    if in_bundle > 0 {
+        write(
+            format!(
+                "tile/entries/{}.p/{in_bundle}",
+                tile_path_index(bundle_index)
+            ),
+            &bundle,
+        )?;
+        files += 1;
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tile_paths() {
+        assert_eq!(tile_path_index(0), "000");
+        assert_eq!(tile_path_index(7), "007");
+        assert_eq!(tile_path_index(1234), "x001/234");
+        assert_eq!(tile_path_index(1_234_067), "x001/x234/067");
+    }
+}
