@@ -61,6 +61,9 @@ enum Command {
     /// The custody ledger: keys, status, verification, proofs, tiles.
     #[command(subcommand)]
     Ledger(commands::ledger::Cmd),
+    /// Benchmarks (measured on a fresh store of their own).
+    #[command(subcommand)]
+    Bench(commands::bench::Cmd),
 }
 
 fn init_tracing(verbose: u8) {
@@ -104,6 +107,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Simulate(args) = &cli.command {
         return commands::simulate::run(args);
     }
+    if let Command::Bench(cmd) = cli.command {
+        return commands::bench::run(cmd).await;
+    }
     let settings = Settings::resolve(cli.config.as_deref(), cli.store.as_deref(), &ProcessEnv)?;
     if let Command::Ledger(cmd) = &cli.command {
         if let Some(code) = commands::ledger::run_offline(&settings, cmd)? {
@@ -118,7 +124,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::People(cmd) => commands::people::run(store.as_ref(), cmd).await?,
         Command::Check(args) => commands::check::run(store.as_ref(), args).await?,
         Command::Status(args) => commands::status::run(&settings, store.as_ref(), args).await?,
-        Command::Simulate(_) => ExitCode::SUCCESS,
+        Command::Simulate(_) | Command::Bench(_) => ExitCode::SUCCESS,
     };
     Ok(code)
 }

@@ -20,8 +20,8 @@ use custodian_core::{ContactReport, Document, HrEvent, Person};
 use custodian_ledger::entry::kinds;
 use custodian_ledger::{Hash, Tile, TileId};
 use custodian_store::ledger::{
-    contact_leaf, edge_ids, hr_leaf, ledger_update, register_change_id, register_change_json,
-    register_change_leaf, size_after,
+    contact_leaf, edge_ids, event_entry_body, hr_leaf, ledger_update, register_change_id,
+    register_change_json, register_change_leaf, size_after,
 };
 use custodian_store::{
     columns, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow, Counts,
@@ -33,6 +33,7 @@ use custodian_store::{
 const USER_TS_INDEX: &str = "CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts_us)";
 
 pub struct PgStore {
+    tiles: custodian_store::ledger::TileCache,
     pool: PgPool,
     location: String,
     schema: Option<String>,
@@ -145,6 +146,7 @@ impl PgStore {
             .map_err(|e| StoreError::Migration(e.to_string()))?;
         tracing::debug!(location = %shown, "postgres store open");
         Ok(PgStore {
+            tiles: custodian_store::ledger::TileCache::new(4096),
             pool,
             location: shown,
             schema,
@@ -507,20 +509,7 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(be)?;
-        rows.iter()
-            .map(|r| {
-                let off: i32 = r.try_get("ts_off").map_err(be)?;
-                let rest: String = r.try_get("rest").map_err(be)?;
-                StoredEvent::from_columns(
-                    r.try_get("id").map_err(be)?,
-                    ts_from_db(r.try_get("ts_us").map_err(be)?, i64::from(off))?,
-                    r.try_get("user_id").map_err(be)?,
-                    r.try_get("action").map_err(be)?,
-                    r.try_get("doc").map_err(be)?,
-                    &rest,
-                )
-            })
-            .collect()
+        rows.iter().map(stored_event).collect()
     }
 
     async fn register_history(&self, doc_id: &str) -> Result<Vec<RegisterChange>> {
@@ -641,20 +630,11 @@ impl Store for PgStore {
         .map_err(be)
     }
 
-    async fn ledger_tiles(&self, ids: &[TileId]) -> Result<Vec<Tile>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row =
-                sqlx::query("SELECT width, nodes FROM ledger_tiles WHERE level = $1 AND idx = $2")
-                    .bind(i16::from(id.level))
-                    .bind(id.index as i64)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(be)?;
-            if let Some(r) = row {
-                out.push(tile_from_row(*id, &r, None)?);
-            }
-        }
+    async fn ledger_tiles(&self, want: &[(TileId, usize)]) -> Result<Vec<Tile>> {
+        let (mut out, ids) = self.tiles.split(want);
+        let read = self.read_tiles(&ids).await?;
+        self.tiles.keep(&read);
+        out.extend(read);
         Ok(out)
     }
 
@@ -838,9 +818,7 @@ async fn fetch_records(
             let seq: i64 = r.try_get("seq").map_err(be)?;
             let record_id: String = r.try_get("id").map_err(be)?;
             let canonical = match kind {
-                kinds::EVENT => stored_event(r)
-                    .map(|e| e.canonical)
-                    .map_err(|e| e.to_string()),
+                kinds::EVENT => event_body(r),
                 kinds::HR_EVENT => {
                     let body: String = r.try_get("body").map_err(be)?;
                     parse_hr(body.as_bytes())
@@ -864,6 +842,18 @@ async fn fetch_records(
             })
         })
         .collect()
+}
+
+/// The event's ledger entry body straight from its columns.
+fn event_body(r: &PgRow) -> std::result::Result<String, String> {
+    let us: i64 = r.try_get("ts_us").map_err(|e| e.to_string())?;
+    let off: i32 = r.try_get("ts_off").map_err(|e| e.to_string())?;
+    let ts = ts_from_db(us, i64::from(off)).map_err(|e| e.to_string())?;
+    let user: String = r.try_get("user_id").map_err(|e| e.to_string())?;
+    let action: String = r.try_get("action").map_err(|e| e.to_string())?;
+    let doc: Option<String> = r.try_get("doc").map_err(|e| e.to_string())?;
+    let rest: String = r.try_get("rest").map_err(|e| e.to_string())?;
+    Ok(event_entry_body(&ts, &user, &action, doc.as_deref(), &rest))
 }
 
 fn stored_event(r: &PgRow) -> Result<StoredEvent> {
@@ -923,6 +913,36 @@ fn document_row(r: &PgRow) -> Result<Document> {
         &s("created")?,
         &s("medium")?,
     )
+}
+
+impl PgStore {
+    async fn read_tiles(&self, ids: &[TileId]) -> Result<Vec<Tile>> {
+        // One round trip for all of them (a proof needs a handful).
+        let levels: Vec<i16> = ids.iter().map(|i| i16::from(i.level)).collect();
+        let idxs: Vec<i64> = ids.iter().map(|i| i.index as i64).collect();
+        let rows = sqlx::query(
+            "SELECT t.level, t.idx, t.width, t.nodes FROM ledger_tiles t JOIN UNNEST($1::SMALLINT[], $2::BIGINT[]) AS w(level, idx) ON t.level = w.level AND t.idx = w.idx",
+        )
+        .bind(&levels)
+        .bind(&idxs)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(be)?;
+        rows.iter()
+            .map(|r| {
+                let level: i16 = r.try_get("level").map_err(be)?;
+                let idx: i64 = r.try_get("idx").map_err(be)?;
+                tile_from_row(
+                    TileId {
+                        level: level as u8,
+                        index: idx as u64,
+                    },
+                    r,
+                    None,
+                )
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]

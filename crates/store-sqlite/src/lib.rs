@@ -23,8 +23,8 @@ use custodian_core::{ContactReport, Document, HrEvent, Person};
 use custodian_ledger::entry::kinds;
 use custodian_ledger::{Hash, Tile, TileId};
 use custodian_store::ledger::{
-    contact_leaf, edge_ids, hr_leaf, ledger_update, register_change_id, register_change_json,
-    register_change_leaf, size_after,
+    contact_leaf, edge_ids, event_entry_body, hr_leaf, ledger_update, register_change_id,
+    register_change_json, register_change_leaf, size_after,
 };
 use custodian_store::{
     columns, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow, Counts,
@@ -43,6 +43,7 @@ const INSERT_EVENTS: &str =
 const USER_TS_INDEX: &str = "CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts_us)";
 
 pub struct SqliteStore {
+    tiles: custodian_store::ledger::TileCache,
     pool: SqlitePool,
     location: String,
 }
@@ -196,6 +197,7 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(30))
             .pragma("cache_size", "-65536")
             .pragma("wal_autocheckpoint", "4000")
+            .pragma("mmap_size", "4294967296")
             .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(5));
         let location = opts.get_filename().display().to_string();
         let pool = SqlitePoolOptions::new()
@@ -213,7 +215,11 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Migration(e.to_string()))?;
         tracing::debug!(%location, "sqlite store open");
-        Ok(SqliteStore { pool, location })
+        Ok(SqliteStore {
+            tiles: custodian_store::ledger::TileCache::new(4096),
+            pool,
+            location,
+        })
     }
 
     /// The pool, for tests that tamper with rows.
@@ -629,20 +635,11 @@ impl Store for SqliteStore {
             .map_err(be)
     }
 
-    async fn ledger_tiles(&self, ids: &[TileId]) -> Result<Vec<Tile>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            let row =
-                sqlx::query("SELECT width, nodes FROM ledger_tiles WHERE level = ? AND idx = ?")
-                    .bind(i64::from(id.level))
-                    .bind(id.index as i64)
-                    .fetch_optional(&self.pool)
-                    .await
-                    .map_err(be)?;
-            if let Some(r) = row {
-                out.push(tile_from_row(*id, &r, None)?);
-            }
-        }
+    async fn ledger_tiles(&self, want: &[(TileId, usize)]) -> Result<Vec<Tile>> {
+        let (mut out, ids) = self.tiles.split(want);
+        let read = self.read_tiles(&ids).await?;
+        self.tiles.keep(&read);
+        out.extend(read);
         Ok(out)
     }
 
@@ -712,9 +709,7 @@ async fn fetch_records(
             let seq: i64 = r.try_get("seq").map_err(be)?;
             let record_id: String = r.try_get("id").map_err(be)?;
             let canonical = match kind {
-                kinds::EVENT => stored_event(r)
-                    .map(|e| e.canonical)
-                    .map_err(|e| e.to_string()),
+                kinds::EVENT => event_body(r),
                 kinds::HR_EVENT => {
                     let body: String = r.try_get("body").map_err(be)?;
                     parse_hr(body.as_bytes())
@@ -738,6 +733,18 @@ async fn fetch_records(
             })
         })
         .collect()
+}
+
+/// The event's ledger entry body straight from its columns.
+fn event_body(r: &SqliteRow) -> std::result::Result<String, String> {
+    let us: i64 = r.try_get("ts_us").map_err(|e| e.to_string())?;
+    let off: i64 = r.try_get("ts_off").map_err(|e| e.to_string())?;
+    let ts = ts_from_db(us, off).map_err(|e| e.to_string())?;
+    let user: String = r.try_get("user_id").map_err(|e| e.to_string())?;
+    let action: String = r.try_get("action").map_err(|e| e.to_string())?;
+    let doc: Option<String> = r.try_get("doc").map_err(|e| e.to_string())?;
+    let rest: String = r.try_get("rest").map_err(|e| e.to_string())?;
+    Ok(event_entry_body(&ts, &user, &action, doc.as_deref(), &rest))
 }
 
 fn stored_event(r: &SqliteRow) -> Result<StoredEvent> {
@@ -799,4 +806,40 @@ fn document_row(r: &SqliteRow) -> Result<Document> {
         &s("created")?,
         &s("medium")?,
     )
+}
+
+impl SqliteStore {
+    async fn read_tiles(&self, ids: &[TileId]) -> Result<Vec<Tile>> {
+        // One round trip for all of them (a proof needs a handful).
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(400) {
+            // ORed primary-key lookups: SQLite runs each as an index seek
+            // (a row-value IN over VALUES scans the table).
+            let mut sql = String::from("SELECT level, idx, width, nodes FROM ledger_tiles WHERE ");
+            for (i, _) in chunk.iter().enumerate() {
+                sql.push_str(if i == 0 {
+                    "(level = ? AND idx = ?)"
+                } else {
+                    " OR (level = ? AND idx = ?)"
+                });
+            }
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(i64::from(id.level)).bind(id.index as i64);
+            }
+            for r in q.fetch_all(&self.pool).await.map_err(be)? {
+                let level: i64 = r.try_get("level").map_err(be)?;
+                let idx: i64 = r.try_get("idx").map_err(be)?;
+                out.push(tile_from_row(
+                    TileId {
+                        level: level as u8,
+                        index: idx as u64,
+                    },
+                    &r,
+                    None,
+                )?);
+            }
+        }
+        Ok(out)
+    }
 }

@@ -13,7 +13,9 @@ use base64::Engine;
 use serde::Serialize;
 
 use custodian_ledger::entry::{encode_entry, ProofBundle, PROOF_FORMAT};
-use custodian_ledger::tiles::{Appender, NodeRecorder, Tile, TileId, TileSet, TILE_WIDTH};
+use custodian_ledger::tiles::{
+    tile_width, Appender, NodeRecorder, Tile, TileId, TileSet, TILE_WIDTH,
+};
 use custodian_ledger::{inclusion_proof, leaf_hash, Checkpoint, Hash, NoteVerifier};
 
 use crate::{Store, StoreError};
@@ -65,7 +67,7 @@ pub enum AuditError {
 }
 
 struct Named {
-    recent: VecDeque<(u64, String, String)>,
+    recent: VecDeque<(u64, std::sync::Arc<str>, String)>,
 }
 
 impl Named {
@@ -73,7 +75,7 @@ impl Named {
         let hit = self.recent.iter().find(|(l, _, _)| *l == leaf);
         VerifyFailure {
             leaf: Some(leaf),
-            kind: hit.map(|h| h.1.clone()),
+            kind: hit.map(|h| h.1.to_string()),
             record_id: hit.map(|h| h.2.clone()),
             what: match hit {
                 Some((_, k, id)) => format!("leaf {leaf} ({k} '{id}'): {what}"),
@@ -214,52 +216,76 @@ pub async fn verify(
     let mut bytes_hashed = 0u64;
     let mut root_at: BTreeMap<u64, Hash> = BTreeMap::new();
     let mut expected_leaf = 0u64;
-    for run in &runs {
+    // Fetch run k+1 while run k is re-encoded and hashed: SQLite's worker
+    // thread reads while this one hashes.
+    let fetch = |i: usize| {
+        let run = runs.get(i).cloned();
+        async move {
+            match run {
+                Some(r) => store
+                    .ledger_records(&r.kind, r.first_seq, r.count)
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        }
+    };
+    let mut next = fetch(0).await?;
+    for (i, run) in runs.iter().enumerate() {
         if run.first_leaf != expected_leaf {
             return Err(fail(VerifyFailure::general(format!(
                 "the ledger's runs skip from leaf {expected_leaf} to {}: entries are missing",
                 run.first_leaf
             ))));
         }
-        let records = store
-            .ledger_records(&run.kind, run.first_seq, run.count)
-            .await?;
-        let mut leaves = Vec::with_capacity(run.count as usize);
-        let mut it = records.into_iter().peekable();
-        for k in 0..run.count {
-            let leaf = run.first_leaf + k;
-            let seq = run.first_seq + k as i64;
-            let Some(r) = it.next_if(|r| r.seq == seq) else {
-                return Err(fail(VerifyFailure {
-                    leaf: Some(leaf),
-                    kind: Some(run.kind.clone()),
-                    record_id: None,
-                    what: format!(
-                        "leaf {leaf}: the {} with seq {seq} that it logs is missing from the store (deleted?)",
-                        run.kind
-                    ),
-                }));
-            };
-            let canonical = r.canonical.map_err(|e| {
-                fail(VerifyFailure {
-                    leaf: Some(leaf),
-                    kind: Some(run.kind.clone()),
-                    record_id: Some(r.record_id.clone()),
-                    what: format!(
-                        "leaf {leaf} ({} '{}'): the stored row cannot be read: {e}",
-                        run.kind, r.record_id
-                    ),
-                })
-            })?;
-            let data = encode_entry(&run.kind, &r.record_id, &canonical);
-            bytes_hashed += data.len() as u64 + 1 + 65;
-            leaves.push(leaf_hash(&data));
+        let records = next.take().unwrap_or_default();
+        let kind: std::sync::Arc<str> = run.kind.as_str().into();
+        let hashed = async {
+            let mut leaves = Vec::with_capacity(run.count as usize);
+            let mut it = records.into_iter().peekable();
+            for k in 0..run.count {
+                let leaf = run.first_leaf + k;
+                let seq = run.first_seq + k as i64;
+                let Some(r) = it.next_if(|r| r.seq == seq) else {
+                    return Err(fail(VerifyFailure {
+                        leaf: Some(leaf),
+                        kind: Some(run.kind.clone()),
+                        record_id: None,
+                        what: format!(
+                            "leaf {leaf}: the {} with seq {seq} that it logs is missing from the store (deleted?)",
+                            run.kind
+                        ),
+                    }));
+                };
+                let canonical = r.canonical.map_err(|e| {
+                    fail(VerifyFailure {
+                        leaf: Some(leaf),
+                        kind: Some(run.kind.clone()),
+                        record_id: Some(r.record_id.clone()),
+                        what: format!(
+                            "leaf {leaf} ({} '{}'): the stored row cannot be read: {e}",
+                            run.kind, r.record_id
+                        ),
+                    })
+                })?;
+                let data = encode_entry(&run.kind, &r.record_id, &canonical);
+                leaves.push((leaf_hash(&data), data.len() as u64, r.record_id));
+            }
+            Ok(leaves)
+        };
+        let (fetched, hashed) = futures_util::future::join(fetch(i + 1), hashed).await;
+        next = fetched?;
+        let hashed = hashed?;
+        let mut leaves = Vec::with_capacity(hashed.len());
+        for (k, (h, len, id)) in hashed.into_iter().enumerate() {
+            bytes_hashed += len + 1 + 65;
+            leaves.push(h);
             named
                 .recent
-                .push_back((leaf, run.kind.clone(), r.record_id));
-            if named.recent.len() > 2 * TILE_WIDTH + run.count as usize {
-                named.recent.pop_front();
-            }
+                .push_back((run.first_leaf + k as u64, kind.clone(), id));
+        }
+        while named.recent.len() > 2 * TILE_WIDTH + run.count as usize {
+            named.recent.pop_front();
         }
         let tiles = appender.append(&leaves);
         for t in tiles.iter().filter(|t| t.is_full()) {
@@ -277,7 +303,7 @@ pub async fn verify(
         if width == 0 {
             continue;
         }
-        let stored = store.ledger_tiles(&[id]).await?;
+        let stored = store.ledger_tiles_from(id.level, id.index, 1).await?;
         let rebuilt = rebuild_edge(&appender, id);
         match (stored.first(), rebuilt) {
             (Some(s), Some(r)) if *s == r => {}
@@ -376,7 +402,8 @@ pub async fn prove(
     })
 }
 
-/// An inclusion proof read from the store's tiles: O(log n) tile reads.
+/// An inclusion proof read from the store: the O(log n) tiles holding the
+/// nodes it needs (at most one per level), in one round trip.
 pub async fn inclusion_proof_from_store(
     store: &dyn Store,
     leaf: u64,
@@ -384,9 +411,13 @@ pub async fn inclusion_proof_from_store(
 ) -> Result<Vec<Hash>, AuditError> {
     let rec = NodeRecorder::default();
     inclusion_proof(&rec, leaf, size).map_err(|e| AuditError::Other(e.to_string()))?;
-    let ids = rec.tiles();
+    let want: Vec<_> = rec
+        .tiles()
+        .into_iter()
+        .map(|id| (id, tile_width(id, size)))
+        .collect();
     let mut set = TileSet::new();
-    for t in store.ledger_tiles(&ids).await? {
+    for t in store.ledger_tiles(&want).await? {
         set.insert(t);
     }
     inclusion_proof(&set, leaf, size)
@@ -429,9 +460,13 @@ pub async fn export_tiles(store: &dyn Store, dir: &std::path::Path) -> Result<u6
         std::fs::write(p, bytes).map_err(io)
     };
     for (id, width) in custodian_ledger::tiles::tiles_of(size) {
-        let t = store.ledger_tiles(&[id]).await?.pop().ok_or_else(|| {
-            AuditError::Other(format!("tile {}/{} is missing", id.level, id.index))
-        })?;
+        let t = store
+            .ledger_tiles(&[(id, width)])
+            .await?
+            .pop()
+            .ok_or_else(|| {
+                AuditError::Other(format!("tile {}/{} is missing", id.level, id.index))
+            })?;
         let base: Vec<u8> = t.base()[..width]
             .iter()
             .flat_map(|h| h.iter().copied())

@@ -15,7 +15,8 @@
 //! leaves either all of them or none, and the latest checkpoint always
 //! covers exactly what is stored.
 
-use custodian_core::interchange::{contact_to_json, event_to_json, hr_to_json};
+use chrono::{DateTime, FixedOffset, SecondsFormat};
+use custodian_core::interchange::{contact_to_json, hr_to_json};
 use custodian_core::{ContactReport, Event, HrEvent};
 use custodian_ledger::entry::{entry_hash, kinds};
 use custodian_ledger::tiles::{Appender, Tile, TileId};
@@ -122,9 +123,37 @@ pub fn edge_ids(size: u64) -> Vec<(TileId, usize)> {
         .collect()
 }
 
-/// Canonical encodings of each kind of record.
-pub fn event_leaf(e: &Event) -> Hash {
-    entry_hash(kinds::EVENT, &e.id, &event_to_json(e))
+/// An event's ledger entry body: exactly the stored columns, one a line —
+/// time (RFC 3339, microseconds, original offset), user, action, document
+/// (empty if none), and the remaining fields as stored (compact JSON with
+/// sorted keys, [`event_rest_json`](custodian_core::interchange::event_rest_json)).
+/// Any change to any column changes the leaf; checking needs no parsing.
+pub fn event_entry_body(
+    ts: &DateTime<FixedOffset>,
+    user: &str,
+    action: &str,
+    doc: Option<&str>,
+    rest: &str,
+) -> String {
+    let ts = ts.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    let doc = doc.unwrap_or("");
+    let mut s =
+        String::with_capacity(ts.len() + user.len() + action.len() + doc.len() + rest.len() + 4);
+    for part in [ts.as_str(), user, action, doc] {
+        s.push_str(part);
+        s.push('\n');
+    }
+    s.push_str(rest);
+    s
+}
+
+/// The leaf hash of an event with its stored `rest`.
+pub fn event_leaf(e: &Event, rest: &str) -> Hash {
+    entry_hash(
+        kinds::EVENT,
+        &e.id,
+        &event_entry_body(&e.ts, &e.user, e.action.name(), e.action.doc(), rest),
+    )
 }
 
 pub fn hr_leaf(e: &HrEvent) -> Hash {
@@ -166,4 +195,62 @@ pub fn register_change_leaf(c: &RegisterChange) -> Hash {
         &register_change_id(c),
         &register_change_json(c),
     )
+}
+
+/// Tiles only grow at the log's right edge and never change otherwise: a
+/// tile read at width `w` holds every node any proof needing at most `w` of
+/// its entries reads. So a store keeps recently read tiles in memory and
+/// serves a request from them when wide enough. Bounded; oldest out first.
+/// Verification never reads through it.
+#[derive(Debug)]
+pub struct TileCache {
+    inner: std::sync::Mutex<(
+        std::collections::HashMap<TileId, Tile>,
+        std::collections::VecDeque<TileId>,
+    )>,
+    capacity: usize,
+}
+
+impl TileCache {
+    pub fn new(capacity: usize) -> Self {
+        TileCache {
+            inner: std::sync::Mutex::new(Default::default()),
+            capacity,
+        }
+    }
+
+    /// The cached tiles at least as wide as asked, and the ids still to read.
+    pub fn split(&self, want: &[(TileId, usize)]) -> (Vec<Tile>, Vec<TileId>) {
+        let Ok(g) = self.inner.lock() else {
+            return (Vec::new(), want.iter().map(|w| w.0).collect());
+        };
+        let mut hit = Vec::new();
+        let mut miss = Vec::new();
+        for (id, width) in want {
+            match g.0.get(id) {
+                Some(t) if t.width() >= *width => hit.push(t.clone()),
+                _ => miss.push(*id),
+            }
+        }
+        (hit, miss)
+    }
+
+    /// Remembers `tiles`, replacing narrower copies.
+    pub fn keep(&self, tiles: &[Tile]) {
+        let Ok(mut g) = self.inner.lock() else { return };
+        for t in tiles {
+            let wider = g.0.get(&t.id).is_none_or(|old| old.width() < t.width());
+            if !wider {
+                continue;
+            }
+            if g.0.insert(t.id, t.clone()).is_none() {
+                g.1.push_back(t.id);
+            }
+            while g.1.len() > self.capacity {
+                if let Some(old) = g.1.pop_front() {
+                    g.0.remove(&old);
+                }
+            }
+        }
+    }
 }

@@ -64,7 +64,7 @@ pub struct NewEvent {
 impl NewEvent {
     pub fn new(event: Event) -> NewEvent {
         let rest = custodian_core::interchange::event_rest_json(&event);
-        let leaf = ledger::event_leaf(&event);
+        let leaf = ledger::event_leaf(&event, &rest);
         NewEvent { event, rest, leaf }
     }
 }
@@ -257,10 +257,12 @@ pub trait Store: Send + Sync {
     /// The seq of the record of `kind` with id `record_id`.
     async fn record_seq(&self, kind: &str, record_id: &str) -> Result<Option<i64>>;
 
-    /// Tiles by id (absent ones are left out).
+    /// Tiles by id, each at least the given width (possibly wider, from a
+    /// cache of earlier reads); absent ones are left out. For proofs and
+    /// export; verification reads with [`Store::ledger_tiles_from`].
     async fn ledger_tiles(
         &self,
-        ids: &[custodian_ledger::TileId],
+        want: &[(custodian_ledger::TileId, usize)],
     ) -> Result<Vec<custodian_ledger::Tile>>;
 
     /// Up to `limit` tiles of `level` from index `from`, in index order.

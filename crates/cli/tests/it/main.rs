@@ -5,4 +5,5 @@
 
 mod cli;
 mod import;
+mod ledger;
 mod support;
