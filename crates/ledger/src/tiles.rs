@@ -299,28 +299,6 @@ pub fn tile_width(id: TileId, size: u64) -> usize {
     base_count.saturating_sub(start).min(TILE_WIDTH as u64) as usize
 }
 
-/// Where the complete node (`height`, `index`) sits in the stored bytes of
-/// its tile ([`Tile::to_bytes`]) in a log of `size` leaves.
-pub fn node_offset(height: u8, index: u64, size: u64) -> (TileId, usize) {
-    let (id, lh, pos) = locate(height, index);
-    let w = tile_width(id, size);
-    let before: usize = (0..lh).map(|j| w >> j).sum();
-    (id, (before + pos) * 32)
-}
-
-/// Node hashes looked up by (height, index).
-#[derive(Debug, Default)]
-pub struct NodeMap(pub std::collections::HashMap<(u8, u64), Hash>);
-
-impl NodeSource for NodeMap {
-    fn node(&self, height: u8, index: u64) -> Result<Hash, ProofError> {
-        self.0
-            .get(&(height, index))
-            .copied()
-            .ok_or_else(|| ProofError::MissingNode(format!("height {height} index {index}")))
-    }
-}
-
 /// Adds leaves to a log whose right edge it holds.
 #[derive(Debug, Clone)]
 pub struct Appender {
@@ -474,34 +452,6 @@ mod tests {
         for i in [0u64, 255, 256, 65_535, 65_536, 69_999] {
             let p = inclusion_proof(&set, i, 70_000).unwrap();
             verify_inclusion(i, 70_000, &l[i as usize], &p, &root_of(&l)).unwrap();
-        }
-    }
-
-    #[test]
-    fn node_offsets_address_the_stored_bytes() {
-        let l = leaves(70_001);
-        let mut a = Appender::new(0, vec![]).unwrap();
-        let mut set = TileSet::new();
-        for t in a.append(&l) {
-            set.insert(t);
-        }
-        for (h, i) in [
-            (0u8, 0u64),
-            (0, 70_000),
-            (3, 8749),
-            (7, 272),
-            (8, 272),
-            (9, 135),
-            (16, 1),
-            (8, 0),
-        ] {
-            let (id, off) = node_offset(h, i, 70_001);
-            let bytes = set.get(&id).unwrap().to_bytes();
-            assert_eq!(
-                &bytes[off..off + 32],
-                set.node(h, i).unwrap().as_slice(),
-                "height {h} index {i}"
-            );
         }
     }
 

@@ -341,8 +341,8 @@ impl Sim {
                 download_rate: lognormal(&mut self.rng, 0.2, 0.5).min(0.7),
                 start_hour: self.rng.gen_range(7.5..10.0),
                 day_hours: self.rng.gen_range(8.0..11.0),
-                mails_per_day: lognormal(&mut self.rng, 1.0, 0.5),
-                web_per_day: lognormal(&mut self.rng, 1.2, 0.5),
+                mails_per_day: lognormal(&mut self.rng, 0.8, 0.5),
+                web_per_day: lognormal(&mut self.rng, 0.9, 0.5),
                 usb_rate: if self.rng.gen_bool(0.15) { 0.05 } else { 0.0 },
                 weekend_rate: if self.rng.gen_bool(0.1) { 0.15 } else { 0.01 },
             };

@@ -281,9 +281,20 @@ impl Store for PgStore {
             return Ok(Inserted(0));
         }
         let total = events.len();
-        let leaves: Vec<Hash> = events.iter().map(|e| e.leaf).collect();
+        // (id, leaf) of the batch: if some ids were already stored, the new
+        // rows' ids (read back in seq order) pick their leaves from here.
+        let keyed: Vec<(String, Hash)> = events
+            .iter()
+            .map(|e| (e.event.id.clone(), e.leaf))
+            .collect();
+        // Only the first of a repeated id inside the batch goes to the
+        // database, so the insert needs no de-duplicating sort.
+        let mut first = std::collections::HashSet::with_capacity(events.len());
         let mut buf = Vec::with_capacity(events.len() * 200);
         for (ord, e) in events.iter().enumerate() {
+            if !first.insert(e.event.id.as_str()) {
+                continue;
+            }
             let (us, off) = ts_to_db(&e.event.ts);
             buf.extend_from_slice(ord.to_string().as_bytes());
             buf.push(b'\t');
@@ -305,6 +316,7 @@ impl Store for PgStore {
             copy_text(&mut buf, &e.rest);
             buf.push(b'\n');
         }
+        drop(first);
         drop(events);
         let mut tx = self.write_tx().await?;
         let s0 = max_seq(&mut tx, "events").await?;
@@ -320,11 +332,23 @@ impl Store for PgStore {
             .map_err(be)?;
         copy.send(buf).await.map_err(be)?;
         copy.finish().await.map_err(be)?;
-        // New ids only, first occurrence only, numbered in arrival order.
+        // The staging table has no statistics; without help the planner may
+        // hash the whole events table per batch. Probing the id index per
+        // staged row is what keeps a batch's cost independent of the log.
+        sqlx::query("SET LOCAL enable_hashjoin = off")
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+        sqlx::query("SET LOCAL enable_mergejoin = off")
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?;
+        // New ids only (first occurrences were kept above), numbered in
+        // arrival order.
         let inserted = sqlx::query(
             "INSERT INTO events (seq, id, ts_us, ts_off, user_id, action, doc, rest)
              SELECT $1 + row_number() OVER (ORDER BY ord), id, ts_us, ts_off, user_id, action, doc, rest
-             FROM (SELECT DISTINCT ON (id) * FROM staging_events ORDER BY id, ord) s
+             FROM staging_events s
              WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id)",
         )
         .bind(s0)
@@ -332,18 +356,25 @@ impl Store for PgStore {
         .await
         .map_err(be)?
         .rows_affected();
-        let new_leaves = if inserted as usize == total {
-            leaves
+        let new_leaves: Vec<Hash> = if inserted as usize == total {
+            keyed.into_iter().map(|(_, h)| h).collect()
         } else {
-            let recs = fetch_records(&mut tx, kinds::EVENT, s0 + 1, inserted).await?;
-            recs.iter()
-                .map(|r| match &r.canonical {
-                    Ok(c) => Ok(custodian_ledger::entry::entry_hash(
-                        kinds::EVENT,
-                        &r.record_id,
-                        c,
-                    )),
-                    Err(e) => Err(StoreError::Corrupt(e.clone())),
+            let mut by_id: std::collections::HashMap<String, Hash> =
+                std::collections::HashMap::with_capacity(keyed.len());
+            for (id, h) in keyed {
+                by_id.entry(id).or_insert(h);
+            }
+            let ids: Vec<String> =
+                sqlx::query_scalar("SELECT id FROM events WHERE seq > $1 ORDER BY seq")
+                    .bind(s0)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(be)?;
+            ids.iter()
+                .map(|id| {
+                    by_id.get(id).copied().ok_or_else(|| {
+                        StoreError::Corrupt(format!("event '{id}' appeared during the batch"))
+                    })
                 })
                 .collect::<Result<Vec<_>>>()?
         };

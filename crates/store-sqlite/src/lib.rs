@@ -329,7 +329,12 @@ impl Store for SqliteStore {
             return Ok(Inserted(0));
         }
         let total = events.len();
-        let leaves: Vec<Hash> = events.iter().map(|e| e.leaf).collect();
+        // (id, leaf) of the batch: if some ids were already stored, the new
+        // rows' ids (read back in seq order) pick their leaves from here.
+        let keyed: Vec<(String, Hash)> = events
+            .iter()
+            .map(|e| (e.event.id.clone(), e.leaf))
+            .collect();
         let mut tx = self.write_tx().await?;
         let s0 = max_seq(&mut tx, "events").await?;
         let mut inserted = 0;
@@ -360,20 +365,25 @@ impl Store for SqliteStore {
             }
             inserted += q.execute(&mut *tx).await.map_err(be)?.rows_affected();
         }
-        let new_leaves = if inserted as usize == total {
-            leaves
+        let new_leaves: Vec<Hash> = if inserted as usize == total {
+            keyed.into_iter().map(|(_, h)| h).collect()
         } else {
-            // Some were re-deliveries: the new rows are seq s0+1.., read
-            // them back and hash what was stored.
-            let recs = fetch_records(&mut tx, kinds::EVENT, s0 + 1, inserted).await?;
-            recs.iter()
-                .map(|r| match &r.canonical {
-                    Ok(c) => Ok(custodian_ledger::entry::entry_hash(
-                        kinds::EVENT,
-                        &r.record_id,
-                        c,
-                    )),
-                    Err(e) => Err(StoreError::Corrupt(e.clone())),
+            let mut by_id: std::collections::HashMap<String, Hash> =
+                std::collections::HashMap::with_capacity(keyed.len());
+            for (id, h) in keyed {
+                by_id.entry(id).or_insert(h);
+            }
+            let ids: Vec<String> =
+                sqlx::query_scalar("SELECT id FROM events WHERE seq > ? ORDER BY seq")
+                    .bind(s0)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(be)?;
+            ids.iter()
+                .map(|id| {
+                    by_id.get(id).copied().ok_or_else(|| {
+                        StoreError::Corrupt(format!("event '{id}' appeared during the batch"))
+                    })
                 })
                 .collect::<Result<Vec<_>>>()?
         };
