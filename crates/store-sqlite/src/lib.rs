@@ -716,8 +716,8 @@ async fn fetch_records(
         .map_err(be)?;
     rows.iter()
         .map(|r| {
-            let seq: i64 = r.try_get("seq").map_err(be)?;
-            let record_id: String = r.try_get("id").map_err(be)?;
+            let seq: i64 = r.try_get(0).map_err(be)?;
+            let record_id: String = r.try_get(1).map_err(be)?;
             let canonical = match kind {
                 kinds::EVENT => event_body(r),
                 kinds::HR_EVENT => {
@@ -746,15 +746,18 @@ async fn fetch_records(
 }
 
 /// The event's ledger entry body straight from its columns.
+/// Columns by position (seq, id, ts_us, ts_off, user_id, action, doc,
+/// rest), borrowed: this runs once per record in `ledger verify`.
 fn event_body(r: &SqliteRow) -> std::result::Result<String, String> {
-    let us: i64 = r.try_get("ts_us").map_err(|e| e.to_string())?;
-    let off: i64 = r.try_get("ts_off").map_err(|e| e.to_string())?;
+    let e = |e: sqlx::Error| e.to_string();
+    let us: i64 = r.try_get(2).map_err(e)?;
+    let off: i64 = r.try_get(3).map_err(e)?;
     let ts = ts_from_db(us, off).map_err(|e| e.to_string())?;
-    let user: String = r.try_get("user_id").map_err(|e| e.to_string())?;
-    let action: String = r.try_get("action").map_err(|e| e.to_string())?;
-    let doc: Option<String> = r.try_get("doc").map_err(|e| e.to_string())?;
-    let rest: String = r.try_get("rest").map_err(|e| e.to_string())?;
-    Ok(event_entry_body(&ts, &user, &action, doc.as_deref(), &rest))
+    let user: &str = r.try_get(4).map_err(e)?;
+    let action: &str = r.try_get(5).map_err(e)?;
+    let doc: Option<&str> = r.try_get(6).map_err(e)?;
+    let rest: &str = r.try_get(7).map_err(e)?;
+    Ok(event_entry_body(&ts, user, action, doc, rest))
 }
 
 fn stored_event(r: &SqliteRow) -> Result<StoredEvent> {
