@@ -61,18 +61,12 @@ pub async fn run(settings: &Settings, store: &dyn Store, args: Args) -> Result<E
     let mut opts = ImportOptions::new(rejects, now);
     opts.batch_size = args.batch_size.unwrap_or(settings.batch_size).max(1);
     opts.max_line_bytes = settings.max_line_bytes;
-    let progress: Arc<dyn Progress> = if std::io::stderr().is_terminal() && !args.json {
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{msg:>16} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-        );
-        Arc::new(Bar(bar))
-    } else {
-        Arc::new(NoProgress)
+    let progress: Arc<dyn Progress> = match bar_if_terminal(
+        !args.json,
+        "{msg:>16} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        Some(bar) => Arc::new(Bar(bar)),
+        None => Arc::new(NoProgress),
     };
     let ledger = super::ledger::context(settings)?;
     let summary = import_folder(store, &args.dir, &opts, &ledger, progress.clone()).await?;
@@ -85,14 +79,15 @@ pub async fn run(settings: &Settings, store: &dyn Store, args: Args) -> Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-/// A progress bar on a terminal, none when piped.
-pub fn bar_if_terminal(wanted: bool) -> Option<ProgressBar> {
+/// A progress bar with `template` on a terminal, none when piped or not
+/// `wanted`.
+pub fn bar_if_terminal(wanted: bool, template: &str) -> Option<ProgressBar> {
     if !wanted || !std::io::stderr().is_terminal() {
         return None;
     }
     let bar = ProgressBar::new(0);
     bar.set_style(
-        ProgressStyle::with_template("verifying [{bar:40}] {pos}/{len} entries eta {eta}")
+        ProgressStyle::with_template(template)
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );

@@ -162,7 +162,10 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
                 None => None,
             };
             let started = std::time::Instant::now();
-            let bar = crate::commands::import::bar_if_terminal(!json);
+            let bar = crate::commands::import::bar_if_terminal(
+                !json,
+                "verifying [{bar:40}] {pos}/{len} entries eta {eta}",
+            );
             let progress = |done: u64, total: u64| {
                 if let Some(b) = &bar {
                     b.set_length(total);
