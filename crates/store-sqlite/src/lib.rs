@@ -700,6 +700,9 @@ async fn fetch_records(
     first_seq: i64,
     count: u64,
 ) -> Result<Vec<LedgerRecord>> {
+    if kind == kinds::EVENT {
+        return fetch_event_records(conn, first_seq, count).await;
+    }
     let end = first_seq + count as i64;
     let sql = match kind {
         kinds::EVENT => "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq >= ? AND seq < ? ORDER BY seq",
@@ -743,6 +746,104 @@ async fn fetch_records(
             })
         })
         .collect()
+}
+
+/// Events of a seq range as one value: SQLite concatenates each row's
+/// columns with their byte lengths (`seq,ts_us,ts_off,doc_is_null,len(id),
+/// len(user),len(action),len(doc),len(rest):` then the five texts), so the
+/// driver hands over one value per run instead of materialising every row.
+/// This is the hot path of `ledger verify`.
+async fn fetch_event_records(
+    conn: &mut SqliteConnection,
+    first_seq: i64,
+    count: u64,
+) -> Result<Vec<LedgerRecord>> {
+    let packed: Option<Vec<u8>> = sqlx::query_scalar(
+        "SELECT CAST(group_concat(
+            seq || ',' || ts_us || ',' || ts_off || ',' || (doc IS NULL) || ',' ||
+            length(CAST(id AS BLOB)) || ',' || length(CAST(user_id AS BLOB)) || ',' ||
+            length(CAST(action AS BLOB)) || ',' || length(CAST(ifnull(doc, '') AS BLOB)) || ',' ||
+            length(CAST(rest AS BLOB)) || ':' || id || user_id || action || ifnull(doc, '') || rest,
+            '' ORDER BY seq) AS BLOB)
+         FROM events WHERE seq >= ? AND seq < ?",
+    )
+    .bind(first_seq)
+    .bind(first_seq + count as i64)
+    .fetch_one(conn)
+    .await
+    .map_err(be)?;
+    let bytes = packed.unwrap_or_default();
+    let corrupt = |why: &str| StoreError::Corrupt(format!("packed event rows: {why}"));
+    let mut out = Vec::with_capacity(count as usize);
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let colon = bytes[at..]
+            .iter()
+            .position(|&b| b == b':')
+            .ok_or_else(|| corrupt("no header end"))?;
+        // Lengths come from SQLite's length() and are always numbers; the
+        // other header fields are stored values and may have been tampered
+        // with, which must fail that record (named), not the whole batch.
+        let header = String::from_utf8_lossy(&bytes[at..at + colon]);
+        let fields: Vec<&str> = header.split(',').collect();
+        let [seq, us, off, doc_null, l_id, l_user, l_action, l_doc, l_rest] = fields[..] else {
+            return Err(corrupt("header fields"));
+        };
+        let len = |f: &str| f.parse::<usize>().map_err(|_| corrupt("length"));
+        let (l_id, l_user, l_action, l_doc, l_rest) = (
+            len(l_id)?,
+            len(l_user)?,
+            len(l_action)?,
+            len(l_doc)?,
+            len(l_rest)?,
+        );
+        let seq: i64 = seq.parse().map_err(|_| corrupt("seq"))?;
+        let mut p = at + colon + 1;
+        let mut take = |n: usize| -> Result<&[u8]> {
+            let s = bytes.get(p..p + n).ok_or_else(|| corrupt("short"))?;
+            p += n;
+            Ok(s)
+        };
+        let (id, user, action, doc, rest) = (
+            take(l_id)?,
+            take(l_user)?,
+            take(l_action)?,
+            take(l_doc)?,
+            take(l_rest)?,
+        );
+        let canonical = (|| {
+            let us: i64 = us
+                .parse()
+                .map_err(|_| format!("ts_us '{us}' is not a number"))?;
+            let off: i64 = off
+                .parse()
+                .map_err(|_| format!("ts_off '{off}' is not a number"))?;
+            let ts = ts_from_db(us, off).map_err(|e| e.to_string())?;
+            let doc = if doc_null == "0" {
+                Some(utf8_field(doc, "doc")?)
+            } else {
+                None
+            };
+            Ok(event_entry_body(
+                &ts,
+                utf8_field(user, "user_id")?,
+                utf8_field(action, "action")?,
+                doc,
+                utf8_field(rest, "rest")?,
+            ))
+        })();
+        out.push(LedgerRecord {
+            seq,
+            record_id: String::from_utf8_lossy(id).into_owned(),
+            canonical,
+        });
+        at = p;
+    }
+    Ok(out)
+}
+
+fn utf8_field<'a>(b: &'a [u8], what: &str) -> std::result::Result<&'a str, String> {
+    std::str::from_utf8(b).map_err(|_| format!("{what} is not UTF-8 text"))
 }
 
 /// The event's ledger entry body straight from its columns.
