@@ -700,16 +700,23 @@ async fn fetch_records(
     first_seq: i64,
     count: u64,
 ) -> Result<Vec<LedgerRecord>> {
-    if kind == kinds::EVENT {
-        return fetch_event_records(conn, first_seq, count).await;
-    }
     let end = first_seq + count as i64;
     let sql = match kind {
-        kinds::EVENT => "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq >= ? AND seq < ? ORDER BY seq",
-        kinds::HR_EVENT => "SELECT seq, id, body FROM hr_events WHERE seq >= ? AND seq < ? ORDER BY seq",
-        kinds::CONTACT_REPORT => "SELECT seq, id, raw FROM contact_reports WHERE seq >= ? AND seq < ? ORDER BY seq",
-        kinds::REGISTER_CHANGE => "SELECT * FROM register_changes WHERE seq >= ? AND seq < ? ORDER BY seq",
-        other => return Err(StoreError::Backend(format!("unknown ledger kind '{other}'"))),
+        kinds::EVENT => return fetch_event_records(conn, first_seq, count).await,
+        kinds::HR_EVENT => {
+            "SELECT seq, id, body FROM hr_events WHERE seq >= ? AND seq < ? ORDER BY seq"
+        }
+        kinds::CONTACT_REPORT => {
+            "SELECT seq, id, raw FROM contact_reports WHERE seq >= ? AND seq < ? ORDER BY seq"
+        }
+        kinds::REGISTER_CHANGE => {
+            "SELECT * FROM register_changes WHERE seq >= ? AND seq < ? ORDER BY seq"
+        }
+        other => {
+            return Err(StoreError::Backend(format!(
+                "unknown ledger kind '{other}'"
+            )))
+        }
     };
     let rows = sqlx::query(sql)
         .bind(first_seq)
@@ -722,7 +729,6 @@ async fn fetch_records(
             let seq: i64 = r.try_get(0).map_err(be)?;
             let record_id: String = r.try_get(1).map_err(be)?;
             let canonical = match kind {
-                kinds::EVENT => event_body(r),
                 kinds::HR_EVENT => {
                     let body: String = r.try_get("body").map_err(be)?;
                     parse_hr(body.as_bytes())
@@ -844,21 +850,6 @@ async fn fetch_event_records(
 
 fn utf8_field<'a>(b: &'a [u8], what: &str) -> std::result::Result<&'a str, String> {
     std::str::from_utf8(b).map_err(|_| format!("{what} is not UTF-8 text"))
-}
-
-/// The event's ledger entry body straight from its columns.
-/// Columns by position (seq, id, ts_us, ts_off, user_id, action, doc,
-/// rest), borrowed: this runs once per record in `ledger verify`.
-fn event_body(r: &SqliteRow) -> std::result::Result<String, String> {
-    let e = |e: sqlx::Error| e.to_string();
-    let us: i64 = r.try_get(2).map_err(e)?;
-    let off: i64 = r.try_get(3).map_err(e)?;
-    let ts = ts_from_db(us, off).map_err(|e| e.to_string())?;
-    let user: &str = r.try_get(4).map_err(e)?;
-    let action: &str = r.try_get(5).map_err(e)?;
-    let doc: Option<&str> = r.try_get(6).map_err(e)?;
-    let rest: &str = r.try_get(7).map_err(e)?;
-    Ok(event_entry_body(&ts, user, action, doc, rest))
 }
 
 fn stored_event(r: &SqliteRow) -> Result<StoredEvent> {
