@@ -61,6 +61,10 @@ enum Command {
     /// The custody ledger: keys, status, verification, proofs, tiles.
     #[command(subcommand)]
     Ledger(commands::ledger::Cmd),
+    /// Run the insider-risk engine over a dataset folder or the store.
+    Detect(commands::detect::Args),
+    /// Score alerts against a ground truth: insiders caught, how early, false alerts.
+    Evaluate(commands::evaluate::Args),
     /// Benchmarks (measured on a fresh store of their own).
     #[command(subcommand)]
     Bench(commands::bench::Cmd),
@@ -110,7 +114,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Bench(cmd) = cli.command {
         return commands::bench::run(cmd).await;
     }
+    if let Command::Evaluate(args) = &cli.command {
+        return commands::evaluate::run(args);
+    }
     let settings = Settings::resolve(cli.config.as_deref(), cli.store.as_deref(), &ProcessEnv)?;
+    if let Command::Detect(args) = &cli.command {
+        if !args.from_store {
+            return commands::detect::run_folder(&settings, args);
+        }
+    }
     if let Command::Ledger(cmd) = &cli.command {
         if let Some(code) = commands::ledger::run_offline(&settings, cmd)? {
             return Ok(code);
@@ -124,7 +136,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::People(cmd) => commands::people::run(store.as_ref(), cmd).await?,
         Command::Check(args) => commands::check::run(store.as_ref(), args).await?,
         Command::Status(args) => commands::status::run(&settings, store.as_ref(), args).await?,
-        Command::Simulate(_) | Command::Bench(_) => ExitCode::SUCCESS,
+        Command::Detect(args) => {
+            commands::detect::run_store(&settings, store.as_ref(), &args).await?
+        }
+        Command::Simulate(_) | Command::Bench(_) | Command::Evaluate(_) => ExitCode::SUCCESS,
     };
     Ok(code)
 }

@@ -11,6 +11,8 @@
 //! full to the rejects file and kept in the store; the lines around it are
 //! unaffected.
 
+pub mod cert;
+mod dataset;
 mod rejects;
 mod source;
 
@@ -31,6 +33,7 @@ use custodian_core::interchange::{
 use custodian_core::{Document, Person};
 use custodian_store::{LedgerContext, NewContact, NewEvent, RegisterChange, Store, StoreError};
 
+pub use dataset::{block_lines, for_each_block, read_context, read_dataset, Block, Dataset};
 pub use rejects::{RejectSink, RejectedLine};
 pub use source::SourceFile;
 

@@ -8,6 +8,9 @@
 //! Japanese public holidays.
 
 pub mod faults;
+mod insiders;
+
+pub use insiders::{Truth, CLOUD, PERSONAL_MAIL};
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -36,6 +39,9 @@ pub struct SimConfig {
     pub start: NaiveDate,
     /// Write `events.jsonl.gz` instead of `events.jsonl`.
     pub gzip: bool,
+    /// Where the ground truth goes; `truth.jsonl` in the output folder if
+    /// unset. Detection never reads it.
+    pub truth: Option<std::path::PathBuf>,
 }
 
 impl Default for SimConfig {
@@ -46,6 +52,7 @@ impl Default for SimConfig {
             seed: 1,
             start: NaiveDate::from_ymd_opt(2025, 4, 1).unwrap_or_default(),
             gzip: false,
+            truth: None,
         }
     }
 }
@@ -58,6 +65,7 @@ pub struct SimStats {
     pub events: u64,
     pub hr_events: usize,
     pub contacts: usize,
+    pub insiders: usize,
 }
 
 struct Unit {
@@ -204,6 +212,7 @@ struct Sim {
     hr: Vec<HrEvent>,
     contacts: Vec<ContactReport>,
     next_id: u64,
+    plan: insiders::Plan,
 }
 
 /// Japanese public holidays and company closures that do not move much
@@ -239,6 +248,7 @@ impl Sim {
             hr: Vec::new(),
             contacts: Vec::new(),
             next_id: 0,
+            plan: insiders::Plan::default(),
         }
     }
 
@@ -490,58 +500,113 @@ impl Sim {
         if self.people.len() < 10 {
             return;
         }
-        let approachers = [
-            (
-                "Ivan Petrenko",
-                "Ukrainian",
-                "trade mission",
-                "+81-90-1234-5678",
-            ),
-            ("Alex Chen", "Singaporean", "consulting firm", ""),
-        ];
-        for (k, (name, nat, aff, phone)) in approachers.iter().enumerate() {
-            let reports = 2 + k;
-            for r in 0..reports {
-                let i = self.rng.gen_range(0..self.people.len());
-                let p = &self.people[i];
-                let met = self.cfg.start
-                    + Duration::days(self.rng.gen_range(0..i64::from(self.cfg.days.max(1))));
-                let first = name.split(' ').next().unwrap_or(name);
-                let counterpart = Counterpart {
-                    claimed_name: Some(if r % 2 == 0 {
-                        (*name).to_string()
-                    } else {
-                        first.to_string()
-                    }),
-                    claimed_nationality: Some((*nat).to_string()),
-                    claimed_affiliation: Some((*aff).to_string()),
-                    phone: (!phone.is_empty() && r != 1).then(|| (*phone).to_string()),
-                    email: None,
-                    description: Some("tall, about 40, fluent Japanese".into()),
-                };
-                self.contacts.push(ContactReport {
-                    id: format!("C{:04}", self.contacts.len() + 1),
-                    reported_at: self.at(met + Duration::days(3), 12.0),
-                    reporter: p.user_id.clone(),
-                    met_on: Some(met),
-                    place: [
-                        "Shinagawa station",
-                        "a restaurant in Shinbashi",
-                        "a trade fair at Tokyo Big Sight",
-                    ][r % 3]
-                        .into(),
-                    approach: if k == 0 {
-                        Approach::AskedDirections
-                    } else {
-                        Approach::Conference
-                    },
-                    counterpart,
-                    meetings: 1 + r as u32,
-                    gifts_jpy: if r == 0 { 0 } else { 10_000 * r as u64 },
-                    requests: vec!["brochure".into()],
-                    narrative: "Asked for directions, then insisted on dinner to thank me.".into(),
-                });
+        let days = i64::from(self.cfg.days.max(1));
+        // The handler of the story, and a recruiter working a trade fair.
+        // Each report describes them a little differently.
+        let names = ["Ivan Petrenko", "Ivan", "I. Petrenko", "Petrenko"];
+        let phones = [Some("+81-90-1234-5678"), None, Some("090 1234 5678")];
+        let handled = self.plan.handled.clone();
+        let mut approaches: Vec<(NaiveDate, Option<usize>)> = Vec::new();
+        for (k, (insider, met)) in handled.iter().enumerate() {
+            // The insider reports the first, innocent-looking meeting only
+            // in some cases; colleagues approached around then report too.
+            if k % 2 == 0 {
+                approaches.push((*met, Some(*insider)));
             }
+            for _ in 0..2 {
+                let d = *met + Duration::days(self.rng.gen_range(-20..20));
+                approaches.push((d.max(self.cfg.start), None));
+            }
+        }
+        if handled.is_empty() {
+            for _ in 0..2 {
+                let d = self.cfg.start + Duration::days(self.rng.gen_range(0..days));
+                approaches.push((d, None));
+            }
+        }
+        for (r, (met, who)) in approaches.into_iter().enumerate() {
+            let i = who.unwrap_or_else(|| {
+                let mut i = self.rng.gen_range(0..self.people.len());
+                while self.plan.insiders.contains(&i) {
+                    i = self.rng.gen_range(0..self.people.len());
+                }
+                i
+            });
+            let counterpart = Counterpart {
+                claimed_name: Some(names[r % names.len()].to_string()),
+                claimed_nationality: (r % 3 != 2).then(|| "Ukrainian".to_string()),
+                claimed_affiliation: Some(
+                    [
+                        "trade mission",
+                        "Ukrainian trade office",
+                        "embassy trade section",
+                    ][r % 3]
+                        .to_string(),
+                ),
+                phone: phones[r % phones.len()].map(str::to_string),
+                email: None,
+                description: Some(
+                    [
+                        "tall, about 40, fluent Japanese",
+                        "around 40, speaks good Japanese",
+                        "",
+                    ][r % 3]
+                        .to_string(),
+                )
+                .filter(|d| !d.is_empty()),
+            };
+            let reporter_is_insider = who.is_some();
+            let delay = Duration::days(self.rng.gen_range(1..6));
+            self.contacts.push(ContactReport {
+                id: format!("C{:04}", self.contacts.len() + 1),
+                reported_at: self.at(met + delay, 12.0),
+                reporter: self.people[i].user_id.clone(),
+                met_on: Some(met),
+                place: [
+                    "Shinagawa station",
+                    "a restaurant in Shinbashi",
+                    "Tokyo station",
+                ][r % 3]
+                    .into(),
+                approach: Approach::AskedDirections,
+                counterpart,
+                meetings: if reporter_is_insider {
+                    1
+                } else {
+                    1 + (r % 2) as u32
+                },
+                gifts_jpy: if r % 2 == 0 { 0 } else { 8_000 },
+                requests: if reporter_is_insider {
+                    vec![]
+                } else {
+                    vec!["brochure".into()]
+                },
+                narrative: "Asked me for directions, then insisted on dinner to thank me.".into(),
+            });
+        }
+        for r in 0..3 {
+            let i = self.rng.gen_range(0..self.people.len());
+            let met = self.cfg.start + Duration::days(self.rng.gen_range(0..days));
+            self.contacts.push(ContactReport {
+                id: format!("C{:04}", self.contacts.len() + 1),
+                reported_at: self.at(met + Duration::days(2), 12.0),
+                reporter: self.people[i].user_id.clone(),
+                met_on: Some(met),
+                place: "a trade fair at Tokyo Big Sight".into(),
+                approach: Approach::Conference,
+                counterpart: Counterpart {
+                    claimed_name: Some(if r == 1 { "Alex" } else { "Alex Chen" }.into()),
+                    claimed_nationality: Some("Singaporean".into()),
+                    claimed_affiliation: Some("consulting firm".into()),
+                    phone: None,
+                    email: (r != 2).then(|| "alex.chen@consult.example.sg".into()),
+                    description: None,
+                },
+                meetings: 1,
+                gifts_jpy: 0,
+                requests: vec!["business_card".into()],
+                narrative: "Offered paid consulting on our market.".into(),
+            });
         }
     }
 
@@ -585,8 +650,15 @@ impl Sim {
                 continue;
             }
             let h = &self.habits[i];
+            let crunch = self
+                .plan
+                .crunch
+                .is_some_and(|(u, from, to)| self.units[i] == u && day >= from && day < to);
+            let new_hire = p.hire_date >= self.cfg.start && day < p.hire_date + Duration::days(21);
+            let handing_over = !self.plan.insiders.contains(&i)
+                && p.leave_date.is_some_and(|l| day + Duration::days(10) >= l);
             let works = if holiday {
-                self.rng.gen_bool(h.weekend_rate)
+                self.rng.gen_bool(if crunch { 0.5 } else { h.weekend_rate })
             } else {
                 !self.rng.gen_bool(0.04)
             };
@@ -598,8 +670,13 @@ impl Sim {
             let start = h.start_hour + self.rng.gen_range(-0.4..0.4);
             let end = start
                 + h.day_hours * if holiday { 0.4 } else { 1.0 }
-                + self.rng.gen_range(-0.7..0.9);
-            let (docs_rate, print_rate, dl_rate, mails, web, usb) = (
+                + self.rng.gen_range(-0.7..0.9)
+                + if crunch {
+                    self.rng.gen_range(2.0..4.5)
+                } else {
+                    0.0
+                };
+            let (mut docs_rate, print_rate, mut dl_rate, mut mails, web, usb) = (
                 h.docs_per_day,
                 h.print_rate,
                 h.download_rate,
@@ -607,7 +684,26 @@ impl Sim {
                 h.web_per_day,
                 h.usb_rate,
             );
-            let scope = self.scope_docs(i);
+            let personal_mail = self.plan.personal_mailers.contains(&i);
+            let mut scope = self.scope_docs(i);
+            if new_hire {
+                // New people read the company's general material broadly.
+                docs_rate *= 2.5;
+                scope.extend((0..self.docs.len()).filter(|&d| {
+                    self.docs[d].classification <= Level::Internal
+                        && self.docs[d].medium == Medium::File
+                }));
+            }
+            if crunch {
+                docs_rate *= 1.5;
+                dl_rate = (dl_rate * 1.5).min(0.8);
+            }
+            if handing_over {
+                // Handing work over: more downloads and internal mail.
+                docs_rate *= 1.8;
+                dl_rate = (dl_rate * 2.0).min(0.8);
+                mails *= 1.5;
+            }
             let mut push = |sim: &mut Sim, at: f64, action: Action| {
                 let id = sim.id();
                 let ts = sim.at(day, at);
@@ -716,6 +812,44 @@ impl Sim {
                     },
                 );
             }
+            if personal_mail && self.rng.gen_bool(0.04) {
+                // Mail to oneself at home: a form, a photo, a schedule.
+                let at = self.rng.gen_range(start..end);
+                let attachments = u64::from(self.rng.gen_bool(0.4));
+                let to_domain = PERSONAL_MAIL[self.rng.gen_range(0..PERSONAL_MAIL.len())].into();
+                let bytes = self
+                    .rng
+                    .gen_range(3_000..(50_000 + attachments * 2_000_000));
+                push(
+                    self,
+                    at,
+                    Action::EmailSend {
+                        to_domain,
+                        external: true,
+                        bytes,
+                        attachments,
+                        doc: None,
+                    },
+                );
+            }
+            if self.rng.gen_bool(0.006) {
+                // A mis-click on a confidential document of a neighbouring
+                // project: refused, and harmless.
+                let line = UNITS[self.units[i]].lines.first().copied().unwrap_or(0);
+                let pool: Vec<usize> = self.docs_by_line[line]
+                    .iter()
+                    .copied()
+                    .filter(|&d| {
+                        self.docs[d].classification >= Level::Confidential
+                            && !self.docs[d].projects.shares_with(&self.people[i].projects)
+                    })
+                    .collect();
+                if let Some(&d) = pool.choose(&mut self.rng) {
+                    let at = self.rng.gen_range(start..end);
+                    let doc = self.docs[d].doc_id.clone();
+                    push(self, at, Action::DocDenied { doc });
+                }
+            }
             if self.rng.gen_bool(0.05) {
                 let at = self.rng.gen_range(start..end);
                 let pages = self.rng.gen_range(1..10);
@@ -763,7 +897,21 @@ pub fn generate(cfg: &SimConfig, out: &Path) -> io::Result<SimStats> {
     sim.make_people();
     sim.make_docs();
     sim.make_hr();
+    sim.make_plan();
     sim.make_contacts();
+    let truth_path = cfg.truth.clone().unwrap_or_else(|| out.join("truth.jsonl"));
+    let mut t_out = BufWriter::new(File::create(&truth_path)?);
+    for t in &sim.plan.truth {
+        writeln!(
+            t_out,
+            "{}",
+            serde_json::to_string(t).map_err(io::Error::other)?
+        )?;
+    }
+    t_out.flush()?;
+    let mut planned = std::mem::take(&mut sim.plan.events);
+    planned.sort_by_key(|e| e.ts);
+    let mut planned = planned.into_iter().peekable();
 
     write_directory(
         BufWriter::new(File::create(out.join("directory.csv"))?),
@@ -817,6 +965,9 @@ pub fn generate(cfg: &SimConfig, out: &Path) -> io::Result<SimStats> {
         }
         day_buf.clear();
         sim.day_events(day, &mut day_buf);
+        while let Some(e) = planned.next_if(|e| e.ts.date_naive() <= day) {
+            day_buf.push(e);
+        }
         day_buf.sort_by_key(|e| e.ts);
         for e in &day_buf {
             events.write_all(event_to_json(e).as_bytes())?;
@@ -832,6 +983,7 @@ pub fn generate(cfg: &SimConfig, out: &Path) -> io::Result<SimStats> {
         events: count,
         hr_events: sim.hr.len(),
         contacts: sim.contacts.len(),
+        insiders: sim.plan.truth.iter().filter(|t| t.insider).count(),
     })
 }
 

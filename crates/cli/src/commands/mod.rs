@@ -2,6 +2,8 @@
 
 pub mod bench;
 pub mod check;
+pub mod detect;
+pub mod evaluate;
 pub mod import;
 pub mod ledger;
 pub mod people;

@@ -27,6 +27,10 @@ pub struct Args {
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
+    /// Where to write the ground truth (planted insiders and the honest
+    /// people planted to confuse naive rules); default OUT/truth.jsonl.
+    #[arg(long)]
+    truth: Option<PathBuf>,
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
@@ -36,17 +40,19 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         seed: args.seed,
         start: args.start,
         gzip: args.gzip,
+        truth: args.truth.clone(),
     };
     let stats = generate(&cfg, &args.out)
         .with_context(|| format!("cannot write {}", args.out.display()))?;
     println!(
-        "wrote {}: {} people, {} documents, {} events, {} HR events, {} contact reports",
+        "wrote {}: {} people, {} documents, {} events, {} HR events, {} contact reports, {} planted insiders",
         args.out.display(),
         stats.people,
         stats.documents,
         stats.events,
         stats.hr_events,
-        stats.contacts
+        stats.contacts,
+        stats.insiders
     );
     Ok(ExitCode::SUCCESS)
 }

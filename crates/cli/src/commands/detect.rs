@@ -1,0 +1,585 @@
+//! `custodian detect`: the risk engine over a dataset folder (interchange
+//! format or the CERT r4.2 layout) or over the store.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{bail, Context as _, Result};
+
+use std::ops::ControlFlow;
+use std::rc::Rc;
+
+use custodian_core::interchange::{parse_event, RecordError};
+use custodian_core::Event;
+use custodian_detect::fast::{self, Packed};
+use custodian_detect::{Alert, Config, Context, Engine, Names, Severity};
+use custodian_ingest::{
+    for_each_block, read_context, Block, ImportOptions, NoProgress, Progress, RejectSink,
+    SourceFile,
+};
+
+use crate::settings::Settings;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The interchange format (directory.csv, documents.csv, events.jsonl, …).
+    Interchange,
+    /// The CERT Insider Threat Test Dataset r4.2 (logon, device, file,
+    /// email, http CSVs and the LDAP folder).
+    #[value(name = "cert-r4.2")]
+    CertR42,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The dataset folder.
+    #[arg(long, value_name = "DIR", required_unless_present = "from_store")]
+    pub input: Option<PathBuf>,
+    /// Read what the store holds instead of a folder; alerts are stored and
+    /// appended to the ledger.
+    #[arg(long, conflicts_with = "input")]
+    pub from_store: bool,
+    /// The folder's layout.
+    #[arg(long, value_enum, default_value = "interchange")]
+    pub format: Format,
+    /// Where to write the alerts (JSONL); `-` for stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Where to write rejected lines (default custodian-rejects/detect-TIME.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub rejects: Option<PathBuf>,
+    /// How many of the top alerts to print.
+    #[arg(long, default_value_t = 10)]
+    pub top: usize,
+    /// Print the run's summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What a run found, for printing and for the demo.
+#[derive(Debug, serde::Serialize)]
+pub struct DetectSummary {
+    pub events_read: u64,
+    pub events_used: u64,
+    pub rejected: u64,
+    pub rejects_file: Option<String>,
+    pub people: usize,
+    pub contact_groups: usize,
+    pub alerts: usize,
+    pub people_alerted: [usize; 3],
+    pub read_seconds: f64,
+    pub detect_seconds: f64,
+    pub output: Option<String>,
+}
+
+struct Bar(indicatif::ProgressBar);
+
+impl Progress for Bar {
+    fn begin(&self, file: &str, total_bytes: u64) {
+        self.0.reset();
+        self.0.set_length(total_bytes);
+        self.0.set_message(file.to_string());
+    }
+    fn position(&self, bytes: u64) {
+        self.0.set_position(bytes);
+    }
+    fn end(&self, _file: &str) {}
+}
+
+pub fn progress(wanted: bool) -> Arc<dyn Progress> {
+    match super::import::bar_if_terminal(
+        wanted,
+        "{msg:>16} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
+        Some(b) => Arc::new(Bar(b)),
+        None => Arc::new(NoProgress),
+    }
+}
+
+/// Runs detection over a dataset folder: returns the alerts (in data-time
+/// order) and the summary.
+pub fn detect_folder(
+    settings: &Settings,
+    dir: &Path,
+    format: Format,
+    rejects: Option<PathBuf>,
+    show_progress: bool,
+) -> Result<(Vec<Alert>, DetectSummary)> {
+    let now = crate::clock::now();
+    let rejects = rejects.unwrap_or_else(|| {
+        settings
+            .rejects_dir
+            .join(format!("detect-{}.jsonl", now.format("%Y%m%dT%H%M%S")))
+    });
+    let mut opts = ImportOptions::new(rejects, now);
+    opts.max_line_bytes = settings.max_line_bytes;
+    let t = Instant::now();
+    if format == Format::CertR42 {
+        return detect_cert(dir, show_progress);
+    }
+    let bar = progress(show_progress);
+    let (mut ds, src, mut sink) = read_context(dir, &opts, &bar)?;
+    let ctx = Context {
+        people: std::mem::take(&mut ds.people),
+        documents: std::mem::take(&mut ds.documents),
+        hr: std::mem::take(&mut ds.hr),
+        contacts: std::mem::take(&mut ds.contacts),
+    };
+    let max_line = opts.max_line_bytes;
+    let mut run = EventRun::default();
+    // First try the file as it comes: most exports are in time order, and
+    // then nothing needs holding. The first event out of order sends the
+    // run to the second pass, which sorts.
+    let mut engine = Engine::new(&ctx, Config::default());
+    let names = engine.names();
+    let mut alerts = Vec::new();
+    let mut tie: Vec<(Rc<ParsedBlock>, u32)> = Vec::new();
+    let mut last_seq = None;
+    let mut in_order = true;
+    let huge = for_each_block(
+        &src,
+        &bar,
+        |b| parse_block(b, &names, max_line),
+        |parsed| {
+            run.note(&src, &mut sink, &parsed);
+            last_seq = Some(parsed.seq);
+            let rc = Rc::new(parsed);
+            for i in 0..rc.items.len() {
+                let ts = item_ts(&rc.items[i]);
+                if let Some((g, gi)) = tie.first() {
+                    let gts = item_ts(&g.items[*gi as usize]);
+                    if ts < gts {
+                        in_order = false;
+                        return ControlFlow::Break(());
+                    }
+                    if ts > gts {
+                        flush_tie(&mut tie, &mut engine, &names, &mut alerts, &mut run);
+                    }
+                }
+                tie.push((rc.clone(), i as u32));
+            }
+            ControlFlow::Continue(())
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", src.path.display()))?;
+    if in_order {
+        flush_tie(&mut tie, &mut engine, &names, &mut alerts, &mut run);
+        run.huge(&src, &mut sink, huge, max_line)?;
+    } else {
+        tracing::info!("events are not in time order; sorting them in memory");
+        tie.clear();
+        engine = Engine::new(&ctx, Config::default());
+        let names = engine.names();
+        alerts.clear();
+        let seen_until = last_seq;
+        let mut blocks: Vec<ParsedBlock> = Vec::new();
+        let mut second = EventRun::default();
+        let huge = for_each_block(
+            &src,
+            &bar,
+            |b| parse_block(b, &names, max_line),
+            |parsed| {
+                if seen_until.is_none_or(|s| parsed.seq > s) {
+                    run.note(&src, &mut sink, &parsed);
+                }
+                second.read += parsed.read;
+                blocks.push(parsed);
+                ControlFlow::Continue(())
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", src.path.display()))?;
+        run.read = second.read;
+        run.huge(&src, &mut sink, huge, max_line)?;
+        let mut order: Vec<(u32, u32)> = Vec::new();
+        for (bi, b) in blocks.iter().enumerate() {
+            order.extend((0..b.items.len() as u32).map(|i| (bi as u32, i)));
+        }
+        let key = |&(b, i): &(u32, u32)| {
+            let blk = &blocks[b as usize];
+            item_key(blk, &blk.items[i as usize])
+        };
+        order.sort_unstable_by(|x, y| key(x).cmp(&key(y)));
+        let mut prev: Option<(i64, &str)> = None;
+        for o in &order {
+            let k = key(o);
+            if prev == Some(k) {
+                run.duplicates += 1;
+                continue;
+            }
+            prev = Some(k);
+            let blk = &blocks[o.0 as usize];
+            run.used += 1;
+            let item = &blk.items[o.1 as usize];
+            let alert = match item {
+                Item::Fast(p) => engine.push_ev(&p.ev(&blk.text)),
+                Item::Slow(e) => engine.push_ev(&names.compact(e)),
+            };
+            alerts.extend(alert);
+        }
+        // Dropping two million parsed events one by one is slow and the
+        // process is about to end; let the OS take the memory back.
+        std::mem::forget(blocks);
+    }
+    let stats = engine.stats();
+    let summary = DetectSummary {
+        events_read: run.read,
+        events_used: run.used,
+        rejected: sink.total(),
+        rejects_file: sink.path_if_written().map(|p| p.display().to_string()),
+        people: stats.people,
+        contact_groups: stats.contact_groups,
+        alerts: alerts.len(),
+        people_alerted: people_alerted(&alerts),
+        read_seconds: 0.0,
+        detect_seconds: t.elapsed().as_secs_f64(),
+        output: None,
+    };
+    Ok((alerts, summary))
+}
+
+/// Parsed lines of one block: fast-path events, the rare event that needed
+/// the ordinary parser, and rejects.
+#[derive(Default)]
+pub struct ParsedBlock {
+    seq: u64,
+    /// The block, when it is UTF-8 (fast items borrow from it).
+    text: String,
+    items: Vec<Item>,
+    rejects: Vec<(u64, String, Vec<u8>)>,
+    read: u64,
+}
+
+enum Item {
+    Fast(Packed),
+    Slow(Box<Event>),
+}
+
+fn item_ts(i: &Item) -> i64 {
+    match i {
+        Item::Fast(p) => p.ts_us,
+        Item::Slow(e) => e.ts.timestamp_micros(),
+    }
+}
+
+fn item_key<'a>(b: &'a ParsedBlock, i: &'a Item) -> (i64, &'a str) {
+    match i {
+        Item::Fast(p) => p.key(&b.text),
+        Item::Slow(e) => (e.ts.timestamp_micros(), e.id.as_str()),
+    }
+}
+
+fn parse_block(b: Block, names: &Names, max_line: usize) -> ParsedBlock {
+    let mut out = ParsedBlock {
+        seq: b.seq,
+        ..Default::default()
+    };
+    // The fast path needs text: check the block once. A block with a line
+    // that is not UTF-8 takes the ordinary parser, which names the line.
+    let first_line = b.first_line;
+    let (bytes, text) = match String::from_utf8(b.data) {
+        Ok(t) => (Vec::new(), Some(t)),
+        Err(e) => (e.into_bytes(), None),
+    };
+    let data: &[u8] = text.as_ref().map_or(&bytes[..], |t| t.as_bytes());
+    for (no, line) in custodian_ingest::block_lines(first_line, data) {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        out.read += 1;
+        if line.len() > max_line {
+            out.rejects.push((
+                no,
+                format!(
+                    "line of {} bytes exceeds the limit of {max_line} bytes",
+                    line.len()
+                ),
+                line.to_vec(),
+            ));
+            continue;
+        }
+        if let Some(text) = &text {
+            let start = line.as_ptr() as usize - data.as_ptr() as usize;
+            if let Some(l) = text.get(start..start + line.len()) {
+                if let Ok(p) = fast::parse_line(text, l, names) {
+                    out.items.push(Item::Fast(p));
+                    continue;
+                }
+            }
+        }
+        match parse_event(line) {
+            Ok(e) if names.user(&e.user) != custodian_detect::NONE => {
+                out.items.push(Item::Slow(Box::new(e)))
+            }
+            Ok(e) => out.rejects.push((
+                no,
+                RecordError::field(
+                    "user",
+                    format!(
+                        "unknown user '{}' (not in directory.csv)",
+                        e.user.chars().take(60).collect::<String>()
+                    ),
+                )
+                .to_string(),
+                line.to_vec(),
+            )),
+            Err(err) => out.rejects.push((no, err.to_string(), line.to_vec())),
+        }
+    }
+    out.text = text.unwrap_or_default();
+    out
+}
+
+#[derive(Default)]
+struct EventRun {
+    read: u64,
+    used: u64,
+    duplicates: u64,
+}
+
+impl EventRun {
+    fn note(&mut self, src: &SourceFile, sink: &mut RejectSink, p: &ParsedBlock) {
+        self.read += p.read;
+        for (no, why, raw) in &p.rejects {
+            if let Err(e) = sink.reject(src, *no, why.clone(), raw.clone(), None) {
+                tracing::warn!("cannot record a rejected line: {e}");
+            }
+        }
+    }
+
+    fn huge(
+        &mut self,
+        src: &SourceFile,
+        sink: &mut RejectSink,
+        huge: Vec<(u64, u64, Vec<u8>)>,
+        max_line: usize,
+    ) -> Result<()> {
+        for (line, len, raw) in huge {
+            self.read += 1;
+            sink.reject(
+                src,
+                line,
+                format!("line of {len} bytes exceeds the limit of {max_line} bytes"),
+                raw,
+                Some(len),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+fn flush_tie(
+    tie: &mut Vec<(Rc<ParsedBlock>, u32)>,
+    engine: &mut Engine,
+    names: &Names,
+    alerts: &mut Vec<Alert>,
+    run: &mut EventRun,
+) {
+    if tie.len() > 1 {
+        tie.sort_by(|a, b| {
+            item_key(&a.0, &a.0.items[a.1 as usize]).cmp(&item_key(&b.0, &b.0.items[b.1 as usize]))
+        });
+    }
+    let mut prev_id: Option<String> = None;
+    for (blk, i) in tie.iter() {
+        let item = &blk.items[*i as usize];
+        if tie.len() > 1 {
+            let id = item_key(blk, item).1;
+            if prev_id.as_deref() == Some(id) {
+                run.duplicates += 1;
+                continue;
+            }
+            prev_id = Some(id.to_string());
+        }
+        run.used += 1;
+        let alert = match item {
+            Item::Fast(p) => engine.push_ev(&p.ev(&blk.text)),
+            Item::Slow(e) => engine.push_ev(&names.compact(e)),
+        };
+        alerts.extend(alert);
+    }
+    tie.clear();
+}
+
+/// CERT r4.2: streamed, merged by date straight into the engine.
+fn detect_cert(dir: &Path, show_progress: bool) -> Result<(Vec<Alert>, DetectSummary)> {
+    let t = Instant::now();
+    let ds = custodian_ingest::cert::CertDataset::open(
+        dir,
+        chrono::FixedOffset::east_opt(0).unwrap_or_else(|| crate::clock::now().offset().to_owned()),
+    )?;
+    let ctx = Context {
+        people: ds.people.clone(),
+        documents: vec![],
+        hr: ds.hr.clone(),
+        contacts: vec![],
+    };
+    let mut engine = Engine::new(&ctx, Config::default());
+    let mut events = ds.events()?;
+    let bar = super::import::bar_if_terminal(show_progress, "{spinner} {pos} events {per_sec}");
+    let mut alerts = Vec::new();
+    let mut used = 0u64;
+    for e in events.by_ref() {
+        used += 1;
+        if used.is_multiple_of(100_000) {
+            if let Some(b) = &bar {
+                b.set_position(used);
+            }
+        }
+        if let Some(a) = engine.push(&e) {
+            alerts.push(a);
+        }
+    }
+    for r in events.rejects.iter().take(20) {
+        eprintln!("rejected: {} line {}: {}", r.file, r.line, r.reason);
+    }
+    let stats = engine.stats();
+    if stats.out_of_order > 0 {
+        tracing::warn!(
+            out_of_order = stats.out_of_order,
+            "CERT rows out of date order"
+        );
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let summary = DetectSummary {
+        events_read: events.rows,
+        events_used: used,
+        rejected: events.rejects.len() as u64,
+        rejects_file: None,
+        people: stats.people,
+        contact_groups: 0,
+        alerts: alerts.len(),
+        people_alerted: people_alerted(&alerts),
+        read_seconds: 0.0,
+        detect_seconds: secs,
+        output: None,
+    };
+    Ok((alerts, summary))
+}
+
+/// Distinct people alerted at low, medium and high (their highest).
+pub fn people_alerted(alerts: &[Alert]) -> [usize; 3] {
+    let mut top: std::collections::BTreeMap<&str, Severity> = Default::default();
+    for a in alerts {
+        let e = top.entry(a.user.as_str()).or_insert(a.severity);
+        *e = (*e).max(a.severity);
+    }
+    let mut n = [0; 3];
+    for s in top.values() {
+        n[*s as usize] += 1;
+    }
+    n
+}
+
+pub fn write_alerts(path: &Path, alerts: &[Alert]) -> Result<()> {
+    let mut out: Box<dyn Write> = if path == Path::new("-") {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(BufWriter::new(
+            File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+        ))
+    };
+    for a in alerts {
+        serde_json::to_writer(&mut out, a)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// The highest alert of each person, best first.
+pub fn top_alerts(alerts: &[Alert], n: usize) -> Vec<&Alert> {
+    let mut best: std::collections::BTreeMap<&str, &Alert> = Default::default();
+    for a in alerts {
+        let e = best.entry(a.user.as_str()).or_insert(a);
+        if a.score > e.score {
+            *e = a;
+        }
+    }
+    let mut v: Vec<&Alert> = best.into_values().collect();
+    v.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.user.cmp(&b.user)));
+    v.truncate(n);
+    v
+}
+
+pub fn print_alert(a: &Alert) {
+    println!(
+        "  {:<6} {:>5.1}  {}  {}",
+        a.severity.as_str(),
+        a.score,
+        a.raised_at.format("%Y-%m-%d %H:%M"),
+        a.user
+    );
+    println!("         {}", a.summary);
+    for i in a.indicators.iter().take(5) {
+        println!(
+            "         - {:<26} {:>5.1}  {} ({} events)",
+            i.name,
+            i.weight,
+            i.detail,
+            i.evidence.len()
+        );
+    }
+}
+
+pub fn run_folder(settings: &Settings, args: &Args) -> Result<ExitCode> {
+    let Some(dir) = &args.input else {
+        bail!("--input DIR or --from-store is required");
+    };
+    let (alerts, mut summary) =
+        detect_folder(settings, dir, args.format, args.rejects.clone(), !args.json)?;
+    if let Some(out) = &args.output {
+        write_alerts(out, &alerts)?;
+        summary.output = Some(out.display().to_string());
+    }
+    report(&alerts, &summary, args.top, args.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn report(alerts: &[Alert], summary: &DetectSummary, top: usize, json: bool) -> Result<()> {
+    if json {
+        return crate::output::json(summary);
+    }
+    let [low, medium, high] = summary.people_alerted;
+    eprintln!(
+        "read {} events ({} used, {} rejected{}) in {:.1} s; detection {:.1} s",
+        summary.events_read,
+        summary.events_used,
+        summary.rejected,
+        summary
+            .rejects_file
+            .as_deref()
+            .map(|f| format!(", see {f}"))
+            .unwrap_or_default(),
+        summary.read_seconds,
+        summary.detect_seconds
+    );
+    println!(
+        "{} alerts; people alerted: {high} high, {medium} medium, {low} low (of {}); {} contact-report groups",
+        summary.alerts, summary.people, summary.contact_groups
+    );
+    if let Some(o) = &summary.output {
+        if o != "-" {
+            println!("alerts written to {o}");
+        }
+    }
+    let best = top_alerts(alerts, top);
+    if !best.is_empty() {
+        println!("top alerts:");
+        for a in best {
+            print_alert(a);
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_store(
+    _settings: &Settings,
+    _store: &dyn custodian_store::Store,
+    _args: &Args,
+) -> Result<ExitCode> {
+    bail!("--from-store is not available yet")
+}
