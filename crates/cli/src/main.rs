@@ -61,6 +61,9 @@ enum Command {
     /// The custody ledger: keys, status, verification, proofs, tiles.
     #[command(subcommand)]
     Ledger(commands::ledger::Cmd),
+    /// Simulate a company, import it, detect, and show the top alerts and the
+    /// scorecard: the whole product in about a minute.
+    Demo(commands::demo::Args),
     /// Run the insider-risk engine over a dataset folder or the store.
     Detect(commands::detect::Args),
     /// Score alerts against a ground truth: insiders caught, how early, false alerts.
@@ -118,6 +121,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return commands::evaluate::run(args);
     }
     let settings = Settings::resolve(cli.config.as_deref(), cli.store.as_deref(), &ProcessEnv)?;
+    if let Command::Demo(args) = &cli.command {
+        return commands::demo::run(&settings, args).await;
+    }
     if let Command::Detect(args) = &cli.command {
         if !args.from_store {
             return commands::detect::run_folder(&settings, args);
@@ -139,7 +145,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Detect(args) => {
             commands::detect::run_store(&settings, store.as_ref(), &args).await?
         }
-        Command::Simulate(_) | Command::Bench(_) | Command::Evaluate(_) => ExitCode::SUCCESS,
+        Command::Simulate(_) | Command::Bench(_) | Command::Evaluate(_) | Command::Demo(_) => {
+            ExitCode::SUCCESS
+        }
     };
     Ok(code)
 }

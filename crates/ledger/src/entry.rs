@@ -17,6 +17,7 @@ pub mod kinds {
     pub const HR_EVENT: &str = "hr-event";
     pub const CONTACT_REPORT: &str = "contact-report";
     pub const REGISTER_CHANGE: &str = "register-change";
+    pub const ALERT: &str = "alert";
 }
 
 /// Encodes an entry's leaf data.

@@ -20,13 +20,13 @@ use custodian_core::{ContactReport, Document, HrEvent, Person};
 use custodian_ledger::entry::kinds;
 use custodian_ledger::{Hash, Tile, TileId};
 use custodian_store::ledger::{
-    contact_leaf, edge_ids, event_entry_body, hr_leaf, ledger_update, register_change_id,
-    register_change_json, register_change_leaf, size_after,
+    alert_leaf, contact_leaf, edge_ids, event_entry_body, hr_leaf, ledger_update,
+    register_change_id, register_change_json, register_change_leaf, size_after,
 };
 use custodian_store::{
-    columns, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow, Counts,
-    Inserted, LedgerContext, LedgerRecord, LedgerRun, NewContact, NewEvent, RegisterChange, Reject,
-    Result, Store, StoreError, StoredEvent,
+    columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow,
+    Counts, Inserted, LedgerContext, LedgerRecord, LedgerRun, NewAlert, NewContact, NewEvent,
+    RegisterChange, Reject, Result, Store, StoreError, StoredAlert, StoredEvent,
 };
 
 /// The secondary index a bulk load drops and rebuilds.
@@ -531,6 +531,99 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn hr_events(&self) -> Result<Vec<HrEvent>> {
+        let rows = sqlx::query("SELECT body FROM hr_events ORDER BY ts_us, id COLLATE \"C\"")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get("body").map_err(be)?;
+                parse_hr(body.as_bytes()).map_err(|e| StoreError::Corrupt(format!("hr event: {e}")))
+            })
+            .collect()
+    }
+
+    async fn event_lines(&self, after_seq: i64, limit: u32) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query(
+            "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(after_seq)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(be)?;
+        rows.iter()
+            .map(|r| {
+                let off: i32 = r.try_get(3).map_err(be)?;
+                let ts = ts_from_db(r.try_get(2).map_err(be)?, i64::from(off))?;
+                let id: &str = r.try_get(1).map_err(be)?;
+                let user: &str = r.try_get(4).map_err(be)?;
+                let action: &str = r.try_get(5).map_err(be)?;
+                let doc: Option<&str> = r.try_get(6).map_err(be)?;
+                let rest: &str = r.try_get(7).map_err(be)?;
+                Ok((
+                    r.try_get(0).map_err(be)?,
+                    event_line(id, &ts, user, action, doc, rest),
+                ))
+            })
+            .collect()
+    }
+
+    async fn insert_alerts(&self, alerts: &[NewAlert], ledger: &LedgerContext) -> Result<Inserted> {
+        let mut tx = self.write_tx().await?;
+        let first = max_seq(&mut tx, "alerts").await? + 1;
+        let mut leaves = Vec::new();
+        for a in alerts {
+            let (us, off) = ts_to_db(&a.raised_at);
+            let n = sqlx::query(
+                "INSERT INTO alerts (seq, id, user_id, raised_us, raised_off, severity, score, body) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(first + leaves.len() as i64)
+            .bind(&a.id)
+            .bind(&a.user)
+            .bind(us)
+            .bind(off)
+            .bind(&a.severity)
+            .bind(a.score)
+            .bind(&a.body)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?
+            .rows_affected();
+            if n == 1 {
+                leaves.push(alert_leaf(a));
+            }
+        }
+        append_ledger(&mut tx, ledger, kinds::ALERT, first, &leaves).await?;
+        tx.commit().await.map_err(be)?;
+        Ok(Inserted(leaves.len() as u64))
+    }
+
+    async fn alerts(&self, limit: u32) -> Result<Vec<StoredAlert>> {
+        let rows = sqlx::query(
+            "SELECT * FROM alerts ORDER BY score DESC, raised_us, id COLLATE \"C\" LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(be)?;
+        rows.iter()
+            .map(|r| {
+                let off: i32 = r.try_get("raised_off").map_err(be)?;
+                Ok(StoredAlert {
+                    seq: r.try_get("seq").map_err(be)?,
+                    id: r.try_get("id").map_err(be)?,
+                    user: r.try_get("user_id").map_err(be)?,
+                    raised_at: ts_from_db(r.try_get("raised_us").map_err(be)?, i64::from(off))?,
+                    severity: r.try_get("severity").map_err(be)?,
+                    score: r.try_get("score").map_err(be)?,
+                    body: r.try_get("body").map_err(be)?,
+                })
+            })
+            .collect()
+    }
+
     async fn recent_events_for(&self, user_id: &str, limit: u32) -> Result<Vec<StoredEvent>> {
         let rows = sqlx::query(
             "SELECT id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE user_id = $1 ORDER BY ts_us DESC, id COLLATE \"C\" DESC LIMIT $2",
@@ -715,6 +808,7 @@ fn table_of(kind: &str) -> Result<&'static str> {
         kinds::HR_EVENT => "hr_events",
         kinds::CONTACT_REPORT => "contact_reports",
         kinds::REGISTER_CHANGE => "register_changes",
+        kinds::ALERT => "alerts",
         other => {
             return Err(StoreError::Backend(format!(
                 "unknown ledger kind '{other}'"
@@ -836,6 +930,7 @@ async fn fetch_records(
         kinds::HR_EVENT => "SELECT seq, id, body FROM hr_events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
         kinds::CONTACT_REPORT => "SELECT seq, id, raw FROM contact_reports WHERE seq >= $1 AND seq < $2 ORDER BY seq",
         kinds::REGISTER_CHANGE => "SELECT * FROM register_changes WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+        kinds::ALERT => "SELECT seq, id, body FROM alerts WHERE seq >= $1 AND seq < $2 ORDER BY seq",
         other => return Err(StoreError::Backend(format!("unknown ledger kind '{other}'"))),
     };
     let rows = sqlx::query(sql)
@@ -862,6 +957,7 @@ async fn fetch_records(
                         .map(|c| contact_to_json(&c))
                         .map_err(|e| e.to_string())
                 }
+                kinds::ALERT => Ok(r.try_get::<String, _>("body").map_err(be)?),
                 _ => register_change_row(r)
                     .map(|c| register_change_json(&c))
                     .map_err(|e| e.to_string()),

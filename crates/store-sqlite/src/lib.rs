@@ -23,13 +23,13 @@ use custodian_core::{ContactReport, Document, HrEvent, Person};
 use custodian_ledger::entry::kinds;
 use custodian_ledger::{Hash, Tile, TileId};
 use custodian_store::ledger::{
-    contact_leaf, edge_ids, event_entry_body, hr_leaf, ledger_update, register_change_id,
-    register_change_json, register_change_leaf, size_after,
+    alert_leaf, contact_leaf, edge_ids, event_entry_body, hr_leaf, ledger_update,
+    register_change_id, register_change_json, register_change_leaf, size_after,
 };
 use custodian_store::{
-    columns, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow, Counts,
-    Inserted, LedgerContext, LedgerRecord, LedgerRun, NewContact, NewEvent, RegisterChange, Reject,
-    Result, Store, StoreError, StoredEvent,
+    columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow,
+    Counts, Inserted, LedgerContext, LedgerRecord, LedgerRun, NewAlert, NewContact, NewEvent,
+    RegisterChange, Reject, Result, Store, StoreError, StoredAlert, StoredEvent,
 };
 
 /// Rows per multi-row statement (7 parameters each, under SQLite's
@@ -78,6 +78,7 @@ fn table_of(kind: &str) -> Result<&'static str> {
         kinds::HR_EVENT => "hr_events",
         kinds::CONTACT_REPORT => "contact_reports",
         kinds::REGISTER_CHANGE => "register_changes",
+        kinds::ALERT => "alerts",
         other => {
             return Err(StoreError::Backend(format!(
                 "unknown ledger kind '{other}'"
@@ -532,6 +533,116 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn hr_events(&self) -> Result<Vec<HrEvent>> {
+        let rows = sqlx::query("SELECT body FROM hr_events ORDER BY ts_us, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?;
+        rows.iter()
+            .map(|r| {
+                let body: String = r.try_get("body").map_err(be)?;
+                parse_hr(body.as_bytes()).map_err(|e| StoreError::Corrupt(format!("hr event: {e}")))
+            })
+            .collect()
+    }
+
+    async fn event_lines(&self, after_seq: i64, limit: u32) -> Result<Vec<(i64, String)>> {
+        let mut conn = self.pool.acquire().await.map_err(be)?;
+        let max: Option<i64> = sqlx::query_scalar("SELECT max(seq) FROM events")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(be)?;
+        let mut out = Vec::with_capacity(limit as usize);
+        let mut from = after_seq + 1;
+        // Positions are rowids: contiguous unless rows were deleted, so a
+        // range usually holds `limit` rows; keep going over gaps.
+        while out.len() < limit as usize && from <= max.unwrap_or(0) {
+            let want = limit as usize - out.len();
+            let mut bad = None;
+            for_each_packed_event(&mut conn, from, want as u64, |r| {
+                let line = (|| -> std::result::Result<String, String> {
+                    let us: i64 = r.us.parse().map_err(|_| "ts_us".to_string())?;
+                    let off: i64 = r.off.parse().map_err(|_| "ts_off".to_string())?;
+                    let ts = ts_from_db(us, off).map_err(|e| e.to_string())?;
+                    let doc = if r.doc_null {
+                        None
+                    } else {
+                        Some(utf8_field(r.doc, "doc")?)
+                    };
+                    Ok(event_line(
+                        utf8_field(r.id, "id")?,
+                        &ts,
+                        utf8_field(r.user, "user_id")?,
+                        utf8_field(r.action, "action")?,
+                        doc,
+                        utf8_field(r.rest, "rest")?,
+                    ))
+                })();
+                match line {
+                    Ok(l) => out.push((r.seq, l)),
+                    Err(e) => bad = Some(format!("event at position {}: {e}", r.seq)),
+                }
+            })
+            .await?;
+            if let Some(b) = bad {
+                return Err(StoreError::Corrupt(b));
+            }
+            from += want as i64;
+        }
+        Ok(out)
+    }
+
+    async fn insert_alerts(&self, alerts: &[NewAlert], ledger: &LedgerContext) -> Result<Inserted> {
+        let mut tx = self.write_tx().await?;
+        let first = max_seq(&mut tx, "alerts").await? + 1;
+        let mut leaves = Vec::new();
+        for a in alerts {
+            let (us, off) = ts_to_db(&a.raised_at);
+            let n = sqlx::query("INSERT OR IGNORE INTO alerts (id, user_id, raised_us, raised_off, severity, score, body) VALUES (?,?,?,?,?,?,?)")
+                .bind(&a.id)
+                .bind(&a.user)
+                .bind(us)
+                .bind(off)
+                .bind(&a.severity)
+                .bind(a.score)
+                .bind(&a.body)
+                .execute(&mut *tx)
+                .await
+                .map_err(be)?
+                .rows_affected();
+            if n == 1 {
+                leaves.push(alert_leaf(a));
+            }
+        }
+        append_ledger(&mut tx, ledger, kinds::ALERT, first, &leaves).await?;
+        tx.commit().await.map_err(be)?;
+        Ok(Inserted(leaves.len() as u64))
+    }
+
+    async fn alerts(&self, limit: u32) -> Result<Vec<StoredAlert>> {
+        let rows = sqlx::query("SELECT * FROM alerts ORDER BY score DESC, raised_us, id LIMIT ?")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredAlert {
+                    seq: r.try_get("seq").map_err(be)?,
+                    id: r.try_get("id").map_err(be)?,
+                    user: r.try_get("user_id").map_err(be)?,
+                    raised_at: ts_from_db(
+                        r.try_get("raised_us").map_err(be)?,
+                        r.try_get("raised_off").map_err(be)?,
+                    )?,
+                    severity: r.try_get("severity").map_err(be)?,
+                    score: r.try_get("score").map_err(be)?,
+                    body: r.try_get("body").map_err(be)?,
+                })
+            })
+            .collect()
+    }
+
     async fn recent_events_for(&self, user_id: &str, limit: u32) -> Result<Vec<StoredEvent>> {
         let rows = sqlx::query(
             "SELECT id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE user_id = ? ORDER BY ts_us DESC, id DESC LIMIT ?",
@@ -709,6 +820,7 @@ async fn fetch_records(
         kinds::CONTACT_REPORT => {
             "SELECT seq, id, raw FROM contact_reports WHERE seq >= ? AND seq < ? ORDER BY seq"
         }
+        kinds::ALERT => "SELECT seq, id, body FROM alerts WHERE seq >= ? AND seq < ? ORDER BY seq",
         kinds::REGISTER_CHANGE => {
             "SELECT * FROM register_changes WHERE seq >= ? AND seq < ? ORDER BY seq"
         }
@@ -741,6 +853,9 @@ async fn fetch_records(
                         .map(|c| contact_to_json(&c))
                         .map_err(|e| e.to_string())
                 }
+                // An alert is logged as stored: any change to the row
+                // changes its leaf.
+                kinds::ALERT => Ok(r.try_get::<String, _>("body").map_err(be)?),
                 _ => register_change_row(r)
                     .map(|c| register_change_json(&c))
                     .map_err(|e| e.to_string()),
@@ -754,16 +869,29 @@ async fn fetch_records(
         .collect()
 }
 
+/// One event row as the packed read gives it (fields as stored).
+struct PackedRow<'a> {
+    seq: i64,
+    id: &'a [u8],
+    us: &'a str,
+    off: &'a str,
+    doc_null: bool,
+    user: &'a [u8],
+    action: &'a [u8],
+    doc: &'a [u8],
+    rest: &'a [u8],
+}
+
 /// Events of a seq range as one value: SQLite concatenates each row's
-/// columns with their byte lengths (`seq,ts_us,ts_off,doc_is_null,len(id),
-/// len(user),len(action),len(doc),len(rest):` then the five texts), so the
-/// driver hands over one value per run instead of materialising every row.
-/// This is the hot path of `ledger verify`.
-async fn fetch_event_records(
+/// fields behind a header of lengths, which is read here without building a
+/// row object per event (the per-row cost of reading through sqlx is most
+/// of a full read's time).
+async fn for_each_packed_event(
     conn: &mut SqliteConnection,
     first_seq: i64,
     count: u64,
-) -> Result<Vec<LedgerRecord>> {
+    mut f: impl FnMut(PackedRow<'_>),
+) -> Result<()> {
     let packed: Option<Vec<u8>> = sqlx::query_scalar(
         "SELECT CAST(group_concat(
             seq || ',' || ts_us || ',' || ts_off || ',' || (doc IS NULL) || ',' ||
@@ -780,7 +908,6 @@ async fn fetch_event_records(
     .map_err(be)?;
     let bytes = packed.unwrap_or_default();
     let corrupt = |why: &str| StoreError::Corrupt(format!("packed event rows: {why}"));
-    let mut out = Vec::with_capacity(count as usize);
     let mut at = 0usize;
     while at < bytes.len() {
         let colon = bytes[at..]
@@ -817,34 +944,58 @@ async fn fetch_event_records(
             take(l_doc)?,
             take(l_rest)?,
         );
-        let canonical = (|| {
-            let us: i64 = us
-                .parse()
-                .map_err(|_| format!("ts_us '{us}' is not a number"))?;
-            let off: i64 = off
-                .parse()
-                .map_err(|_| format!("ts_off '{off}' is not a number"))?;
-            let ts = ts_from_db(us, off).map_err(|e| e.to_string())?;
-            let doc = if doc_null == "0" {
-                Some(utf8_field(doc, "doc")?)
-            } else {
-                None
-            };
-            Ok(event_entry_body(
-                &ts,
-                utf8_field(user, "user_id")?,
-                utf8_field(action, "action")?,
-                doc,
-                utf8_field(rest, "rest")?,
-            ))
-        })();
-        out.push(LedgerRecord {
+        f(PackedRow {
             seq,
-            record_id: String::from_utf8_lossy(id).into_owned(),
-            canonical,
+            id,
+            us,
+            off,
+            doc_null: doc_null != "0",
+            user,
+            action,
+            doc,
+            rest,
         });
         at = p;
     }
+    Ok(())
+}
+
+async fn fetch_event_records(
+    conn: &mut SqliteConnection,
+    first_seq: i64,
+    count: u64,
+) -> Result<Vec<LedgerRecord>> {
+    let mut out = Vec::with_capacity(count as usize);
+    for_each_packed_event(conn, first_seq, count, |r| {
+        let canonical = (|| {
+            let us: i64 =
+                r.us.parse()
+                    .map_err(|_| format!("ts_us '{}' is not a number", r.us))?;
+            let off: i64 = r
+                .off
+                .parse()
+                .map_err(|_| format!("ts_off '{}' is not a number", r.off))?;
+            let ts = ts_from_db(us, off).map_err(|e| e.to_string())?;
+            let doc = if r.doc_null {
+                None
+            } else {
+                Some(utf8_field(r.doc, "doc")?)
+            };
+            Ok(event_entry_body(
+                &ts,
+                utf8_field(r.user, "user_id")?,
+                utf8_field(r.action, "action")?,
+                doc,
+                utf8_field(r.rest, "rest")?,
+            ))
+        })();
+        out.push(LedgerRecord {
+            seq: r.seq,
+            record_id: String::from_utf8_lossy(r.id).into_owned(),
+            canonical,
+        });
+    })
+    .await?;
     Ok(out)
 }
 

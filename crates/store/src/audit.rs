@@ -333,7 +333,13 @@ pub async fn verify(
             }));
         }
     }
-    for kind in ["event", "hr-event", "contact-report", "register-change"] {
+    for kind in [
+        "event",
+        "hr-event",
+        "contact-report",
+        "register-change",
+        "alert",
+    ] {
         if !by_kind.contains_key(kind) {
             let held = store.ledger_record_count(kind).await?;
             if held > 0 {

@@ -164,6 +164,11 @@ pub fn contact_leaf(c: &ContactReport) -> Hash {
     entry_hash(kinds::CONTACT_REPORT, &c.id, &contact_to_json(c))
 }
 
+/// An alert's leaf: its canonical JSON as stored.
+pub fn alert_leaf(a: &crate::NewAlert) -> Hash {
+    entry_hash(kinds::ALERT, &a.id, &a.body)
+}
+
 /// A register change's canonical encoding: its JSON with sorted keys, the
 /// time to the microsecond (as stored) with its offset.
 pub fn register_change_json(c: &RegisterChange) -> String {

@@ -76,6 +76,72 @@ pub struct NewContact {
     pub raw: String,
 }
 
+/// An alert to keep: its id is derived from its content, so running
+/// detection again over the same data stores nothing new.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NewAlert {
+    pub id: String,
+    pub user: String,
+    pub raised_at: DateTime<FixedOffset>,
+    pub severity: String,
+    pub score: f64,
+    /// The alert in the interchange format's shape, canonical JSON (sorted
+    /// keys); this is what the ledger logs.
+    pub body: String,
+}
+
+/// A stored alert.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoredAlert {
+    pub seq: i64,
+    pub id: String,
+    pub user: String,
+    pub raised_at: DateTime<FixedOffset>,
+    pub severity: String,
+    pub score: f64,
+    pub body: String,
+}
+
+/// One stored event as an `events.jsonl` line (what detection reads).
+pub fn event_line(
+    id: &str,
+    ts: &DateTime<FixedOffset>,
+    user: &str,
+    action: &str,
+    doc: Option<&str>,
+    rest: &str,
+) -> String {
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
+    let mut line = String::with_capacity(96 + rest.len());
+    line.push_str("{\"id\":");
+    line.push_str(&q(id));
+    line.push_str(",\"ts\":\"");
+    line.push_str(&ts.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+    line.push_str("\",\"user\":");
+    line.push_str(&q(user));
+    line.push_str(",\"action\":");
+    line.push_str(&q(action));
+    // The stored `rest` normally repeats the document (the column is there
+    // for indexing); a key must appear once.
+    let has_doc = rest.trim_start().starts_with("{\"doc\":") || rest.contains(",\"doc\":");
+    if let Some(d) = doc.filter(|_| !has_doc) {
+        line.push_str(",\"doc\":");
+        line.push_str(&q(d));
+    }
+    let inner = rest
+        .trim()
+        .strip_prefix('{')
+        .and_then(|r| r.strip_suffix('}'))
+        .unwrap_or("")
+        .trim();
+    if !inner.is_empty() {
+        line.push(',');
+        line.push_str(inner);
+    }
+    line.push('}');
+    line
+}
+
 /// A stored event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StoredEvent {
@@ -223,6 +289,19 @@ pub trait Store: Send + Sync {
 
     /// HR events of one person, oldest first.
     async fn hr_events_for(&self, user_id: &str) -> Result<Vec<HrEvent>>;
+
+    /// Every HR event, oldest first.
+    async fn hr_events(&self) -> Result<Vec<HrEvent>>;
+
+    /// Up to `limit` events after store position `after_seq`, in store
+    /// order, each with its position and as an `events.jsonl` line.
+    async fn event_lines(&self, after_seq: i64, limit: u32) -> Result<Vec<(i64, String)>>;
+
+    /// Inserts alerts whose id is new; ledgered.
+    async fn insert_alerts(&self, alerts: &[NewAlert], ledger: &LedgerContext) -> Result<Inserted>;
+
+    /// Stored alerts, highest score first.
+    async fn alerts(&self, limit: u32) -> Result<Vec<StoredAlert>>;
 
     /// The latest `limit` events of one person, newest first.
     async fn recent_events_for(&self, user_id: &str, limit: u32) -> Result<Vec<StoredEvent>>;

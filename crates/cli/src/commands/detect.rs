@@ -21,6 +21,7 @@ use custodian_ingest::{
     for_each_block, read_context, Block, ImportOptions, NoProgress, Progress, RejectSink,
     SourceFile,
 };
+use custodian_store::{NewAlert, Store};
 
 use crate::settings::Settings;
 
@@ -71,14 +72,14 @@ pub struct DetectSummary {
     pub contact_groups: usize,
     pub alerts: usize,
     pub people_alerted: [usize; 3],
-    pub read_seconds: f64,
     pub detect_seconds: f64,
     pub output: Option<String>,
 }
 
-struct Bar(indicatif::ProgressBar);
+/// An import or read progress bar on the terminal.
+pub struct BarProgress(pub indicatif::ProgressBar);
 
-impl Progress for Bar {
+impl Progress for BarProgress {
     fn begin(&self, file: &str, total_bytes: u64) {
         self.0.reset();
         self.0.set_length(total_bytes);
@@ -95,7 +96,7 @@ pub fn progress(wanted: bool) -> Arc<dyn Progress> {
         wanted,
         "{msg:>16} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
     ) {
-        Some(b) => Arc::new(Bar(b)),
+        Some(b) => Arc::new(BarProgress(b)),
         None => Arc::new(NoProgress),
     }
 }
@@ -194,32 +195,7 @@ pub fn detect_folder(
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", src.path.display()))?;
         run.read = second.read;
         run.huge(&src, &mut sink, huge, max_line)?;
-        let mut order: Vec<(u32, u32)> = Vec::new();
-        for (bi, b) in blocks.iter().enumerate() {
-            order.extend((0..b.items.len() as u32).map(|i| (bi as u32, i)));
-        }
-        let key = |&(b, i): &(u32, u32)| {
-            let blk = &blocks[b as usize];
-            item_key(blk, &blk.items[i as usize])
-        };
-        order.sort_unstable_by(|x, y| key(x).cmp(&key(y)));
-        let mut prev: Option<(i64, &str)> = None;
-        for o in &order {
-            let k = key(o);
-            if prev == Some(k) {
-                run.duplicates += 1;
-                continue;
-            }
-            prev = Some(k);
-            let blk = &blocks[o.0 as usize];
-            run.used += 1;
-            let item = &blk.items[o.1 as usize];
-            let alert = match item {
-                Item::Fast(p) => engine.push_ev(&p.ev(&blk.text)),
-                Item::Slow(e) => engine.push_ev(&names.compact(e)),
-            };
-            alerts.extend(alert);
-        }
+        run_sorted(&blocks, &mut engine, &names, &mut alerts, &mut run);
         // Dropping two million parsed events one by one is slow and the
         // process is about to end; let the OS take the memory back.
         std::mem::forget(blocks);
@@ -234,7 +210,6 @@ pub fn detect_folder(
         contact_groups: stats.contact_groups,
         alerts: alerts.len(),
         people_alerted: people_alerted(&alerts),
-        read_seconds: 0.0,
         detect_seconds: t.elapsed().as_secs_f64(),
         output: None,
     };
@@ -371,6 +346,47 @@ impl EventRun {
     }
 }
 
+/// Feeds parsed blocks to the engine in (`ts`, `id`) order, once per id.
+fn run_sorted(
+    blocks: &[ParsedBlock],
+    engine: &mut Engine,
+    names: &Names,
+    alerts: &mut Vec<Alert>,
+    run: &mut EventRun,
+) {
+    // Sorted by time first (a plain number, no indirection); ids break ties.
+    let mut order: Vec<(i64, u32, u32)> = Vec::new();
+    for (bi, b) in blocks.iter().enumerate() {
+        order.extend(
+            b.items
+                .iter()
+                .enumerate()
+                .map(|(i, it)| (item_ts(it), bi as u32, i as u32)),
+        );
+    }
+    let key = |&(_, b, i): &(i64, u32, u32)| {
+        let blk = &blocks[b as usize];
+        item_key(blk, &blk.items[i as usize])
+    };
+    order.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| key(x).1.cmp(key(y).1)));
+    let mut prev: Option<(i64, &str)> = None;
+    for o in &order {
+        let k = key(o);
+        if prev == Some(k) {
+            run.duplicates += 1;
+            continue;
+        }
+        prev = Some(k);
+        let blk = &blocks[o.1 as usize];
+        run.used += 1;
+        let alert = match &blk.items[o.2 as usize] {
+            Item::Fast(p) => engine.push_ev(&p.ev(&blk.text)),
+            Item::Slow(e) => engine.push_ev(&names.compact(e)),
+        };
+        alerts.extend(alert);
+    }
+}
+
 fn flush_tie(
     tie: &mut Vec<(Rc<ParsedBlock>, u32)>,
     engine: &mut Engine,
@@ -453,7 +469,6 @@ fn detect_cert(dir: &Path, show_progress: bool) -> Result<(Vec<Alert>, DetectSum
         contact_groups: 0,
         alerts: alerts.len(),
         people_alerted: people_alerted(&alerts),
-        read_seconds: 0.0,
         detect_seconds: secs,
         output: None,
     };
@@ -545,7 +560,7 @@ pub fn report(alerts: &[Alert], summary: &DetectSummary, top: usize, json: bool)
     }
     let [low, medium, high] = summary.people_alerted;
     eprintln!(
-        "read {} events ({} used, {} rejected{}) in {:.1} s; detection {:.1} s",
+        "read {} events ({} used, {} rejected{}) in {:.1} s",
         summary.events_read,
         summary.events_used,
         summary.rejected,
@@ -554,7 +569,6 @@ pub fn report(alerts: &[Alert], summary: &DetectSummary, top: usize, json: bool)
             .as_deref()
             .map(|f| format!(", see {f}"))
             .unwrap_or_default(),
-        summary.read_seconds,
         summary.detect_seconds
     );
     println!(
@@ -576,10 +590,130 @@ pub fn report(alerts: &[Alert], summary: &DetectSummary, top: usize, json: bool)
     Ok(())
 }
 
-pub async fn run_store(
-    _settings: &Settings,
-    _store: &dyn custodian_store::Store,
-    _args: &Args,
-) -> Result<ExitCode> {
-    bail!("--from-store is not available yet")
+/// An alert as the store keeps it: canonical JSON (sorted keys) and an id
+/// derived from it, so detecting again over the same data adds nothing.
+pub fn new_alert(a: &Alert) -> Result<NewAlert> {
+    use sha2::{Digest, Sha256};
+    let body = serde_json::to_string(&serde_json::to_value(a)?)?;
+    let id = format!("A-{}", &hex_lower(&Sha256::digest(body.as_bytes()))[..24]);
+    Ok(NewAlert {
+        id,
+        user: a.user.clone(),
+        raised_at: a.raised_at,
+        severity: a.severity.as_str().into(),
+        score: a.score,
+        body,
+    })
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Detection over what the store holds; alerts are stored and ledgered.
+pub async fn detect_store(
+    settings: &Settings,
+    store: &dyn Store,
+    show_progress: bool,
+) -> Result<(Vec<Alert>, DetectSummary, u64)> {
+    let t = Instant::now();
+    let ctx = Context {
+        people: store.people().await?,
+        documents: store.documents().await?,
+        hr: store.hr_events().await?,
+        contacts: store.contact_reports().await?,
+    };
+    let total = store.counts().await?.events;
+    let bar = super::import::bar_if_terminal(
+        show_progress,
+        "{msg:>16} [{bar:40}] {pos}/{len} events {per_sec} eta {eta}",
+    );
+    if let Some(b) = &bar {
+        b.set_length(total);
+        b.set_message("reading events");
+    }
+    let mut engine = Engine::new(&ctx, Config::default());
+    let names = engine.names();
+    let mut blocks = Vec::new();
+    let mut after = 0i64;
+    let mut run = EventRun::default();
+    loop {
+        let page = store.event_lines(after, 50_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.0;
+        let mut data = Vec::with_capacity(page.iter().map(|(_, l)| l.len() + 1).sum());
+        for (_, l) in &page {
+            data.extend_from_slice(l.as_bytes());
+            data.push(b'\n');
+        }
+        let block = Block {
+            seq: blocks.len() as u64,
+            first_line: 1,
+            data,
+        };
+        let n = page.len() as u64;
+        let names = names.clone();
+        let max_line = settings.max_line_bytes;
+        let parsed =
+            tokio::task::spawn_blocking(move || parse_block(block, &names, max_line)).await?;
+        run.read += parsed.read;
+        let slow = parsed
+            .items
+            .iter()
+            .filter(|i| matches!(i, Item::Slow(_)))
+            .count();
+        if slow > 0 {
+            tracing::debug!(slow, "events read back through the ordinary parser");
+        }
+        for (_, why, _) in parsed.rejects.iter().take(3) {
+            tracing::warn!("a stored event cannot be read back: {why}");
+        }
+        blocks.push(parsed);
+        if let Some(b) = &bar {
+            b.inc(n);
+        }
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let mut alerts = Vec::new();
+    run_sorted(&blocks, &mut engine, &names, &mut alerts, &mut run);
+    std::mem::forget(blocks);
+    let ledger = super::ledger::context(settings)?;
+    let mut stored = 0;
+    let new: Vec<NewAlert> = alerts.iter().map(new_alert).collect::<Result<_>>()?;
+    for chunk in new.chunks(1000) {
+        stored += store.insert_alerts(chunk, &ledger).await?.0;
+    }
+    let stats = engine.stats();
+    let summary = DetectSummary {
+        events_read: run.read,
+        events_used: run.used,
+        rejected: 0,
+        rejects_file: None,
+        people: stats.people,
+        contact_groups: stats.contact_groups,
+        alerts: alerts.len(),
+        people_alerted: people_alerted(&alerts),
+        detect_seconds: t.elapsed().as_secs_f64(),
+        output: None,
+    };
+    Ok((alerts, summary, stored))
+}
+
+pub async fn run_store(settings: &Settings, store: &dyn Store, args: &Args) -> Result<ExitCode> {
+    let (alerts, mut summary, stored) = detect_store(settings, store, !args.json).await?;
+    if let Some(out) = &args.output {
+        write_alerts(out, &alerts)?;
+        summary.output = Some(out.display().to_string());
+    }
+    report(&alerts, &summary, args.top, args.json)?;
+    if !args.json {
+        println!(
+            "{stored} new alerts stored in {} and appended to the ledger ({} were already there)",
+            store.location(),
+            alerts.len() as u64 - stored
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
