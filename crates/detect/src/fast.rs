@@ -189,6 +189,7 @@ pub struct Packed {
     pub doc: u32,
     pub bytes: u64,
     pub pages: u64,
+    pub files: u64,
     pub attachments: u64,
     pub external: bool,
     pub domain: (u32, u32),
@@ -212,6 +213,7 @@ impl Packed {
             doc: self.doc,
             bytes: self.bytes,
             pages: self.pages,
+            files: self.files,
             attachments: self.attachments,
             external: self.external,
             domain: slice(buf, self.domain),
@@ -268,6 +270,7 @@ pub fn parse_line(buf: &str, line: &str, names: &Names) -> Result<Packed, Fallba
         doc: NONE,
         bytes: 0,
         pages: 0,
+        files: 0,
         attachments: 0,
         external: false,
         domain: (0, 0),
@@ -311,7 +314,7 @@ pub fn parse_line(buf: &str, line: &str, names: &Names) -> Result<Packed, Fallba
         "usb.write" => {
             p.kind = Kind::Usb;
             p.bytes = need(raw.bytes)?;
-            need(raw.files)?;
+            p.files = need(raw.files)?;
             p.doc = opt_doc();
         }
         "email.send" => {

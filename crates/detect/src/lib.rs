@@ -207,6 +207,8 @@ pub struct Ev<'a> {
     /// Bytes (downloads, USB, mail, uploads).
     pub bytes: u64,
     pub pages: u64,
+    /// Files written (USB).
+    pub files: u64,
     pub attachments: u64,
     pub external: bool,
     /// Mail's `to_domain`, an upload's or visit's `domain`.
@@ -240,6 +242,7 @@ impl Names {
             doc: NONE,
             bytes: 0,
             pages: 0,
+            files: 0,
             attachments: 0,
             external: false,
             domain: "",
@@ -270,11 +273,12 @@ impl Names {
             }
             Action::UsbWrite {
                 bytes,
-                files: _,
+                files,
                 doc: d,
             } => {
                 ev.kind = Kind::Usb;
                 ev.bytes = *bytes;
+                ev.files = *files;
                 ev.doc = d.as_deref().map_or(NONE, doc);
             }
             Action::EmailSend {
@@ -427,13 +431,14 @@ impl Acc {
 
 // ---------------------------------------------------------------- volumes
 
-const METRICS: usize = 6;
+const METRICS: usize = 7;
 const M_DOWNLOADS: usize = 0;
 const M_PRINTS: usize = 1;
 const M_PAGES: usize = 2;
 const M_USB: usize = 3;
 const M_UPLOAD: usize = 4;
 const M_MAIL_OUT: usize = 5;
+const M_USB_FILES: usize = 6;
 const METRIC_NAMES: [&str; METRICS] = [
     "downloads",
     "documents printed",
@@ -441,9 +446,10 @@ const METRIC_NAMES: [&str; METRICS] = [
     "bytes to USB",
     "bytes uploaded",
     "bytes mailed outside",
+    "files written to USB",
 ];
 /// Below these a day is never unusual, whatever the baseline.
-const METRIC_FLOORS: [f64; METRICS] = [12.0, 8.0, 120.0, 50e6, 20e6, 30e6];
+const METRIC_FLOORS: [f64; METRICS] = [12.0, 8.0, 120.0, 50e6, 20e6, 30e6, 20.0];
 
 /// Mean and variance that follow a stream (exponentially weighted).
 #[derive(Debug, Clone, Copy, Default)]
@@ -889,7 +895,9 @@ impl Engine {
                     ));
                 }
                 if e.kind == Kind::Usb {
+                    self.people[u as usize].today[M_USB_FILES] += e.files as f64;
                     self.check_volume(u, M_USB, &mut gain);
+                    self.check_volume(u, M_USB_FILES, &mut gain);
                     self.take_out(u, now, e.bytes, lvl, "USB", &mut gain);
                 }
             }
@@ -1091,7 +1099,7 @@ impl Engine {
         } else {
             6.0
         };
-        let detail = if m >= M_USB {
+        let detail = if (M_USB..=M_MAIL_OUT).contains(&m) {
             format!(
                 "{} in one day: {} (usual {}, peers {})",
                 METRIC_NAMES[m],

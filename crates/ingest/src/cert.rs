@@ -402,7 +402,9 @@ fn convert(
     let ts = parse_cert_date(date)
         .map(|t| at_offset(t, offset))
         .ok_or_else(|| format!("field `date`: expected MM/DD/YYYY HH:MM:SS, found '{date}'"))?;
-    let user = need("user")?.to_string();
+    // Some releases write users as DOMAIN/ID; the LDAP files use the ID.
+    let user = need("user")?;
+    let user = user.rsplit(['/', '\\']).next().unwrap_or(user).to_string();
     let action = match kind {
         Kind::Logon => match need("activity")?.to_ascii_lowercase().as_str() {
             "logon" => Action::Logon,

@@ -173,6 +173,8 @@ pub fn detect_folder(
     } else {
         tracing::info!("events are not in time order; sorting them in memory");
         tie.clear();
+        run.used = 0;
+        run.duplicates = 0;
         engine = Engine::new(&ctx, Config::default());
         let names = engine.names();
         alerts.clear();
