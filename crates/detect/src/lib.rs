@@ -448,6 +448,8 @@ const METRIC_NAMES: [&str; METRICS] = [
     "bytes mailed outside",
     "files written to USB",
 ];
+/// Metrics whose honest use comes in bursts.
+const BURSTY: [bool; METRICS] = [false, false, false, true, true, true, false];
 /// Below these a day is never unusual, whatever the baseline.
 const METRIC_FLOORS: [f64; METRICS] = [12.0, 8.0, 120.0, 50e6, 20e6, 30e6, 20.0];
 
@@ -491,6 +493,8 @@ struct PersonState {
     day: i64,
     today: [f64; METRICS],
     flagged: [f64; METRICS],
+    /// The line each flagged metric crossed today.
+    clip: [f64; METRICS],
     own: [Ewma; METRICS],
     /// The largest day seen, fading slowly: bursty habits (USB) are
     /// judged against their own bursts.
@@ -632,6 +636,7 @@ impl Engine {
                 day: i64::MIN,
                 today: [0.0; METRICS],
                 flagged: [0.0; METRICS],
+                clip: [0.0; METRICS],
                 own: [Ewma::default(); METRICS],
                 own_max: [0.0; METRICS],
                 active_days: 0,
@@ -1012,7 +1017,7 @@ impl Engine {
             }
             if leaving {
                 let a = &mut p.ind[Ind::Leaving as usize];
-                a.add(now, hl, pts * 0.8, e.id);
+                a.add(now, hl, pts, e.id);
                 a.detail = match (p.notice_at, p.leave) {
                     (Some(_), Some(l)) => {
                         format!("after their resignation notice; leaves {}", date_of(l))
@@ -1055,15 +1060,28 @@ impl Engine {
         if p.day != i64::MIN {
             let g = p.group as usize;
             for m in 0..METRICS {
-                p.own[m].push(p.today[m], 0.05);
-                p.own_max[m] = (p.own_max[m] * 0.99).max(p.today[m]);
-                self.group_base[g][m].push(p.today[m], 0.002);
+                // An unusual day enters the baselines only up to the line
+                // it crossed: otherwise the misdeed would become the norm
+                // the next day is judged by.
+                // For byte volumes the largest day still counts in full:
+                // those habits are bursty (a USB copy now and then) and are
+                // judged against their own bursts.
+                let v = if p.flagged[m] > 0.0 {
+                    p.today[m].min(p.clip[m])
+                } else {
+                    p.today[m]
+                };
+                let for_max = if BURSTY[m] { p.today[m] } else { v };
+                p.own[m].push(v, 0.05);
+                p.own_max[m] = (p.own_max[m] * 0.99).max(for_max);
+                self.group_base[g][m].push(v, 0.002);
             }
             p.active_days += 1;
         }
         p.day = day;
         p.today = [0.0; METRICS];
         p.flagged = [0.0; METRICS];
+        p.clip = [0.0; METRICS];
     }
 
     fn check_volume(&mut self, u: u32, m: usize, gain: &mut Vec<(Ind, f64, String)>) {
@@ -1085,20 +1103,32 @@ impl Engine {
         if g.n >= 50 {
             threshold = threshold.max(g.upper(6.0));
         }
-        let level = if p.flagged[m] == 0.0 {
-            threshold
-        } else {
-            p.flagged[m] * 2.0
-        };
+        // `flagged` is the next step to cross today: the first line, then
+        // each half again above it, each worth more points (at most six).
+        let first = p.flagged[m] == 0.0;
+        let level = if first { threshold } else { p.flagged[m] };
         if v < level {
             return;
         }
-        p.flagged[m] = v;
-        let pts = if level == threshold {
-            12.0 + 6.0 * (v / threshold).log2().min(3.0)
-        } else {
-            6.0
-        };
+        let mut pts = 0.0;
+        let mut next = level;
+        if first {
+            p.clip[m] = threshold;
+            pts += 12.0;
+            next *= 1.5;
+        }
+        let mut steps = 0;
+        while v >= next && steps < 8 {
+            if next <= threshold * 1.5f64.powi(6) {
+                pts += 5.0;
+            }
+            next *= 1.5;
+            steps += 1;
+        }
+        p.flagged[m] = next;
+        if pts == 0.0 {
+            return;
+        }
         let detail = if (M_USB..=M_MAIL_OUT).contains(&m) {
             format!(
                 "{} in one day: {} (usual {}, peers {})",
