@@ -1059,7 +1059,7 @@ impl Engine {
         }
         if p.day != i64::MIN {
             let g = p.group as usize;
-            for m in 0..METRICS {
+            for (m, &bursty) in BURSTY.iter().enumerate() {
                 // An unusual day enters the baselines only up to the line
                 // it crossed: otherwise the misdeed would become the norm
                 // the next day is judged by.
@@ -1071,7 +1071,7 @@ impl Engine {
                 } else {
                     p.today[m]
                 };
-                let for_max = if BURSTY[m] { p.today[m] } else { v };
+                let for_max = if bursty { p.today[m] } else { v };
                 p.own[m].push(v, 0.05);
                 p.own_max[m] = (p.own_max[m] * 0.99).max(for_max);
                 self.group_base[g][m].push(v, 0.002);
