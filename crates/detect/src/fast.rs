@@ -182,6 +182,8 @@ fn scan(line: &str) -> Option<Raw<'_>> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Packed {
     pub id: (u32, u32),
+    /// [`crate::id_hash`] of the id: the tie-break of the engine's order.
+    pub idh: u64,
     pub ts_us: i64,
     pub offset_s: i32,
     pub user: u32,
@@ -220,9 +222,14 @@ impl Packed {
         }
     }
 
-    /// Sort key: data time, then id.
-    pub fn key<'a>(&self, buf: &'a str) -> (i64, &'a str) {
-        (self.ts_us, slice(buf, self.id))
+    /// Sort key: data time, then the id's hash.
+    pub fn key(&self) -> (i64, u64) {
+        (self.ts_us, self.idh)
+    }
+
+    /// The id, from the buffer the offsets were taken in.
+    pub fn id<'a>(&self, buf: &'a str) -> &'a str {
+        slice(buf, self.id)
     }
 }
 
@@ -263,6 +270,7 @@ pub fn parse_line(buf: &str, line: &str, names: &Names) -> Result<Packed, Fallba
     let action = nonempty(raw.action).ok_or(Fallback::Ordinary)?;
     let mut p = Packed {
         id: range(id),
+        idh: crate::id_hash(id),
         ts_us,
         offset_s,
         user: NONE,

@@ -139,15 +139,21 @@ pub fn detect_folder(
     let names = engine.names();
     let mut alerts = Vec::new();
     let mut tie: Vec<(Rc<ParsedBlock>, u32)> = Vec::new();
-    let mut last_seq = None;
     let mut in_order = true;
+    // Once the order breaks, the rest of the file is kept (parsed) to be
+    // sorted; only the part already fed to the engine is read again.
+    let mut blocks: Vec<ParsedBlock> = Vec::new();
+    let mut break_seq = 0u64;
     let huge = for_each_block(
         &src,
         &bar,
         |b| parse_block(b, &names, max_line),
         |parsed| {
             run.note(&src, &mut sink, &parsed);
-            last_seq = Some(parsed.seq);
+            if !in_order {
+                blocks.push(parsed);
+                return ControlFlow::Continue(());
+            }
             let rc = Rc::new(parsed);
             for i in 0..rc.items.len() {
                 let ts = item_ts(&rc.items[i]);
@@ -155,7 +161,12 @@ pub fn detect_folder(
                     let gts = item_ts(&g.items[*gi as usize]);
                     if ts < gts {
                         in_order = false;
-                        return ControlFlow::Break(());
+                        break_seq = rc.seq;
+                        tie.clear();
+                        if let Ok(block) = Rc::try_unwrap(rc) {
+                            blocks.push(block);
+                        }
+                        return ControlFlow::Continue(());
                     }
                     if ts > gts {
                         flush_tie(&mut tie, &mut engine, &names, &mut alerts, &mut run);
@@ -167,37 +178,38 @@ pub fn detect_folder(
         },
     )
     .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", src.path.display()))?;
+    run.huge(&src, &mut sink, huge, max_line)?;
     if in_order {
         flush_tie(&mut tie, &mut engine, &names, &mut alerts, &mut run);
-        run.huge(&src, &mut sink, huge, max_line)?;
     } else {
         tracing::info!("events are not in time order; sorting them in memory");
-        tie.clear();
         run.used = 0;
         run.duplicates = 0;
         engine = Engine::new(&ctx, Config::default());
         let names = engine.names();
         alerts.clear();
-        let seen_until = last_seq;
-        let mut blocks: Vec<ParsedBlock> = Vec::new();
-        let mut second = EventRun::default();
-        let huge = for_each_block(
-            &src,
-            &bar,
-            |b| parse_block(b, &names, max_line),
-            |parsed| {
-                if seen_until.is_none_or(|s| parsed.seq > s) {
-                    run.note(&src, &mut sink, &parsed);
-                }
-                second.read += parsed.read;
-                blocks.push(parsed);
-                ControlFlow::Continue(())
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", src.path.display()))?;
-        run.read = second.read;
-        run.huge(&src, &mut sink, huge, max_line)?;
+        if break_seq > 0 {
+            for_each_block(
+                &src,
+                &progress(false),
+                |b| parse_block(b, &names, max_line),
+                |parsed| {
+                    if parsed.seq >= break_seq {
+                        return ControlFlow::Break(());
+                    }
+                    blocks.push(parsed);
+                    ControlFlow::Continue(())
+                },
+            )
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", src.path.display()))?;
+        }
+        let merge = Instant::now();
         run_sorted(&blocks, &mut engine, &names, &mut alerts, &mut run);
+        tracing::info!(
+            read_ms = (merge - t).as_millis() as u64,
+            merge_and_detect_ms = merge.elapsed().as_millis() as u64,
+            "sorted run"
+        );
         // Dropping two million parsed events one by one is slow and the
         // process is about to end; let the OS take the memory back.
         std::mem::forget(blocks);
@@ -223,7 +235,7 @@ pub fn detect_folder(
 #[derive(Default)]
 pub struct ParsedBlock {
     seq: u64,
-    /// The block, when it is UTF-8 (fast items borrow from it).
+    /// The ids and domains of the fast items (their ranges point here).
     text: String,
     items: Vec<Item>,
     rejects: Vec<(u64, String, Vec<u8>)>,
@@ -242,10 +254,17 @@ fn item_ts(i: &Item) -> i64 {
     }
 }
 
-fn item_key<'a>(b: &'a ParsedBlock, i: &'a Item) -> (i64, &'a str) {
+fn item_key(i: &Item) -> (i64, u64) {
     match i {
-        Item::Fast(p) => p.key(&b.text),
-        Item::Slow(e) => (e.ts.timestamp_micros(), e.id.as_str()),
+        Item::Fast(p) => p.key(),
+        Item::Slow(e) => (e.ts.timestamp_micros(), custodian_detect::id_hash(&e.id)),
+    }
+}
+
+fn item_id<'a>(b: &'a ParsedBlock, i: &'a Item) -> &'a str {
+    match i {
+        Item::Fast(p) => p.id(&b.text),
+        Item::Slow(e) => e.id.as_str(),
     }
 }
 
@@ -306,7 +325,34 @@ fn parse_block(b: Block, names: &Names, max_line: usize) -> ParsedBlock {
             Err(err) => out.rejects.push((no, err.to_string(), line.to_vec())),
         }
     }
-    out.text = text.unwrap_or_default();
+    // Keep only the strings the engine reads (ids, domains), packed: the
+    // block's text is a tenth of that and is freed here, on the parser
+    // thread, so an unordered file is held in a fraction of its size.
+    if let Some(text) = &text {
+        let mut arena = String::with_capacity(out.items.len() * 24);
+        for it in &mut out.items {
+            if let Item::Fast(p) = it {
+                for r in [&mut p.id, &mut p.domain] {
+                    let (a, n) = (r.0 as usize, r.1 as usize);
+                    let at = arena.len() as u32;
+                    arena.push_str(text.get(a..a + n).unwrap_or(""));
+                    *r = (at, r.1);
+                }
+            }
+        }
+        arena.shrink_to_fit();
+        out.text = arena;
+    }
+    // Each block sorted here, on the parser threads: an unordered file is
+    // then merged from sorted runs instead of sorted whole on one thread.
+    if !out
+        .items
+        .windows(2)
+        .all(|w| item_key(&w[0]) <= item_key(&w[1]))
+    {
+        out.items.sort_by_key(item_key);
+    }
+    out.items.shrink_to_fit();
     out
 }
 
@@ -348,7 +394,8 @@ impl EventRun {
     }
 }
 
-/// Feeds parsed blocks to the engine in (`ts`, `id`) order, once per id.
+/// Feeds parsed blocks to the engine in (`ts`, `id`) order, once per id:
+/// each block is sorted already, so this merges them.
 fn run_sorted(
     blocks: &[ParsedBlock],
     engine: &mut Engine,
@@ -356,32 +403,36 @@ fn run_sorted(
     alerts: &mut Vec<Alert>,
     run: &mut EventRun,
 ) {
-    // Sorted by time first (a plain number, no indirection); ids break ties.
-    let mut order: Vec<(i64, u32, u32)> = Vec::new();
-    for (bi, b) in blocks.iter().enumerate() {
-        order.extend(
-            b.items
-                .iter()
-                .enumerate()
-                .map(|(i, it)| (item_ts(it), bi as u32, i as u32)),
-        );
-    }
-    let key = |&(_, b, i): &(i64, u32, u32)| {
-        let blk = &blocks[b as usize];
-        item_key(blk, &blk.items[i as usize])
-    };
-    order.sort_unstable_by(|x, y| x.0.cmp(&y.0).then_with(|| key(x).1.cmp(key(y).1)));
-    let mut prev: Option<(i64, &str)> = None;
-    for o in &order {
-        let k = key(o);
-        if prev == Some(k) {
-            run.duplicates += 1;
-            continue;
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let key = |b: usize, i: usize| item_key(&blocks[b].items[i]);
+    // (sort key, block, item)
+    type Head = ((i64, u64), usize, usize);
+    let mut heap: BinaryHeap<Reverse<Head>> = BinaryHeap::new();
+    for (b, blk) in blocks.iter().enumerate() {
+        if !blk.items.is_empty() {
+            heap.push(Reverse((key(b, 0), b, 0)));
         }
-        prev = Some(k);
-        let blk = &blocks[o.1 as usize];
+    }
+    let mut prev: Option<Head> = None;
+    while let Some(Reverse((k, b, i))) = heap.pop() {
+        if i + 1 < blocks[b].items.len() {
+            heap.push(Reverse((key(b, i + 1), b, i + 1)));
+        }
+        // A re-delivery repeats the time and the id (so the hash too).
+        if let Some((pk, pb, pi)) = prev {
+            if pk == k
+                && item_id(&blocks[pb], &blocks[pb].items[pi])
+                    == item_id(&blocks[b], &blocks[b].items[i])
+            {
+                run.duplicates += 1;
+                continue;
+            }
+        }
+        prev = Some((k, b, i));
         run.used += 1;
-        let alert = match &blk.items[o.2 as usize] {
+        let blk = &blocks[b];
+        let alert = match &blk.items[i] {
             Item::Fast(p) => engine.push_ev(&p.ev(&blk.text)),
             Item::Slow(e) => engine.push_ev(&names.compact(e)),
         };
@@ -397,15 +448,13 @@ fn flush_tie(
     run: &mut EventRun,
 ) {
     if tie.len() > 1 {
-        tie.sort_by(|a, b| {
-            item_key(&a.0, &a.0.items[a.1 as usize]).cmp(&item_key(&b.0, &b.0.items[b.1 as usize]))
-        });
+        tie.sort_by_key(|(b, i)| item_key(&b.items[*i as usize]));
     }
     let mut prev_id: Option<String> = None;
     for (blk, i) in tie.iter() {
         let item = &blk.items[*i as usize];
         if tie.len() > 1 {
-            let id = item_key(blk, item).1;
+            let id = item_id(blk, item);
             if prev_id.as_deref() == Some(id) {
                 run.duplicates += 1;
                 continue;
