@@ -20,6 +20,8 @@
 //!   whatever the colluders did and however noisy the reading, as long as
 //!   the noise does not depend on an innocent's codeword.
 
+pub mod text;
+
 use hmac::{Hmac, Mac};
 use rand::{Rng, SeedableRng};
 use rand_chacha::{ChaCha20Rng, ChaCha8Rng};
@@ -69,7 +71,9 @@ pub struct Code {
 impl std::fmt::Debug for Code {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print the key.
-        f.debug_struct("Code").field("length", &self.biases.len()).finish()
+        f.debug_struct("Code")
+            .field("length", &self.biases.len())
+            .finish()
     }
 }
 
@@ -152,11 +156,8 @@ impl Code {
     fn score_index(&self, index: u64, w: &[(f64, f64)], read: &Read, buf: &mut Vec<u8>) -> f64 {
         self.draws(index, buf);
         let mut s = 0.0;
-        for (((chunk, &thr), y), &(agree, disagree)) in buf
-            .chunks_exact(4)
-            .zip(&self.thresholds)
-            .zip(read)
-            .zip(w)
+        for (((chunk, &thr), y), &(agree, disagree)) in
+            buf.chunks_exact(4).zip(&self.thresholds).zip(read).zip(w)
         {
             if let Some(y) = y {
                 let u = u32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
@@ -250,7 +251,9 @@ impl Code {
         let w = self.weights(read);
         // Regenerating codewords is most of the work; spread it over the
         // cores.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 16) as u64;
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 16) as u64;
         let chunk = issued.div_ceil(threads).max(1);
         let mut scored: Vec<Scored> = Vec::with_capacity(issued as usize);
         std::thread::scope(|s| {
@@ -279,8 +282,18 @@ impl Code {
     }
 
     /// The accusation rule over already computed scores.
-    pub fn accuse(&self, read: &Read, mut scored: Vec<Scored>, issued: u64, epsilon: f64) -> Vec<Accusation> {
-        scored.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.recipient.cmp(&b.recipient)));
+    pub fn accuse(
+        &self,
+        read: &Read,
+        mut scored: Vec<Scored>,
+        issued: u64,
+        epsilon: f64,
+    ) -> Vec<Accusation> {
+        scored.sort_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then(a.recipient.cmp(&b.recipient))
+        });
         let mut out = Vec::new();
         for s in scored {
             if s.score <= 0.0 {
@@ -307,7 +320,11 @@ fn score_with(w: &[(f64, f64)], read: &Read, codeword: &[u64]) -> f64 {
     let mut s = 0.0;
     for (i, ((agree, disagree), y)) in w.iter().zip(read.iter()).enumerate() {
         if let Some(y) = y {
-            s += if Code::bit(codeword, i) == *y { *agree } else { *disagree };
+            s += if Code::bit(codeword, i) == *y {
+                *agree
+            } else {
+                *disagree
+            };
         }
     }
     s
@@ -326,7 +343,13 @@ fn chernoff(terms: &[(f64, f64, f64)], s: f64) -> f64 {
     }
     // f(λ) = Σ ln E[e^{λT}] − λ s is convex with f(0) = 0; find its minimum
     // on λ ≥ 0 by ternary search on a bracket that doubles until f grows.
-    let f = |l: f64| terms.iter().map(|&(q, a, b)| log_mgf(q, a, b, l)).sum::<f64>() - l * s;
+    let f = |l: f64| {
+        terms
+            .iter()
+            .map(|&(q, a, b)| log_mgf(q, a, b, l))
+            .sum::<f64>()
+            - l * s
+    };
     let mut hi = 1e-3;
     while hi < 1e3 && f(hi * 2.0) < f(hi) {
         hi *= 2.0;

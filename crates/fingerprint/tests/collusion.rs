@@ -21,7 +21,12 @@ enum Attack {
     Interleave,
 }
 
-fn collude(code: &Code, colluders: &[u64], attack: Attack, rng: &mut ChaCha8Rng) -> Vec<Option<bool>> {
+fn collude(
+    code: &Code,
+    colluders: &[u64],
+    attack: Attack,
+    rng: &mut ChaCha8Rng,
+) -> Vec<Option<bool>> {
     let words: Vec<Vec<u64>> = colluders.iter().map(|&j| code.codeword(j)).collect();
     (0..code.len())
         .map(|i| {
@@ -51,12 +56,22 @@ fn key(trial: u64) -> [u8; 32] {
 #[test]
 fn colluders_are_accused_and_innocents_never() {
     let mut rng = ChaCha8Rng::seed_from_u64(1);
-    let attacks = [Attack::Majority, Attack::Minority, Attack::Random, Attack::AllOnes, Attack::Interleave];
+    let attacks = [
+        Attack::Majority,
+        Attack::Minority,
+        Attack::Random,
+        Attack::AllOnes,
+        Attack::Interleave,
+    ];
     let mut innocents_accused = 0;
     let mut caught = 0;
     let mut trials = 0;
     for c in 2..=4u32 {
-        let params = CodeParams { recipients: N, colluders: c, epsilon: EPS };
+        let params = CodeParams {
+            recipients: N,
+            colluders: c,
+            epsilon: EPS,
+        };
         for t in 0..12u64 {
             let code = Code::for_params(key(u64::from(c) * 100 + t), &params);
             let mut all: Vec<u64> = (0..N).collect();
@@ -78,19 +93,29 @@ fn colluders_are_accused_and_innocents_never() {
             if accused.iter().any(|a| colluders.contains(&a.recipient)) {
                 caught += 1;
             }
-            innocents_accused += accused.iter().filter(|a| !colluders.contains(&a.recipient)).count();
+            innocents_accused += accused
+                .iter()
+                .filter(|a| !colluders.contains(&a.recipient))
+                .count();
             for a in &accused {
                 assert!(a.case_bound < EPS);
             }
         }
     }
     assert_eq!(innocents_accused, 0);
-    assert_eq!(caught, trials, "every coalition has at least one member accused");
+    assert_eq!(
+        caught, trials,
+        "every coalition has at least one member accused"
+    );
 }
 
 #[test]
 fn a_single_copy_names_its_recipient_and_random_reads_nobody() {
-    let params = CodeParams { recipients: N, colluders: 4, epsilon: EPS };
+    let params = CodeParams {
+        recipients: N,
+        colluders: 4,
+        epsilon: EPS,
+    };
     let code = Code::for_params(key(9), &params);
     let j = 417;
     let w = code.codeword(j);
@@ -109,15 +134,24 @@ fn a_single_copy_names_its_recipient_and_random_reads_nobody() {
 fn the_bound_holds_for_innocents_empirically() {
     // The tail bound must dominate the innocent score distribution: over
     // many innocents, the share reaching s is below the bound at s.
-    let params = CodeParams { recipients: N, colluders: 2, epsilon: EPS };
+    let params = CodeParams {
+        recipients: N,
+        colluders: 2,
+        epsilon: EPS,
+    };
     let code = Code::for_params(key(11), &params);
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let read = collude(&code, &[1, 2], Attack::Random, &mut rng);
-    let scores: Vec<f64> = (10..5010).map(|j| code.score(&read, &code.codeword(j))).collect();
+    let scores: Vec<f64> = (10..5010)
+        .map(|j| code.score(&read, &code.codeword(j)))
+        .collect();
     for s in [5.0, 20.0, 40.0, 60.0, 80.0] {
         let share = scores.iter().filter(|&&x| x >= s).count() as f64 / scores.len() as f64;
         let bound = code.innocent_tail(&read, s);
-        assert!(share <= bound + 2.0 / scores.len() as f64, "at {s}: share {share} > bound {bound}");
+        assert!(
+            share <= bound + 2.0 / scores.len() as f64,
+            "at {s}: share {share} > bound {bound}"
+        );
     }
     // And it is not vacuous where accusations happen.
     let sd = (code.len() as f64).sqrt();
@@ -126,7 +160,14 @@ fn the_bound_holds_for_innocents_empirically() {
 
 #[test]
 fn lengths_as_documented() {
-    let p = |c, n, e| CodeParams { recipients: n, colluders: c, epsilon: e }.length();
+    let p = |c, n, e| {
+        CodeParams {
+            recipients: n,
+            colluders: c,
+            epsilon: e,
+        }
+        .length()
+    };
     assert_eq!(p(1, 1000, 1e-6), 154);
     assert!(p(4, 1000, 1e-6) > p(3, 1000, 1e-6));
     assert!(p(2, 100_000, 1e-6) > p(2, 1000, 1e-6));
