@@ -88,6 +88,8 @@ pub struct Settings {
     pub rejects_dir: PathBuf,
     pub ledger_key_file: PathBuf,
     pub ledger_origin: String,
+    /// The key that seals register contents (CUSTODIAN_CONTENT_KEY_FILE).
+    pub content_key_file: PathBuf,
 }
 
 fn read_secret_file(path: &Path, what: &str) -> Result<String> {
@@ -177,7 +179,12 @@ impl Settings {
         if ledger_origin.is_empty() || ledger_origin.contains(['\n', '+', ' ']) {
             bail!("ledger.origin must be one line without spaces or '+', like custodian.example.co.jp/ledger");
         }
+        let content_key_file = env
+            .var("CUSTODIAN_CONTENT_KEY_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("custodian-content.key"));
         Ok(Settings {
+            content_key_file,
             ledger_key_file,
             ledger_origin,
             store: StoreUrl::parse(&store)?,

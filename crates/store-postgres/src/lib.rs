@@ -26,7 +26,7 @@ use custodian_store::ledger::{
 use custodian_store::{
     columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow,
     Counts, Inserted, LedgerContext, LedgerRecord, LedgerRun, NewAlert, NewContact, NewEvent,
-    RegisterChange, Reject, Result, Store, StoreError, StoredAlert, StoredEvent,
+    RegisterChange, Reject, Result, SealedContent, Store, StoreError, StoredAlert, StoredEvent,
 };
 
 /// The secondary index a bulk load drops and rebuilds.
@@ -244,32 +244,65 @@ impl Store for PgStore {
             .await
             .map_err(be)?;
         }
-        let first = max_seq(&mut tx, "register_changes").await? + 1;
-        let mut leaves = Vec::new();
-        for c in changes {
-            let (us, off) = ts_to_db(&c.at);
-            let n = sqlx::query(
-                "INSERT INTO register_changes (seq, id, doc_id, at_us, at_off, actor, field, old, new) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(first + leaves.len() as i64)
-            .bind(register_change_id(c))
-            .bind(&c.doc_id)
-            .bind(us)
-            .bind(off)
-            .bind(&c.actor)
-            .bind(&c.field)
-            .bind(&c.old)
-            .bind(&c.new)
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?
-            .rows_affected();
-            if n == 1 {
-                leaves.push(register_change_leaf(c));
-            }
-        }
-        append_ledger(&mut tx, ledger, kinds::REGISTER_CHANGE, first, &leaves).await?;
+        insert_changes(&mut tx, changes, ledger).await?;
         tx.commit().await.map_err(be)
+    }
+
+    async fn put_content(
+        &self,
+        content: &SealedContent,
+        change: &RegisterChange,
+        ledger: &LedgerContext,
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query(
+            "INSERT INTO contents (doc_id, key_id, nonce, ciphertext, sha256, media_type, size) VALUES ($1,$2,$3,$4,$5,$6,$7)
+             ON CONFLICT (doc_id) DO UPDATE SET key_id = EXCLUDED.key_id, nonce = EXCLUDED.nonce, ciphertext = EXCLUDED.ciphertext,
+             sha256 = EXCLUDED.sha256, media_type = EXCLUDED.media_type, size = EXCLUDED.size",
+        )
+        .bind(&content.doc_id)
+        .bind(&content.key_id)
+        .bind(&content.nonce)
+        .bind(&content.ciphertext)
+        .bind(&content.sha256)
+        .bind(&content.media_type)
+        .bind(content.size as i64)
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?;
+        insert_changes(&mut tx, std::slice::from_ref(change), ledger).await?;
+        tx.commit().await.map_err(be)
+    }
+
+    async fn content(&self, doc_id: &str) -> Result<Option<SealedContent>> {
+        let row = sqlx::query("SELECT * FROM contents WHERE doc_id = $1")
+            .bind(doc_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(be)?;
+        row.map(|r| {
+            let size: i64 = r.try_get("size").map_err(be)?;
+            Ok(SealedContent {
+                doc_id: r.try_get("doc_id").map_err(be)?,
+                key_id: r.try_get("key_id").map_err(be)?,
+                nonce: r.try_get("nonce").map_err(be)?,
+                ciphertext: r.try_get("ciphertext").map_err(be)?,
+                sha256: r.try_get("sha256").map_err(be)?,
+                media_type: r.try_get("media_type").map_err(be)?,
+                size: size as u64,
+            })
+        })
+        .transpose()
+    }
+
+    async fn content_keys(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT doc_id, key_id FROM contents ORDER BY doc_id COLLATE \"C\"")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0).map_err(be)?, r.try_get(1).map_err(be)?)))
+            .collect()
     }
 
     async fn insert_events(
@@ -918,6 +951,40 @@ fn tile_from_row(id: TileId, r: &PgRow, want_width: Option<usize>) -> Result<Til
 }
 
 /// Records of `kind` with seq in `[first_seq, first_seq + count)`.
+/// Inserts register changes (new ones only) and appends them to the
+/// ledger, in the caller's transaction (which holds the ledger lock).
+async fn insert_changes(
+    tx: &mut PgConnection,
+    changes: &[RegisterChange],
+    ledger: &LedgerContext,
+) -> Result<()> {
+    let first = max_seq(&mut *tx, "register_changes").await? + 1;
+    let mut leaves = Vec::new();
+    for c in changes {
+        let (us, off) = ts_to_db(&c.at);
+        let n = sqlx::query(
+                "INSERT INTO register_changes (seq, id, doc_id, at_us, at_off, actor, field, old, new) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(first + leaves.len() as i64)
+            .bind(register_change_id(c))
+            .bind(&c.doc_id)
+            .bind(us)
+            .bind(off)
+            .bind(&c.actor)
+            .bind(&c.field)
+            .bind(&c.old)
+            .bind(&c.new)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?
+            .rows_affected();
+        if n == 1 {
+            leaves.push(register_change_leaf(c));
+        }
+    }
+    append_ledger(&mut *tx, ledger, kinds::REGISTER_CHANGE, first, &leaves).await
+}
+
 async fn fetch_records(
     conn: &mut PgConnection,
     kind: &str,

@@ -29,7 +29,7 @@ use custodian_store::ledger::{
 use custodian_store::{
     columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow,
     Counts, Inserted, LedgerContext, LedgerRecord, LedgerRun, NewAlert, NewContact, NewEvent,
-    RegisterChange, Reject, Result, Store, StoreError, StoredAlert, StoredEvent,
+    RegisterChange, Reject, Result, SealedContent, Store, StoreError, StoredAlert, StoredEvent,
 };
 
 /// Rows per multi-row statement (7 parameters each, under SQLite's
@@ -294,31 +294,61 @@ impl Store for SqliteStore {
             .await
             .map_err(be)?;
         }
-        let first = max_seq(&mut tx, "register_changes").await? + 1;
-        let mut leaves = Vec::new();
-        for c in changes {
-            let (us, off) = ts_to_db(&c.at);
-            let n = sqlx::query(
-                "INSERT OR IGNORE INTO register_changes (id, doc_id, at_us, at_off, actor, field, old, new) VALUES (?,?,?,?,?,?,?,?)",
-            )
-            .bind(register_change_id(c))
-            .bind(&c.doc_id)
-            .bind(us)
-            .bind(off)
-            .bind(&c.actor)
-            .bind(&c.field)
-            .bind(&c.old)
-            .bind(&c.new)
+        insert_changes(&mut tx, changes, ledger).await?;
+        tx.commit().await.map_err(be)
+    }
+
+    async fn put_content(
+        &self,
+        content: &SealedContent,
+        change: &RegisterChange,
+        ledger: &LedgerContext,
+    ) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        sqlx::query("INSERT OR REPLACE INTO contents (doc_id, key_id, nonce, ciphertext, sha256, media_type, size) VALUES (?,?,?,?,?,?,?)")
+            .bind(&content.doc_id)
+            .bind(&content.key_id)
+            .bind(&content.nonce)
+            .bind(&content.ciphertext)
+            .bind(&content.sha256)
+            .bind(&content.media_type)
+            .bind(content.size as i64)
             .execute(&mut *tx)
             .await
-            .map_err(be)?
-            .rows_affected();
-            if n == 1 {
-                leaves.push(register_change_leaf(c));
-            }
-        }
-        append_ledger(&mut tx, ledger, kinds::REGISTER_CHANGE, first, &leaves).await?;
+            .map_err(be)?;
+        insert_changes(&mut tx, std::slice::from_ref(change), ledger).await?;
         tx.commit().await.map_err(be)
+    }
+
+    async fn content(&self, doc_id: &str) -> Result<Option<SealedContent>> {
+        let row = sqlx::query("SELECT * FROM contents WHERE doc_id = ?")
+            .bind(doc_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(be)?;
+        row.map(|r| {
+            let size: i64 = r.try_get("size").map_err(be)?;
+            Ok(SealedContent {
+                doc_id: r.try_get("doc_id").map_err(be)?,
+                key_id: r.try_get("key_id").map_err(be)?,
+                nonce: r.try_get("nonce").map_err(be)?,
+                ciphertext: r.try_get("ciphertext").map_err(be)?,
+                sha256: r.try_get("sha256").map_err(be)?,
+                media_type: r.try_get("media_type").map_err(be)?,
+                size: size as u64,
+            })
+        })
+        .transpose()
+    }
+
+    async fn content_keys(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT doc_id, key_id FROM contents ORDER BY doc_id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0).map_err(be)?, r.try_get(1).map_err(be)?)))
+            .collect()
     }
 
     async fn insert_events(
@@ -805,6 +835,39 @@ impl Store for SqliteStore {
 }
 
 /// Records of `kind` with seq in `[first_seq, first_seq + count)`.
+/// Inserts register changes (new ones only) and appends them to the
+/// ledger, in the caller's transaction.
+async fn insert_changes(
+    tx: &mut SqliteConnection,
+    changes: &[RegisterChange],
+    ledger: &LedgerContext,
+) -> Result<()> {
+    let first = max_seq(&mut *tx, "register_changes").await? + 1;
+    let mut leaves = Vec::new();
+    for c in changes {
+        let (us, off) = ts_to_db(&c.at);
+        let n = sqlx::query(
+            "INSERT OR IGNORE INTO register_changes (id, doc_id, at_us, at_off, actor, field, old, new) VALUES (?,?,?,?,?,?,?,?)",
+        )
+        .bind(register_change_id(c))
+        .bind(&c.doc_id)
+        .bind(us)
+        .bind(off)
+        .bind(&c.actor)
+        .bind(&c.field)
+        .bind(&c.old)
+        .bind(&c.new)
+        .execute(&mut *tx)
+        .await
+        .map_err(be)?
+        .rows_affected();
+        if n == 1 {
+            leaves.push(register_change_leaf(c));
+        }
+    }
+    append_ledger(&mut *tx, ledger, kinds::REGISTER_CHANGE, first, &leaves).await
+}
+
 async fn fetch_records(
     conn: &mut SqliteConnection,
     kind: &str,

@@ -432,6 +432,49 @@ pub async fn alerts_and_event_lines(s: &dyn Store) {
     assert_eq!(bundle.verify(&key).unwrap().record_id, "A-2");
 }
 
+pub async fn contents_in_custody(s: &dyn Store) {
+    use crate::audit::verify;
+    use crate::SealedContent;
+    let key = ctx().signer.verifier();
+    s.put_documents(&[document("D7", Level::Secret)], &[], &ctx())
+        .await
+        .unwrap();
+    let sealed = |n: u8, key_id: &str| SealedContent {
+        doc_id: "D7".into(),
+        key_id: key_id.into(),
+        nonce: vec![n; 24],
+        ciphertext: vec![n, 0, 255, n],
+        sha256: format!("{n:064x}"),
+        media_type: "text/markdown".into(),
+        size: 4,
+    };
+    let change = |new: &str| RegisterChange {
+        doc_id: "D7".into(),
+        at: t0(),
+        actor: "E0".into(),
+        field: "content".into(),
+        old: None,
+        new: new.into(),
+    };
+    s.put_content(&sealed(1, "k1"), &change("a"), &ctx())
+        .await
+        .unwrap();
+    assert_eq!(s.content("D7").await.unwrap(), Some(sealed(1, "k1")));
+    // Rotation replaces the row; both changes are in the register's history.
+    s.put_content(&sealed(2, "k2"), &change("b"), &ctx())
+        .await
+        .unwrap();
+    assert_eq!(s.content("D7").await.unwrap(), Some(sealed(2, "k2")));
+    assert_eq!(
+        s.content_keys().await.unwrap(),
+        vec![("D7".to_string(), "k2".to_string())]
+    );
+    assert_eq!(s.register_history("D7").await.unwrap().len(), 2);
+    assert_eq!(s.content("D8").await.unwrap(), None);
+    let report = verify(s, &key, None, &|_, _| {}).await.unwrap();
+    assert_eq!(report.records_by_kind["register-change"], 2);
+}
+
 /// Expands to one `#[tokio::test]` per conformance case. `$make` is an async
 /// expression giving `Option<Box<dyn Store>>` (`None` when the backend is
 /// not available, e.g. no PostgreSQL URL: the case then says it was
@@ -449,7 +492,8 @@ macro_rules! conformance_tests {
             hr_contacts_and_rejects_are_idempotent,
             empty_store_counts_zero,
             the_ledger_covers_every_record_and_verifies,
-            alerts_and_event_lines
+            alerts_and_event_lines,
+            contents_in_custody
         );
     };
     (@cases $make:path, $done:path, $($case:ident),*) => {

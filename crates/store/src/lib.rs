@@ -102,6 +102,21 @@ pub struct StoredAlert {
     pub body: String,
 }
 
+/// A register entry's content, encrypted (see `custodian-broker`): the
+/// store never holds the plaintext.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedContent {
+    pub doc_id: String,
+    /// Which content key sealed it.
+    pub key_id: String,
+    pub nonce: Vec<u8>,
+    pub ciphertext: Vec<u8>,
+    /// SHA-256 of the plaintext, hex.
+    pub sha256: String,
+    pub media_type: String,
+    pub size: u64,
+}
+
 /// One stored event as an `events.jsonl` line (what detection reads).
 pub fn event_line(
     id: &str,
@@ -296,6 +311,21 @@ pub trait Store: Send + Sync {
     /// Up to `limit` events after store position `after_seq`, in store
     /// order, each with its position and as an `events.jsonl` line.
     async fn event_lines(&self, after_seq: i64, limit: u32) -> Result<Vec<(i64, String)>>;
+
+    /// Stores (or replaces) a register entry's sealed content and, in the
+    /// same transaction, the register change that records it (ledgered).
+    async fn put_content(
+        &self,
+        content: &SealedContent,
+        change: &RegisterChange,
+        ledger: &LedgerContext,
+    ) -> Result<()>;
+
+    /// A register entry's sealed content.
+    async fn content(&self, doc_id: &str) -> Result<Option<SealedContent>>;
+
+    /// Which key sealed each stored content: (doc_id, key_id).
+    async fn content_keys(&self) -> Result<Vec<(String, String)>>;
 
     /// Inserts alerts whose id is new; ledgered.
     async fn insert_alerts(&self, alerts: &[NewAlert], ledger: &LedgerContext) -> Result<Inserted>;

@@ -58,6 +58,77 @@ pub enum Cmd {
         #[arg(long = "as", value_name = "ACTOR")]
         actor: String,
     },
+    /// Put an entry's content in custody: sealed with the content key
+    /// (CUSTODIAN_CONTENT_KEY_FILE, default custodian-content.key, created
+    /// 0600 on first use); only ciphertext is stored. The attachment is a
+    /// ledgered register change carrying the content's SHA-256.
+    Attach {
+        doc: String,
+        /// The content: a PDF, Markdown or plain text.
+        file: std::path::PathBuf,
+        /// Who attaches it (recorded in the register's history).
+        #[arg(long = "as", value_name = "ACTOR")]
+        actor: String,
+    },
+    /// What custody holds for an entry (never the content itself).
+    Content {
+        doc: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-seal every content under a new key (key rotation). Afterwards,
+    /// point CUSTODIAN_CONTENT_KEY_FILE at the new key and keep the old one
+    /// offline.
+    RotateKey {
+        /// The new key file (created 0600 if it does not exist).
+        #[arg(long, value_name = "FILE")]
+        new_key: std::path::PathBuf,
+        #[arg(long = "as", value_name = "ACTOR")]
+        actor: String,
+    },
+}
+
+fn media_type(path: &std::path::Path, bytes: &[u8]) -> &'static str {
+    if bytes.starts_with(b"%PDF-") {
+        "application/pdf"
+    } else if path
+        .extension()
+        .is_some_and(|e| e == "md" || e == "markdown")
+    {
+        "text/markdown"
+    } else {
+        "text/plain"
+    }
+}
+
+/// Loads the content key, creating it (mode 0600) if the file is missing.
+pub fn content_key(path: &std::path::Path) -> Result<custodian_broker::ContentKey> {
+    use anyhow::Context as _;
+    if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the content key {}", path.display()))?;
+        return custodian_broker::ContentKey::from_text(&text)
+            .with_context(|| format!("{}", path.display()));
+    }
+    let key = custodian_broker::ContentKey::generate();
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot create the content key {}", path.display()))?;
+    use std::io::Write as _;
+    writeln!(f, "{}", key.to_text())?;
+    eprintln!(
+        "created the content key {} (key id {}); keep it safe and backed up",
+        path.display(),
+        key.id()
+    );
+    Ok(key)
 }
 
 fn row(d: &Document) -> Vec<String> {
@@ -212,6 +283,84 @@ pub async fn run(
             let ledger = super::ledger::context(settings)?;
             store.put_documents(&[d], &[change], &ledger).await?;
             println!("{doc}: {old} -> {level}");
+        }
+        Cmd::Attach { doc, file, actor } => {
+            if store.document(&doc).await?.is_none() {
+                bail!("no register entry '{doc}'");
+            }
+            let bytes = std::fs::read(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let key = content_key(&settings.content_key_file)?;
+            let sealed = key.seal(&doc, &bytes, media_type(&file, &bytes));
+            let old = store.content(&doc).await?.map(|c| c.sha256);
+            let change = RegisterChange {
+                doc_id: doc.clone(),
+                at: crate::clock::now(),
+                actor,
+                field: "content".into(),
+                old,
+                new: format!(
+                    "sha256:{} {} bytes {}",
+                    sealed.sha256, sealed.size, sealed.media_type
+                ),
+            };
+            let ledger = super::ledger::context(settings)?;
+            store.put_content(&sealed, &change, &ledger).await?;
+            println!(
+                "{doc}: content in custody, {} bytes {}, sha256 {}, sealed with key {}",
+                sealed.size, sealed.media_type, sealed.sha256, sealed.key_id
+            );
+        }
+        Cmd::Content { doc, json } => {
+            let Some(c) = store.content(&doc).await? else {
+                bail!("no content in custody for '{doc}'");
+            };
+            let info = serde_json::json!({
+                "doc": c.doc_id, "media_type": c.media_type, "size": c.size,
+                "sha256": c.sha256, "key_id": c.key_id, "ciphertext_bytes": c.ciphertext.len(),
+            });
+            if json {
+                crate::output::json(&info)?;
+            } else {
+                println!(
+                    "{}: {} bytes {}, sha256 {}, sealed with key {}",
+                    c.doc_id, c.size, c.media_type, c.sha256, c.key_id
+                );
+            }
+        }
+        Cmd::RotateKey { new_key, actor } => {
+            let old = content_key(&settings.content_key_file)?;
+            let new = content_key(&new_key)?;
+            if new.id() == old.id() {
+                bail!("the new key is the key in use");
+            }
+            let ledger = super::ledger::context(settings)?;
+            let mut n = 0;
+            for (doc, key_id) in store.content_keys().await? {
+                if key_id == new.id() {
+                    continue; // done by an earlier, interrupted rotation
+                }
+                let Some(sealed) = store.content(&doc).await? else {
+                    continue;
+                };
+                let resealed = custodian_broker::reseal(&sealed, &old, &new)?;
+                let change = RegisterChange {
+                    doc_id: doc.clone(),
+                    at: crate::clock::now(),
+                    actor: actor.clone(),
+                    field: "content-key".into(),
+                    old: Some(old.id().to_string()),
+                    new: new.id().to_string(),
+                };
+                store.put_content(&resealed, &change, &ledger).await?;
+                n += 1;
+            }
+            println!(
+                "re-sealed {n} contents under key {}; now set CUSTODIAN_CONTENT_KEY_FILE={} and keep the old key {} offline",
+                new.id(),
+                new_key.display(),
+                settings.content_key_file.display()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

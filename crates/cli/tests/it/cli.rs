@@ -240,3 +240,75 @@ fn config_file_then_environment_then_flag() {
         .ends_with("from-flag.db"));
     assert_eq!(v["store"]["configured_by"], "flag");
 }
+
+#[test]
+fn contents_are_sealed_at_rest_attached_in_the_ledger_and_rotated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", tmp.path().join("c.db").display());
+    let run = |args: &[&str]| {
+        crate::support::custodian(tmp.path(), &store)
+            .env_remove("CUSTODIAN_CONTENT_KEY_FILE")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sample-company");
+    crate::support::ok(run(&["import", sample.to_str().unwrap()]));
+    let secret = "The lens group is centred by the jig at 23.5 degrees. 極秘";
+    std::fs::write(tmp.path().join("notes.md"), secret).unwrap();
+    let out = crate::support::ok(run(&[
+        "register",
+        "attach",
+        "D-SX-DESIGN-23",
+        "notes.md",
+        "--as",
+        "E1",
+    ]));
+    assert!(out.contains("content in custody"), "{out}");
+    let key = std::fs::read_to_string(tmp.path().join("custodian-content.key")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(tmp.path().join("custodian-content.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o077, 0, "the key is readable only by its owner");
+    }
+    // No plaintext anywhere in the database files.
+    for f in std::fs::read_dir(tmp.path()).unwrap() {
+        let p = f.unwrap().path();
+        if p.to_string_lossy().contains("c.db") {
+            let bytes = std::fs::read(&p).unwrap();
+            assert!(
+                !bytes.windows(15).any(|w| w == b"lens group is c"),
+                "plaintext in {}",
+                p.display()
+            );
+        }
+    }
+    let info = crate::support::json(run(&["register", "content", "D-SX-DESIGN-23", "--json"]));
+    assert_eq!(info["media_type"], "text/markdown");
+    assert_eq!(info["size"], secret.len());
+    let old_id = info["key_id"].as_str().unwrap().to_string();
+    // Rotation: every content re-sealed under the new key, ledgered.
+    let out = crate::support::ok(run(&[
+        "register",
+        "rotate-key",
+        "--new-key",
+        "new.key",
+        "--as",
+        "E1",
+    ]));
+    assert!(out.contains("re-sealed 1 contents"), "{out}");
+    let info = crate::support::json(run(&["register", "content", "D-SX-DESIGN-23", "--json"]));
+    assert_ne!(info["key_id"].as_str().unwrap(), old_id);
+    assert_ne!(
+        std::fs::read_to_string(tmp.path().join("new.key")).unwrap(),
+        key
+    );
+    let history = crate::support::ok(run(&["register", "show", "D-SX-DESIGN-23"]));
+    assert!(history.contains("content-key"), "{history}");
+    crate::support::ok(run(&["ledger", "verify"]));
+}
