@@ -18,6 +18,7 @@ pub mod kinds {
     pub const CONTACT_REPORT: &str = "contact-report";
     pub const REGISTER_CHANGE: &str = "register-change";
     pub const ALERT: &str = "alert";
+    pub const CUSTODY: &str = "custody";
 }
 
 /// Encodes an entry's leaf data.

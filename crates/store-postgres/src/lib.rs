@@ -20,12 +20,12 @@ use custodian_core::{ContactReport, Document, HrEvent, Person};
 use custodian_ledger::entry::kinds;
 use custodian_ledger::{Hash, Tile, TileId};
 use custodian_store::ledger::{
-    alert_leaf, contact_leaf, edge_ids, event_entry_body, hr_leaf, ledger_update,
+    alert_leaf, contact_leaf, custody_leaf, edge_ids, event_entry_body, hr_leaf, ledger_update,
     register_change_id, register_change_json, register_change_leaf, size_after,
 };
 use custodian_store::{
     columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow,
-    Counts, Inserted, LedgerContext, LedgerRecord, LedgerRun, NewAlert, NewContact, NewEvent,
+    Counts, CustodyRecord, Inserted, LedgerContext, LedgerRecord, LedgerRun, NewAlert, NewContact, NewEvent,
     RegisterChange, Reject, Result, SealedContent, Store, StoreError, StoredAlert, StoredEvent,
 };
 
@@ -603,6 +603,65 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn insert_custody(&self, records: &[CustodyRecord], ledger: &LedgerContext) -> Result<Inserted> {
+        let mut tx = self.write_tx().await?;
+        let first = max_seq(&mut tx, "custody_records").await? + 1;
+        let mut leaves = Vec::new();
+        for c in records {
+            let (us, off) = ts_to_db(&c.at);
+            let n = sqlx::query(
+                "INSERT INTO custody_records (seq, id, kind, doc_id, user_id, at_us, at_off, body) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(first + leaves.len() as i64)
+            .bind(&c.id)
+            .bind(&c.kind)
+            .bind(&c.doc_id)
+            .bind(&c.user_id)
+            .bind(us)
+            .bind(off)
+            .bind(&c.body)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?
+            .rows_affected();
+            if n == 1 {
+                leaves.push(custody_leaf(c));
+            }
+        }
+        append_ledger(&mut tx, ledger, kinds::CUSTODY, first, &leaves).await?;
+        tx.commit().await.map_err(be)?;
+        Ok(Inserted(leaves.len() as u64))
+    }
+
+    async fn custody_records(
+        &self,
+        kind: &str,
+        doc_id: Option<&str>,
+        user_id: Option<&str>,
+    ) -> Result<Vec<CustodyRecord>> {
+        let rows = sqlx::query("SELECT * FROM custody_records WHERE kind = $1 AND ($2::TEXT IS NULL OR doc_id = $2) AND ($3::TEXT IS NULL OR user_id = $3) ORDER BY seq")
+            .bind(kind)
+            .bind(doc_id)
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?;
+        rows.iter()
+            .map(|r| {
+                let off: i32 = r.try_get("at_off").map_err(be)?;
+                let at = ts_from_db(r.try_get("at_us").map_err(be)?, i64::from(off))?;
+                Ok(CustodyRecord {
+                    id: r.try_get("id").map_err(be)?,
+                    kind: r.try_get("kind").map_err(be)?,
+                    doc_id: r.try_get("doc_id").map_err(be)?,
+                    user_id: r.try_get("user_id").map_err(be)?,
+                    at,
+                    body: r.try_get("body").map_err(be)?,
+                })
+            })
+            .collect()
+    }
+
     async fn insert_alerts(&self, alerts: &[NewAlert], ledger: &LedgerContext) -> Result<Inserted> {
         let mut tx = self.write_tx().await?;
         let first = max_seq(&mut tx, "alerts").await? + 1;
@@ -842,6 +901,7 @@ fn table_of(kind: &str) -> Result<&'static str> {
         kinds::CONTACT_REPORT => "contact_reports",
         kinds::REGISTER_CHANGE => "register_changes",
         kinds::ALERT => "alerts",
+        kinds::CUSTODY => "custody_records",
         other => {
             return Err(StoreError::Backend(format!(
                 "unknown ledger kind '{other}'"
@@ -998,6 +1058,7 @@ async fn fetch_records(
         kinds::CONTACT_REPORT => "SELECT seq, id, raw FROM contact_reports WHERE seq >= $1 AND seq < $2 ORDER BY seq",
         kinds::REGISTER_CHANGE => "SELECT * FROM register_changes WHERE seq >= $1 AND seq < $2 ORDER BY seq",
         kinds::ALERT => "SELECT seq, id, body FROM alerts WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+        kinds::CUSTODY => "SELECT seq, id, body FROM custody_records WHERE seq >= $1 AND seq < $2 ORDER BY seq",
         other => return Err(StoreError::Backend(format!("unknown ledger kind '{other}'"))),
     };
     let rows = sqlx::query(sql)
@@ -1024,7 +1085,7 @@ async fn fetch_records(
                         .map(|c| contact_to_json(&c))
                         .map_err(|e| e.to_string())
                 }
-                kinds::ALERT => Ok(r.try_get::<String, _>("body").map_err(be)?),
+                kinds::ALERT | kinds::CUSTODY => Ok(r.try_get::<String, _>("body").map_err(be)?),
                 _ => register_change_row(r)
                     .map(|c| register_change_json(&c))
                     .map_err(|e| e.to_string()),

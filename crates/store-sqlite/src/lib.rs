@@ -23,12 +23,12 @@ use custodian_core::{ContactReport, Document, HrEvent, Person};
 use custodian_ledger::entry::kinds;
 use custodian_ledger::{Hash, Tile, TileId};
 use custodian_store::ledger::{
-    alert_leaf, contact_leaf, edge_ids, event_entry_body, hr_leaf, ledger_update,
+    alert_leaf, contact_leaf, custody_leaf, edge_ids, event_entry_body, hr_leaf, ledger_update,
     register_change_id, register_change_json, register_change_leaf, size_after,
 };
 use custodian_store::{
     columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow,
-    Counts, Inserted, LedgerContext, LedgerRecord, LedgerRun, NewAlert, NewContact, NewEvent,
+    Counts, CustodyRecord, Inserted, LedgerContext, LedgerRecord, LedgerRun, NewAlert, NewContact, NewEvent,
     RegisterChange, Reject, Result, SealedContent, Store, StoreError, StoredAlert, StoredEvent,
 };
 
@@ -79,6 +79,7 @@ fn table_of(kind: &str) -> Result<&'static str> {
         kinds::CONTACT_REPORT => "contact_reports",
         kinds::REGISTER_CHANGE => "register_changes",
         kinds::ALERT => "alerts",
+        kinds::CUSTODY => "custody_records",
         other => {
             return Err(StoreError::Backend(format!(
                 "unknown ledger kind '{other}'"
@@ -622,6 +623,63 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
+    async fn insert_custody(&self, records: &[CustodyRecord], ledger: &LedgerContext) -> Result<Inserted> {
+        let mut tx = self.write_tx().await?;
+        let first = max_seq(&mut tx, "custody_records").await? + 1;
+        let mut leaves = Vec::new();
+        for c in records {
+            let (us, off) = ts_to_db(&c.at);
+            let n = sqlx::query(
+                "INSERT OR IGNORE INTO custody_records (id, kind, doc_id, user_id, at_us, at_off, body) VALUES (?,?,?,?,?,?,?)",
+            )
+            .bind(&c.id)
+            .bind(&c.kind)
+            .bind(&c.doc_id)
+            .bind(&c.user_id)
+            .bind(us)
+            .bind(off)
+            .bind(&c.body)
+            .execute(&mut *tx)
+            .await
+            .map_err(be)?
+            .rows_affected();
+            if n == 1 {
+                leaves.push(custody_leaf(c));
+            }
+        }
+        append_ledger(&mut tx, ledger, kinds::CUSTODY, first, &leaves).await?;
+        tx.commit().await.map_err(be)?;
+        Ok(Inserted(leaves.len() as u64))
+    }
+
+    async fn custody_records(
+        &self,
+        kind: &str,
+        doc_id: Option<&str>,
+        user_id: Option<&str>,
+    ) -> Result<Vec<CustodyRecord>> {
+        let rows = sqlx::query("SELECT * FROM custody_records WHERE kind = ? AND (?2 IS NULL OR doc_id = ?2) AND (?3 IS NULL OR user_id = ?3) ORDER BY seq")
+            .bind(kind)
+            .bind(doc_id)
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?;
+        rows.iter()
+            .map(|r| {
+                let at = ts_from_db(r.try_get("at_us").map_err(be)?, r.try_get("at_off").map_err(be)?)?;
+                Ok(CustodyRecord {
+                    id: r.try_get("id").map_err(be)?,
+                    kind: r.try_get("kind").map_err(be)?,
+                    doc_id: r.try_get("doc_id").map_err(be)?,
+                    user_id: r.try_get("user_id").map_err(be)?,
+                    at,
+                    body: r.try_get("body").map_err(be)?,
+                })
+            })
+            .collect()
+    }
+
     async fn insert_alerts(&self, alerts: &[NewAlert], ledger: &LedgerContext) -> Result<Inserted> {
         let mut tx = self.write_tx().await?;
         let first = max_seq(&mut tx, "alerts").await? + 1;
@@ -884,6 +942,7 @@ async fn fetch_records(
             "SELECT seq, id, raw FROM contact_reports WHERE seq >= ? AND seq < ? ORDER BY seq"
         }
         kinds::ALERT => "SELECT seq, id, body FROM alerts WHERE seq >= ? AND seq < ? ORDER BY seq",
+        kinds::CUSTODY => "SELECT seq, id, body FROM custody_records WHERE seq >= ? AND seq < ? ORDER BY seq",
         kinds::REGISTER_CHANGE => {
             "SELECT * FROM register_changes WHERE seq >= ? AND seq < ? ORDER BY seq"
         }
@@ -918,7 +977,7 @@ async fn fetch_records(
                 }
                 // An alert is logged as stored: any change to the row
                 // changes its leaf.
-                kinds::ALERT => Ok(r.try_get::<String, _>("body").map_err(be)?),
+                kinds::ALERT | kinds::CUSTODY => Ok(r.try_get::<String, _>("body").map_err(be)?),
                 _ => register_change_row(r)
                     .map(|c| register_change_json(&c))
                     .map_err(|e| e.to_string()),

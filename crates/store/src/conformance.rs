@@ -475,6 +475,38 @@ pub async fn contents_in_custody(s: &dyn Store) {
     assert_eq!(report.records_by_kind["register-change"], 2);
 }
 
+pub async fn custody_records_are_ledgered_and_filtered(s: &dyn Store) {
+    use crate::audit::{prove, verify};
+    use crate::CustodyRecord;
+    let key = ctx().signer.verifier();
+    let rec = |id: &str, kind: &str, doc: Option<&str>, user: &str, m: i64| CustodyRecord {
+        id: id.into(),
+        kind: kind.into(),
+        doc_id: doc.map(str::to_string),
+        user_id: user.into(),
+        at: t0() + Duration::minutes(m),
+        body: format!(r#"{{"id":"{id}","type":"{kind}"}}"#),
+    };
+    let batch = [
+        rec("K1", "acknowledgement", None, "E1", 1),
+        rec("K2", "approval", Some("D1"), "E1", 2),
+        rec("K3", "copy", Some("D1"), "E1", 3),
+        rec("K4", "copy", Some("D2"), "E2", 4),
+    ];
+    assert_eq!(s.insert_custody(&batch, &ctx()).await.unwrap().0, 4);
+    assert_eq!(s.insert_custody(&batch[2..], &ctx()).await.unwrap().0, 0);
+    let ids = |v: Vec<CustodyRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(s.custody_records("copy", None, None).await.unwrap()), ["K3", "K4"]);
+    assert_eq!(ids(s.custody_records("copy", Some("D2"), None).await.unwrap()), ["K4"]);
+    assert_eq!(ids(s.custody_records("approval", Some("D1"), Some("E1")).await.unwrap()), ["K2"]);
+    assert!(s.custody_records("approval", Some("D1"), Some("E2")).await.unwrap().is_empty());
+    let got = s.custody_records("acknowledgement", None, Some("E1")).await.unwrap();
+    assert_eq!(got, vec![batch[0].clone()]);
+    let report = verify(s, &key, None, &|_, _| {}).await.unwrap();
+    assert_eq!(report.records_by_kind["custody"], 4);
+    assert_eq!(prove(s, "custody", "K3").await.unwrap().verify(&key).unwrap().record_id, "K3");
+}
+
 /// Expands to one `#[tokio::test]` per conformance case. `$make` is an async
 /// expression giving `Option<Box<dyn Store>>` (`None` when the backend is
 /// not available, e.g. no PostgreSQL URL: the case then says it was
@@ -493,7 +525,8 @@ macro_rules! conformance_tests {
             empty_store_counts_zero,
             the_ledger_covers_every_record_and_verifies,
             alerts_and_event_lines,
-            contents_in_custody
+            contents_in_custody,
+            custody_records_are_ledgered_and_filtered
         );
     };
     (@cases $make:path, $done:path, $($case:ident),*) => {

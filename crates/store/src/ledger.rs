@@ -164,6 +164,11 @@ pub fn contact_leaf(c: &ContactReport) -> Hash {
     entry_hash(kinds::CONTACT_REPORT, &c.id, &contact_to_json(c))
 }
 
+/// A broker record's leaf: its canonical JSON as stored.
+pub fn custody_leaf(r: &crate::CustodyRecord) -> Hash {
+    entry_hash(kinds::CUSTODY, &r.id, &r.body)
+}
+
 /// An alert's leaf: its canonical JSON as stored.
 pub fn alert_leaf(a: &crate::NewAlert) -> Hash {
     entry_hash(kinds::ALERT, &a.id, &a.body)

@@ -117,6 +117,22 @@ pub struct SealedContent {
     pub size: u64,
 }
 
+/// A broker record: an acknowledgement of the secrecy policy, an owner's
+/// approval, a copy issued, or a refused request. Ledgered (kind
+/// `custody`) with its body as the canonical encoding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CustodyRecord {
+    /// Derived from the body.
+    pub id: String,
+    /// `acknowledgement`, `approval`, `copy` or `refusal`.
+    pub kind: String,
+    pub doc_id: Option<String>,
+    pub user_id: String,
+    pub at: DateTime<FixedOffset>,
+    /// Canonical JSON (sorted keys).
+    pub body: String,
+}
+
 /// One stored event as an `events.jsonl` line (what detection reads).
 pub fn event_line(
     id: &str,
@@ -326,6 +342,18 @@ pub trait Store: Send + Sync {
 
     /// Which key sealed each stored content: (doc_id, key_id).
     async fn content_keys(&self) -> Result<Vec<(String, String)>>;
+
+    /// Inserts broker records whose id is new; ledgered.
+    async fn insert_custody(&self, records: &[CustodyRecord], ledger: &LedgerContext) -> Result<Inserted>;
+
+    /// Broker records of a kind, oldest first, optionally for one document
+    /// and/or one person.
+    async fn custody_records(
+        &self,
+        kind: &str,
+        doc_id: Option<&str>,
+        user_id: Option<&str>,
+    ) -> Result<Vec<CustodyRecord>>;
 
     /// Inserts alerts whose id is new; ledgered.
     async fn insert_alerts(&self, alerts: &[NewAlert], ledger: &LedgerContext) -> Result<Inserted>;
