@@ -120,6 +120,26 @@ impl ContentKey {
         }
     }
 
+    /// HMAC-SHA256 under this key, for derived secrets and tags.
+    pub fn mac(&self, label: &str, data: &[u8]) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        match <Hmac<Sha256> as Mac>::new_from_slice(&self.key) {
+            Ok(mut m) => {
+                m.update(label.as_bytes());
+                m.update(b"\n");
+                m.update(data);
+                m.finalize().into_bytes().into()
+            }
+            Err(_) => {
+                let mut h = Sha256::new();
+                h.update(self.key);
+                h.update(label.as_bytes());
+                h.update(data);
+                h.finalize().into()
+            }
+        }
+    }
+
     /// Opens a sealed content, checking key, integrity and digest.
     pub fn open(&self, sealed: &SealedContent) -> Result<Vec<u8>, CustodyError> {
         if sealed.key_id != self.id {

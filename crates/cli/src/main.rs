@@ -64,6 +64,12 @@ enum Command {
     /// Simulate a company, import it, detect, and show the top alerts and the
     /// scorecard: the whole product in about a minute.
     Demo(commands::demo::Args),
+    /// The broker: owner approvals and traceable copies.
+    #[command(subcommand)]
+    Copy(commands::copy::Cmd),
+    /// Name the recipient of a leaked copy (text), with the bound on
+    /// accusing an innocent.
+    Trace(commands::copy::TraceArgs),
     /// Run the insider-risk engine over a dataset folder or the store.
     Detect(commands::detect::Args),
     /// Score alerts against a ground truth: insiders caught, how early, false alerts.
@@ -139,7 +145,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => commands::import::run(&settings, store.as_ref(), args).await?,
         Command::Register(cmd) => commands::register::run(&settings, store.as_ref(), cmd).await?,
         Command::Ledger(cmd) => commands::ledger::run(&settings, store.as_ref(), cmd).await?,
-        Command::People(cmd) => commands::people::run(store.as_ref(), cmd).await?,
+        Command::People(cmd) => commands::people::run(&settings, store.as_ref(), cmd).await?,
+        Command::Copy(cmd) => commands::copy::run(&settings, store.as_ref(), cmd).await?,
+        Command::Trace(args) => commands::copy::trace(&settings, store.as_ref(), args).await?,
         Command::Check(args) => commands::check::run(store.as_ref(), args).await?,
         Command::Status(args) => commands::status::run(&settings, store.as_ref(), args).await?,
         Command::Detect(args) => {

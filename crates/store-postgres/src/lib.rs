@@ -25,8 +25,9 @@ use custodian_store::ledger::{
 };
 use custodian_store::{
     columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow,
-    Counts, CustodyRecord, Inserted, LedgerContext, LedgerRecord, LedgerRun, NewAlert, NewContact, NewEvent,
-    RegisterChange, Reject, Result, SealedContent, Store, StoreError, StoredAlert, StoredEvent,
+    Counts, CustodyRecord, Inserted, LedgerContext, LedgerRecord, LedgerRun, NewAlert, NewContact,
+    NewEvent, RegisterChange, Reject, Result, SealedContent, Store, StoreError, StoredAlert,
+    StoredEvent,
 };
 
 /// The secondary index a bulk load drops and rebuilds.
@@ -603,7 +604,11 @@ impl Store for PgStore {
             .collect()
     }
 
-    async fn insert_custody(&self, records: &[CustodyRecord], ledger: &LedgerContext) -> Result<Inserted> {
+    async fn insert_custody(
+        &self,
+        records: &[CustodyRecord],
+        ledger: &LedgerContext,
+    ) -> Result<Inserted> {
         let mut tx = self.write_tx().await?;
         let first = max_seq(&mut tx, "custody_records").await? + 1;
         let mut leaves = Vec::new();

@@ -28,8 +28,9 @@ use custodian_store::ledger::{
 };
 use custodian_store::{
     columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow,
-    Counts, CustodyRecord, Inserted, LedgerContext, LedgerRecord, LedgerRun, NewAlert, NewContact, NewEvent,
-    RegisterChange, Reject, Result, SealedContent, Store, StoreError, StoredAlert, StoredEvent,
+    Counts, CustodyRecord, Inserted, LedgerContext, LedgerRecord, LedgerRun, NewAlert, NewContact,
+    NewEvent, RegisterChange, Reject, Result, SealedContent, Store, StoreError, StoredAlert,
+    StoredEvent,
 };
 
 /// Rows per multi-row statement (7 parameters each, under SQLite's
@@ -623,7 +624,11 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    async fn insert_custody(&self, records: &[CustodyRecord], ledger: &LedgerContext) -> Result<Inserted> {
+    async fn insert_custody(
+        &self,
+        records: &[CustodyRecord],
+        ledger: &LedgerContext,
+    ) -> Result<Inserted> {
         let mut tx = self.write_tx().await?;
         let first = max_seq(&mut tx, "custody_records").await? + 1;
         let mut leaves = Vec::new();
@@ -667,7 +672,10 @@ impl Store for SqliteStore {
             .map_err(be)?;
         rows.iter()
             .map(|r| {
-                let at = ts_from_db(r.try_get("at_us").map_err(be)?, r.try_get("at_off").map_err(be)?)?;
+                let at = ts_from_db(
+                    r.try_get("at_us").map_err(be)?,
+                    r.try_get("at_off").map_err(be)?,
+                )?;
                 Ok(CustodyRecord {
                     id: r.try_get("id").map_err(be)?,
                     kind: r.try_get("kind").map_err(be)?,
@@ -942,7 +950,9 @@ async fn fetch_records(
             "SELECT seq, id, raw FROM contact_reports WHERE seq >= ? AND seq < ? ORDER BY seq"
         }
         kinds::ALERT => "SELECT seq, id, body FROM alerts WHERE seq >= ? AND seq < ? ORDER BY seq",
-        kinds::CUSTODY => "SELECT seq, id, body FROM custody_records WHERE seq >= ? AND seq < ? ORDER BY seq",
+        kinds::CUSTODY => {
+            "SELECT seq, id, body FROM custody_records WHERE seq >= ? AND seq < ? ORDER BY seq"
+        }
         kinds::REGISTER_CHANGE => {
             "SELECT * FROM register_changes WHERE seq >= ? AND seq < ? ORDER BY seq"
         }

@@ -496,15 +496,42 @@ pub async fn custody_records_are_ledgered_and_filtered(s: &dyn Store) {
     assert_eq!(s.insert_custody(&batch, &ctx()).await.unwrap().0, 4);
     assert_eq!(s.insert_custody(&batch[2..], &ctx()).await.unwrap().0, 0);
     let ids = |v: Vec<CustodyRecord>| v.into_iter().map(|r| r.id).collect::<Vec<_>>();
-    assert_eq!(ids(s.custody_records("copy", None, None).await.unwrap()), ["K3", "K4"]);
-    assert_eq!(ids(s.custody_records("copy", Some("D2"), None).await.unwrap()), ["K4"]);
-    assert_eq!(ids(s.custody_records("approval", Some("D1"), Some("E1")).await.unwrap()), ["K2"]);
-    assert!(s.custody_records("approval", Some("D1"), Some("E2")).await.unwrap().is_empty());
-    let got = s.custody_records("acknowledgement", None, Some("E1")).await.unwrap();
+    assert_eq!(
+        ids(s.custody_records("copy", None, None).await.unwrap()),
+        ["K3", "K4"]
+    );
+    assert_eq!(
+        ids(s.custody_records("copy", Some("D2"), None).await.unwrap()),
+        ["K4"]
+    );
+    assert_eq!(
+        ids(s
+            .custody_records("approval", Some("D1"), Some("E1"))
+            .await
+            .unwrap()),
+        ["K2"]
+    );
+    assert!(s
+        .custody_records("approval", Some("D1"), Some("E2"))
+        .await
+        .unwrap()
+        .is_empty());
+    let got = s
+        .custody_records("acknowledgement", None, Some("E1"))
+        .await
+        .unwrap();
     assert_eq!(got, vec![batch[0].clone()]);
     let report = verify(s, &key, None, &|_, _| {}).await.unwrap();
     assert_eq!(report.records_by_kind["custody"], 4);
-    assert_eq!(prove(s, "custody", "K3").await.unwrap().verify(&key).unwrap().record_id, "K3");
+    assert_eq!(
+        prove(s, "custody", "K3")
+            .await
+            .unwrap()
+            .verify(&key)
+            .unwrap()
+            .record_id,
+        "K3"
+    );
 }
 
 /// Expands to one `#[tokio::test]` per conformance case. `$make` is an async

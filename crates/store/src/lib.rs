@@ -344,7 +344,11 @@ pub trait Store: Send + Sync {
     async fn content_keys(&self) -> Result<Vec<(String, String)>>;
 
     /// Inserts broker records whose id is new; ledgered.
-    async fn insert_custody(&self, records: &[CustodyRecord], ledger: &LedgerContext) -> Result<Inserted>;
+    async fn insert_custody(
+        &self,
+        records: &[CustodyRecord],
+        ledger: &LedgerContext,
+    ) -> Result<Inserted>;
 
     /// Broker records of a kind, oldest first, optionally for one document
     /// and/or one person.

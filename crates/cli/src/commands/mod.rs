@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod copy;
 pub mod demo;
 pub mod detect;
 pub mod evaluate;

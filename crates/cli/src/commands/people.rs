@@ -28,10 +28,26 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Record that a person acknowledged the secrecy policy (ledgered; part
+    /// of the "managed as secret" evidence, and required before their first
+    /// confidential or secret copy).
+    Acknowledge {
+        person: String,
+        /// The policy's version, e.g. 2026-04.
+        #[arg(long)]
+        policy: String,
+    },
 }
 
-pub async fn run(store: &dyn Store, cmd: Cmd) -> Result<ExitCode> {
+pub async fn run(
+    settings: &crate::settings::Settings,
+    store: &dyn Store,
+    cmd: Cmd,
+) -> Result<ExitCode> {
     match cmd {
+        Cmd::Acknowledge { person, policy } => {
+            return super::copy::acknowledge(settings, store, &person, &policy).await;
+        }
         Cmd::List { unit, json } => {
             let people: Vec<_> = store
                 .people()

@@ -312,3 +312,131 @@ fn contents_are_sealed_at_rest_attached_in_the_ledger_and_rotated() {
     assert!(history.contains("content-key"), "{history}");
     crate::support::ok(run(&["ledger", "verify"]));
 }
+
+#[test]
+fn broker_decides_records_and_traces_text_copies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", tmp.path().join("b.db").display());
+    let run = |args: &[&str]| {
+        crate::support::custodian(tmp.path(), &store)
+            .env_remove("CUSTODIAN_CONTENT_KEY_FILE")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sample-company");
+    crate::support::ok(run(&["import", sample.to_str().unwrap()]));
+    let sentences = [
+        "Initialize the controller before you customize the feed rate.",
+        "The spindle is centered toward the operator.",
+        "Check the color of the indicator while the axis moves.",
+        "Operators can reuse the preset tool table among shifts.",
+        "Optimize the path to minimize vibration and maximize quality.",
+        "設定はすべて自動で行います。",
+    ];
+    let manual: String = (0..60)
+        .map(|i| {
+            format!(
+                "## Section {i}\n\n{} (step {i})\n\n",
+                sentences[i % 6..]
+                    .iter()
+                    .chain(&sentences[..i % 6])
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            )
+        })
+        .collect();
+    std::fs::write(tmp.path().join("manual.md"), &manual).unwrap();
+    let doc = "D-SX-DESIGN-23"; // secret, owned by E10027, project SX-200
+    crate::support::ok(run(&[
+        "register",
+        "attach",
+        doc,
+        "manual.md",
+        "--as",
+        "E10027",
+    ]));
+    // Refused without the owner's approval, then without an acknowledgement.
+    let o = run(&["copy", "issue", doc, "--to", "E10003", "--out", "c1.md"]);
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("approval"));
+    assert!(
+        !run(&["copy", "approve", doc, "--for", "E10003", "--by", "E10003"])
+            .status
+            .success(),
+        "only the owner approves"
+    );
+    crate::support::ok(run(&[
+        "copy", "approve", doc, "--for", "E10003", "--by", "E10027",
+    ]));
+    let o = run(&["copy", "issue", doc, "--to", "E10003", "--out", "c1.md"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("acknowledged"));
+    crate::support::ok(run(&[
+        "people",
+        "acknowledge",
+        "E10003",
+        "--policy",
+        "2026-04",
+    ]));
+    crate::support::ok(run(&[
+        "copy",
+        "issue",
+        doc,
+        "--to",
+        "E10003",
+        "--purpose",
+        "audit",
+        "--out",
+        "c1.md",
+    ]));
+    crate::support::ok(run(&[
+        "copy", "approve", doc, "--for", "E10027", "--by", "E10027",
+    ]));
+    crate::support::ok(run(&[
+        "people",
+        "acknowledge",
+        "E10027",
+        "--policy",
+        "2026-04",
+    ]));
+    crate::support::ok(run(&[
+        "copy", "issue", doc, "--to", "E10027", "--out", "c2.md",
+    ]));
+    let c1 = std::fs::read_to_string(tmp.path().join("c1.md")).unwrap();
+    assert!(
+        c1.starts_with("[極秘 SECRET]") && c1.contains("E10003"),
+        "visible mark"
+    );
+    // The whole copy: exact; its text reflowed and stripped of the mark, and
+    // an excerpt: the wording names E10003; the original names nobody.
+    let t = crate::support::json(run(&["trace", "c1.md", "--json"]));
+    assert_eq!(t["exact"]["recipient"], "E10003");
+    assert_eq!(t["accused"][0]["recipient"], "E10003");
+    let body: String = c1.lines().skip(4).collect::<Vec<_>>().join(" ");
+    std::fs::write(tmp.path().join("pasted.txt"), &body).unwrap();
+    std::fs::write(
+        tmp.path().join("excerpt.txt"),
+        &body[body.len() / 3..body.len() / 3 + 3000],
+    )
+    .unwrap();
+    for f in ["pasted.txt", "excerpt.txt"] {
+        let t = crate::support::json(run(&["trace", f, "--json"]));
+        assert!(t["exact"].is_null());
+        let acc = t["accused"].as_array().unwrap();
+        assert_eq!(acc.len(), 1, "{f}: {t}");
+        assert_eq!(acc[0]["recipient"], "E10003", "{f}");
+        assert!(acc[0]["case_bound"].as_f64().unwrap() < 1e-6);
+    }
+    let t = crate::support::json(run(&["trace", "manual.md", "--json"]));
+    assert!(t["accused"].as_array().unwrap().is_empty(), "{t}");
+    // Every decision is in the ledger.
+    let v = crate::support::json(run(&["ledger", "verify", "--json"]));
+    assert_eq!(v["report"]["records_by_kind"]["custody"], 8, "{v}");
+}
