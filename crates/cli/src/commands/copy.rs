@@ -257,7 +257,7 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
             let copy_id = format!("CP-{index:016x}");
             let token = format!(
                 "{copy_id}.{}",
-                hex_of(&key.mac("copy token", copy_id.as_bytes())[..8])
+                hex_of(&fingerprint_key(settings)?.mac("copy token", copy_id.as_bytes())[..8])
             );
             let body = text::issue(&source, &code, index);
             let banner = format!(
@@ -365,7 +365,9 @@ pub async fn trace(settings: &Settings, store: &dyn Store, args: TraceArgs) -> R
             .take_while(|c| !c.is_whitespace())
             .collect();
         if let Some((cid, tag)) = tok.split_once('.') {
-            let good = hex_of(&key.mac("copy token", cid.as_bytes())[..8]) == tag;
+            // Tagged with the fingerprint key, which rotation leaves alone.
+            let good =
+                hex_of(&fingerprint_key(settings)?.mac("copy token", cid.as_bytes())[..8]) == tag;
             if let Some((r, v)) = parsed.iter().find(|(_, v)| v["copy_id"] == cid) {
                 report["exact"] = json!({"copy_id": cid, "recipient": r.user_id, "doc": v["doc"], "token_valid": good, "record": r.id});
             }

@@ -109,7 +109,7 @@ pub async fn run(base: &Settings, args: &Args) -> Result<ExitCode> {
         true,
         "{msg:>16} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
     ) {
-        Some(b) => Arc::new(super::detect::BarProgress(b)),
+        Some(b) => Arc::new(super::import::Bar(b)),
         None => Arc::new(NoProgress),
     };
     let sum = import_folder(store.as_ref(), &dataset, &opts, &ledger, progress.clone()).await?;

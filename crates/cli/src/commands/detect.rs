@@ -76,27 +76,12 @@ pub struct DetectSummary {
     pub output: Option<String>,
 }
 
-/// An import or read progress bar on the terminal.
-pub struct BarProgress(pub indicatif::ProgressBar);
-
-impl Progress for BarProgress {
-    fn begin(&self, file: &str, total_bytes: u64) {
-        self.0.reset();
-        self.0.set_length(total_bytes);
-        self.0.set_message(file.to_string());
-    }
-    fn position(&self, bytes: u64) {
-        self.0.set_position(bytes);
-    }
-    fn end(&self, _file: &str) {}
-}
-
 pub fn progress(wanted: bool) -> Arc<dyn Progress> {
     match super::import::bar_if_terminal(
         wanted,
         "{msg:>16} [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
     ) {
-        Some(b) => Arc::new(BarProgress(b)),
+        Some(b) => Arc::new(super::import::Bar(b)),
         None => Arc::new(NoProgress),
     }
 }

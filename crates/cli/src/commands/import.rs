@@ -28,7 +28,8 @@ pub struct Args {
     batch_size: Option<usize>,
 }
 
-struct Bar(ProgressBar);
+/// An import's progress bar on the terminal (also used by detection).
+pub struct Bar(pub ProgressBar);
 
 impl Progress for Bar {
     fn begin(&self, file: &str, total_bytes: u64) {
