@@ -129,10 +129,19 @@ pub fn detect_folder(
     // sorted; only the part already fed to the engine is read again.
     let mut blocks: Vec<ParsedBlock> = Vec::new();
     let mut break_seq = 0u64;
+    // Set once the order breaks: from then on blocks are parsed to be held.
+    let hold = std::sync::atomic::AtomicBool::new(false);
     let huge = for_each_block(
         &src,
         &bar,
-        |b| parse_block(b, &names, max_line),
+        |b| {
+            parse_block(
+                b,
+                &names,
+                max_line,
+                hold.load(std::sync::atomic::Ordering::Relaxed),
+            )
+        },
         |parsed| {
             run.note(&src, &mut sink, &parsed);
             if !in_order {
@@ -146,6 +155,7 @@ pub fn detect_folder(
                     let gts = item_ts(&g.items[*gi as usize]);
                     if ts < gts {
                         in_order = false;
+                        hold.store(true, std::sync::atomic::Ordering::Relaxed);
                         break_seq = rc.seq;
                         tie.clear();
                         if let Ok(block) = Rc::try_unwrap(rc) {
@@ -177,7 +187,7 @@ pub fn detect_folder(
             for_each_block(
                 &src,
                 &progress(false),
-                |b| parse_block(b, &names, max_line),
+                |b| parse_block(b, &names, max_line, true),
                 |parsed| {
                     if parsed.seq >= break_seq {
                         return ControlFlow::Break(());
@@ -253,7 +263,7 @@ fn item_id<'a>(b: &'a ParsedBlock, i: &'a Item) -> &'a str {
     }
 }
 
-fn parse_block(b: Block, names: &Names, max_line: usize) -> ParsedBlock {
+fn parse_block(b: Block, names: &Names, max_line: usize, keep: bool) -> ParsedBlock {
     let mut out = ParsedBlock {
         seq: b.seq,
         ..Default::default()
@@ -310,10 +320,11 @@ fn parse_block(b: Block, names: &Names, max_line: usize) -> ParsedBlock {
             Err(err) => out.rejects.push((no, err.to_string(), line.to_vec())),
         }
     }
-    // Keep only the strings the engine reads (ids, domains), packed: the
-    // block's text is a tenth of that and is freed here, on the parser
-    // thread, so an unordered file is held in a fraction of its size.
-    if let Some(text) = &text {
+    // A block that will be held (the file is out of order) keeps only the
+    // strings the engine reads (ids, domains), packed: a tenth of the text,
+    // which is freed here on the parser thread. A block streamed straight
+    // to the engine is dropped soon and keeps its text as it is.
+    if let Some(text) = text.as_ref().filter(|_| keep) {
         let mut arena = String::with_capacity(out.items.len() * 24);
         for it in &mut out.items {
             if let Item::Fast(p) = it {
@@ -327,6 +338,9 @@ fn parse_block(b: Block, names: &Names, max_line: usize) -> ParsedBlock {
         }
         arena.shrink_to_fit();
         out.text = arena;
+        out.items.shrink_to_fit();
+    } else if let Some(text) = text {
+        out.text = text;
     }
     // Each block sorted here, on the parser threads: an unordered file is
     // then merged from sorted runs instead of sorted whole on one thread.
@@ -337,7 +351,6 @@ fn parse_block(b: Block, names: &Names, max_line: usize) -> ParsedBlock {
     {
         out.items.sort_by_key(item_key);
     }
-    out.items.shrink_to_fit();
     out
 }
 
@@ -691,7 +704,7 @@ pub async fn detect_store(
         let names = names.clone();
         let max_line = settings.max_line_bytes;
         let parsed =
-            tokio::task::spawn_blocking(move || parse_block(block, &names, max_line)).await?;
+            tokio::task::spawn_blocking(move || parse_block(block, &names, max_line, true)).await?;
         run.read += parsed.read;
         let slow = parsed
             .items
