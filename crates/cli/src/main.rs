@@ -72,7 +72,8 @@ enum Command {
     Trace(commands::copy::TraceArgs),
     /// Run the insider-risk engine over a dataset folder or the store.
     Detect(commands::detect::Args),
-    /// Score alerts against a ground truth: insiders caught, how early, false alerts.
+    /// Score alerts against a ground truth: insiders caught, how early, false
+    /// alerts. Exits 3 when a planted insider was missed.
     Evaluate(commands::evaluate::Args),
     /// Benchmarks (measured on a fresh store of their own).
     #[command(subcommand)]
