@@ -392,8 +392,71 @@ impl EventRun {
     }
 }
 
-/// Feeds parsed blocks to the engine in (`ts`, `id`) order, once per id:
-/// each block is sorted already, so this merges them.
+/// (sort key, block, item)
+type Head = ((i64, u64), usize, usize);
+
+/// Merges the sorted blocks of `range` and sends the merged order in chunks.
+fn merge_blocks(
+    blocks: &[ParsedBlock],
+    range: std::ops::Range<usize>,
+    tx: std::sync::mpsc::SyncSender<Vec<Head>>,
+) {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let key = |b: usize, i: usize| item_key(&blocks[b].items[i]);
+    let mut heap: BinaryHeap<Reverse<Head>> = BinaryHeap::new();
+    for b in range {
+        if !blocks[b].items.is_empty() {
+            heap.push(Reverse((key(b, 0), b, 0)));
+        }
+    }
+    let mut chunk = Vec::with_capacity(8192);
+    while let Some(Reverse((k, b, i))) = heap.pop() {
+        if i + 1 < blocks[b].items.len() {
+            heap.push(Reverse((key(b, i + 1), b, i + 1)));
+        }
+        chunk.push((k, b, i));
+        if chunk.len() == 8192
+            && tx
+                .send(std::mem::replace(&mut chunk, Vec::with_capacity(8192)))
+                .is_err()
+        {
+            return;
+        }
+    }
+    if !chunk.is_empty() {
+        let _ = tx.send(chunk);
+    }
+}
+
+/// One merged stream, a chunk at a time.
+struct Stream {
+    rx: std::sync::mpsc::Receiver<Vec<Head>>,
+    chunk: std::vec::IntoIter<Head>,
+    head: Option<Head>,
+}
+
+impl Stream {
+    fn new(rx: std::sync::mpsc::Receiver<Vec<Head>>) -> Stream {
+        let mut s = Stream {
+            rx,
+            chunk: Vec::new().into_iter(),
+            head: None,
+        };
+        s.advance();
+        s
+    }
+    fn advance(&mut self) {
+        self.head = self.chunk.next().or_else(|| {
+            self.chunk = self.rx.recv().ok()?.into_iter();
+            self.chunk.next()
+        });
+    }
+}
+
+/// Feeds parsed blocks to the engine in (`ts`, id hash) order, once per
+/// id: each block is sorted already; two threads merge half the blocks
+/// each while this one merges their two streams and runs the engine.
 fn run_sorted(
     blocks: &[ParsedBlock],
     engine: &mut Engine,
@@ -401,41 +464,51 @@ fn run_sorted(
     alerts: &mut Vec<Alert>,
     run: &mut EventRun,
 ) {
-    use std::cmp::Reverse;
-    use std::collections::BinaryHeap;
-    let key = |b: usize, i: usize| item_key(&blocks[b].items[i]);
-    // (sort key, block, item)
-    type Head = ((i64, u64), usize, usize);
-    let mut heap: BinaryHeap<Reverse<Head>> = BinaryHeap::new();
-    for (b, blk) in blocks.iter().enumerate() {
-        if !blk.items.is_empty() {
-            heap.push(Reverse((key(b, 0), b, 0)));
-        }
-    }
-    let mut prev: Option<Head> = None;
-    while let Some(Reverse((k, b, i))) = heap.pop() {
-        if i + 1 < blocks[b].items.len() {
-            heap.push(Reverse((key(b, i + 1), b, i + 1)));
-        }
-        // A re-delivery repeats the time and the id (so the hash too).
-        if let Some((pk, pb, pi)) = prev {
-            if pk == k
-                && item_id(&blocks[pb], &blocks[pb].items[pi])
-                    == item_id(&blocks[b], &blocks[b].items[i])
-            {
-                run.duplicates += 1;
-                continue;
+    let mid = blocks.len() / 2;
+    std::thread::scope(|s| {
+        let (tx_a, rx_a) = std::sync::mpsc::sync_channel(8);
+        let (tx_b, rx_b) = std::sync::mpsc::sync_channel(8);
+        s.spawn(move || merge_blocks(blocks, 0..mid, tx_a));
+        s.spawn(move || merge_blocks(blocks, mid..blocks.len(), tx_b));
+        let (mut a, mut b) = (Stream::new(rx_a), Stream::new(rx_b));
+        let mut prev: Option<Head> = None;
+        loop {
+            let next = match (a.head, b.head) {
+                (Some(x), Some(y)) if x <= y => {
+                    a.advance();
+                    x
+                }
+                (Some(_), Some(y)) | (None, Some(y)) => {
+                    b.advance();
+                    y
+                }
+                (Some(x), None) => {
+                    a.advance();
+                    x
+                }
+                (None, None) => break,
+            };
+            let (k, bi, i) = next;
+            // A re-delivery repeats the time and the id (so the hash too).
+            if let Some((pk, pb, pi)) = prev {
+                if pk == k
+                    && item_id(&blocks[pb], &blocks[pb].items[pi])
+                        == item_id(&blocks[bi], &blocks[bi].items[i])
+                {
+                    run.duplicates += 1;
+                    continue;
+                }
             }
+            prev = Some(next);
+            run.used += 1;
+            let blk = &blocks[bi];
+            let alert = match &blk.items[i] {
+                Item::Fast(p) => engine.push_ev(&p.ev(&blk.text)),
+                Item::Slow(e) => engine.push_ev(&names.compact(e)),
+            };
+            alerts.extend(alert);
         }
-        prev = Some((k, b, i));
-        run.used += 1;
-        let blk = &blocks[b];
-        let alert = match &blk.items[i] {
-            Item::Fast(p) => engine.push_ev(&p.ev(&blk.text)),
-            Item::Slow(e) => engine.push_ev(&names.compact(e)),
-        };
-        alerts.extend(alert);
-    }
+    });
 }
 
 fn flush_tie(
