@@ -902,7 +902,7 @@ impl Engine {
                     self.people[u as usize].today[M_USB_FILES] += e.files as f64;
                     self.check_volume(u, M_USB, &mut gain);
                     self.check_volume(u, M_USB_FILES, &mut gain);
-                    self.take_out(u, now, e.bytes, lvl, "USB", &mut gain);
+                    self.take_out(u, e.bytes, lvl, "USB", &mut gain);
                 }
             }
             Kind::Upload => {
@@ -920,7 +920,7 @@ impl Engine {
                 }
                 self.check_volume(u, M_UPLOAD, &mut gain);
                 if cloud || lvl.is_some() {
-                    self.take_out(u, now, e.bytes, lvl, e.domain, &mut gain);
+                    self.take_out(u, e.bytes, lvl, e.domain, &mut gain);
                 }
             }
             // A leak site is an exfiltration channel even when the feed
@@ -954,7 +954,7 @@ impl Engine {
                         gain.push((Ind::Exfiltration, pts, what));
                     }
                     if lvl.is_some() || e.attachments > 0 {
-                        self.take_out(u, now, e.bytes, lvl, e.domain, &mut gain);
+                        self.take_out(u, e.bytes, lvl, e.domain, &mut gain);
                     }
                 } else if e.external {
                     if let Some(l) = lvl.filter(|l| *l >= Level::Confidential) {
@@ -1154,7 +1154,6 @@ impl Engine {
     fn take_out(
         &mut self,
         u: u32,
-        now: i64,
         bytes: u64,
         lvl: Option<Level>,
         channel: &str,
@@ -1190,7 +1189,6 @@ impl Engine {
                 ),
             ));
         }
-        let _ = now;
     }
 
     fn doc_access(

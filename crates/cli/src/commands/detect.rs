@@ -249,6 +249,14 @@ fn item_ts(i: &Item) -> i64 {
     }
 }
 
+/// One parsed item into the engine.
+fn feed(engine: &mut Engine, names: &Names, blk: &ParsedBlock, item: &Item) -> Option<Alert> {
+    match item {
+        Item::Fast(p) => engine.push_ev(&p.ev(&blk.text)),
+        Item::Slow(e) => engine.push_ev(&names.compact(e)),
+    }
+}
+
 fn item_key(i: &Item) -> (i64, u64) {
     match i {
         Item::Fast(p) => p.key(),
@@ -501,12 +509,7 @@ fn run_sorted(
             }
             prev = Some(next);
             run.used += 1;
-            let blk = &blocks[bi];
-            let alert = match &blk.items[i] {
-                Item::Fast(p) => engine.push_ev(&p.ev(&blk.text)),
-                Item::Slow(e) => engine.push_ev(&names.compact(e)),
-            };
-            alerts.extend(alert);
+            alerts.extend(feed(engine, names, &blocks[bi], &blocks[bi].items[i]));
         }
     });
 }
@@ -533,11 +536,7 @@ fn flush_tie(
             prev_id = Some(id.to_string());
         }
         run.used += 1;
-        let alert = match item {
-            Item::Fast(p) => engine.push_ev(&p.ev(&blk.text)),
-            Item::Slow(e) => engine.push_ev(&names.compact(e)),
-        };
-        alerts.extend(alert);
+        alerts.extend(feed(engine, names, blk, item));
     }
     tie.clear();
 }
