@@ -1,5 +1,6 @@
 //! The broker on the command line: `people acknowledge`, `copy approve`,
-//! `copy issue`, and `trace` (text copies; PDF copies are not built yet).
+//! `copy issue`, and `trace` (PDF copies: word-gap geometry, token and
+//! visible mark; text copies: wording, token and banner).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -44,6 +45,11 @@ pub enum Cmd {
         purpose: Option<String>,
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// For Markdown and text contents: `pdf` (Custodian typesets the
+        /// copy) or `text`. Default: `pdf` when FILE ends in .pdf, else
+        /// `text`. PDF contents are always issued as PDF.
+        #[arg(long, value_parser = ["pdf", "text"])]
+        format: Option<String>,
     },
     /// The copies issued (and refused) for a document.
     List { doc: String },
@@ -92,6 +98,30 @@ fn doc_code(settings: &Settings, doc: &str, source: &str) -> Result<Code> {
     let master = fingerprint_key(settings)?;
     Ok(text::code_for(
         source,
+        master.mac("tardos document key", doc.as_bytes()),
+        &PARAMS,
+    ))
+}
+
+/// The plain form Custodian typesets a Markdown or text source from.
+fn typeset_form(source: &str) -> String {
+    custodian_pdfmark::typeset::plain(&custodian_pdfmark::typeset::parse(source))
+}
+
+/// Which form a copy record was issued in: "pdf" (a PDF content), "typeset"
+/// (a Markdown/text content typeset as PDF) or "text".
+fn copy_form(v: &Value) -> &str {
+    match v["form"].as_str() {
+        Some(f) => f,
+        None if v["media_type"] == "application/pdf" => "pdf",
+        None => "text",
+    }
+}
+
+fn pdf_code(settings: &Settings, doc: &str, pages: &[custodian_pdfmark::PageText]) -> Result<Code> {
+    let master = fingerprint_key(settings)?;
+    Ok(custodian_pdfmark::code_for(
+        pages,
         master.mac("tardos document key", doc.as_bytes()),
         &PARAMS,
     ))
@@ -194,6 +224,7 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
             to,
             purpose,
             out,
+            format,
         } => {
             let Some(d) = store.document(&doc).await? else {
                 bail!("no register entry '{doc}'")
@@ -243,38 +274,97 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
             let Some(sealed) = store.content(&doc).await? else {
                 bail!("{doc} has no content in custody (custodian register attach {doc} FILE)");
             };
-            if sealed.media_type == "application/pdf" {
-                bail!("{doc} is a PDF; PDF copies (geometry carrier) are not built yet: attach a Markdown or text source");
-            }
             let key = super::register::content_key(&settings.content_key_file)?;
             let plain = key.open(&sealed)?;
-            let source = String::from_utf8(plain).context("the content is not UTF-8 text")?;
-            let code = doc_code(settings, &doc, &source)?;
             let index = {
                 use rand::RngCore;
                 rand::rngs::OsRng.next_u64() >> 1
             };
             let copy_id = format!("CP-{index:016x}");
-            let token = format!(
-                "{copy_id}.{}",
-                hex_of(&fingerprint_key(settings)?.mac("copy token", copy_id.as_bytes())[..8])
-            );
-            let body = text::issue(&source, &code, index);
-            let banner = format!(
-                "[{}] {} — issued to {} ({}) — copy {} — {}\n\
-                 This document is a trade secret managed as secret by the company (Unfair Competition Prevention Act, Art. 2(6)). \
-                 Copying, disclosure or use beyond the stated purpose is prohibited. Each copy is individually traceable.\n\
-                 Custodian copy token: {}\n\n",
-                label(d.classification),
-                d.title,
-                person.name,
-                to,
-                copy_id,
-                at.format("%Y-%m-%d"),
-                token
-            );
-            let copy = format!("{banner}{body}");
-            write_private(&out, copy.as_bytes())?;
+            let tag =
+                hex_of(&fingerprint_key(settings)?.mac("copy token", copy_id.as_bytes())[..8]);
+            let token = format!("{copy_id}.{tag}");
+            let notice = "This document is a trade secret managed as secret by the company (Unfair Competition Prevention Act, Art. 2(6)). \
+                 Copying, disclosure or use beyond the stated purpose is prohibited. Each copy is individually traceable.";
+            let mark = custodian_pdfmark::Mark {
+                banner: label(d.classification).into(),
+                lines: vec![
+                    format!("{} ({to})", person.name),
+                    copy_id.clone(),
+                    at.format("%Y-%m-%d").to_string(),
+                ],
+                notice: format!("{notice} 本書は営業秘密です。無断の複製・開示を禁じます。"),
+                qr: format!("custodian:{copy_id}:{tag}"),
+                token: token.clone(),
+            };
+            let typeset = match format.as_deref() {
+                Some(f) => f == "pdf",
+                None => out
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("pdf")),
+            };
+            let (copy, form, carriers, sites, code_len): (Vec<u8>, &str, Vec<&str>, usize, usize) =
+                if sealed.media_type == "application/pdf" {
+                    let limits = custodian_pdfmark::Limits::default();
+                    let pages = custodian_pdfmark::Pdf::load(&plain, &limits)
+                        .and_then(|p| p.read_pages(&limits))
+                        .with_context(|| format!("the content of {doc}"))?;
+                    let code = pdf_code(settings, &doc, &pages)?;
+                    let bytes = custodian_pdfmark::issue_copy(&plain, &code, index, &mark, &limits)
+                        .with_context(|| format!("issuing a copy of {doc}"))?;
+                    (
+                        bytes,
+                        "pdf",
+                        vec!["geometry", "token", "visible-mark", "qr"],
+                        custodian_pdfmark::positions(&pages).len(),
+                        code.len(),
+                    )
+                } else if typeset {
+                    // The wording varies on the plain form Custodian
+                    // typesets; the mark goes on every page.
+                    let source =
+                        String::from_utf8(plain).context("the content is not UTF-8 text")?;
+                    let blocks = custodian_pdfmark::typeset::parse(&source);
+                    let form = custodian_pdfmark::typeset::plain(&blocks);
+                    let code = doc_code(settings, &doc, &form)?;
+                    let worded = text::issue(&form, &code, index);
+                    let bytes = custodian_pdfmark::typeset::typeset(
+                        &custodian_pdfmark::typeset::with_plain(&blocks, &worded),
+                        &d.title,
+                        &mark,
+                    )
+                    .with_context(|| format!("typesetting a copy of {doc}"))?;
+                    (
+                        bytes,
+                        "typeset",
+                        vec!["wording", "token", "visible-mark", "qr"],
+                        text::sites(&form).len(),
+                        code.len(),
+                    )
+                } else {
+                    let source =
+                        String::from_utf8(plain).context("the content is not UTF-8 text")?;
+                    let code = doc_code(settings, &doc, &source)?;
+                    let body = text::issue(&source, &code, index);
+                    let banner = format!(
+                        "[{}] {} — issued to {} ({}) — copy {} — {}\n{notice}\nCustodian copy token: {}\n\n",
+                        label(d.classification),
+                        d.title,
+                        person.name,
+                        to,
+                        copy_id,
+                        at.format("%Y-%m-%d"),
+                        token
+                    );
+                    (
+                        format!("{banner}{body}").into_bytes(),
+                        "text",
+                        vec!["wording", "token", "visible-mark"],
+                        text::sites(&source).len(),
+                        code.len(),
+                    )
+                };
+            write_private(&out, &copy)?;
             use sha2::{Digest, Sha256};
             let r = record(
                 "copy",
@@ -284,8 +374,8 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
                 json!({
                     "type": "copy", "copy_id": copy_id, "index": index, "doc": doc, "to": to,
                     "purpose": purpose, "content_sha256": sealed.sha256,
-                    "copy_sha256": hex_of(&Sha256::digest(copy.as_bytes())),
-                    "carriers": ["wording", "token", "visible-mark"], "code_length": code.len(),
+                    "copy_sha256": hex_of(&Sha256::digest(&copy)),
+                    "media_type": sealed.media_type, "form": form, "carriers": carriers, "code_length": code_len,
                     "at": at.to_rfc3339(),
                 }),
             );
@@ -293,9 +383,8 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
                 .insert_custody(std::slice::from_ref(&r), &ledger)
                 .await?;
             println!(
-                "issued {copy_id} of {doc} to {to} into {} ({} variant sites carry its fingerprint; ledger record {})",
+                "issued {copy_id} of {doc} to {to} into {} ({sites} positions carry its fingerprint; ledger record {})",
                 out.display(),
-                text::sites(&source).len(),
                 r.id
             );
         }
@@ -321,7 +410,8 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 
 #[derive(Debug, clap::Args)]
 pub struct TraceArgs {
-    /// A leaked copy (text; PDFs and images are not read yet).
+    /// A leaked copy: a PDF, or text (pasted out of a copy, retyped, OCR'd).
+    /// Scans and photographs are not read.
     file: PathBuf,
     /// The false-accusation bound for the case.
     #[arg(long, default_value_t = 1e-6)]
@@ -344,26 +434,57 @@ pub async fn trace(settings: &Settings, store: &dyn Store, args: TraceArgs) -> R
         );
     }
     let bytes = std::fs::read(&args.file)?;
-    if bytes.starts_with(b"%PDF-") {
-        bail!("{} is a PDF; reading PDFs is not built yet: paste its text out (pdftotext) and trace that", args.file.display());
-    }
-    let leak = String::from_utf8_lossy(&bytes).into_owned();
+    let limits = custodian_pdfmark::Limits::default();
+    let leak_pdf = if bytes.starts_with(b"%PDF-") {
+        let pdf = custodian_pdfmark::Pdf::load(&bytes, &limits)
+            .with_context(|| format!("{} cannot be read as a PDF", args.file.display()))?;
+        let pages = pdf
+            .read_pages(&limits)
+            .with_context(|| format!("{} cannot be read as a PDF", args.file.display()))?;
+        Some((pdf.token(), pages))
+    } else {
+        None
+    };
+    let leak = if leak_pdf.is_some() {
+        String::new()
+    } else {
+        String::from_utf8_lossy(&bytes).into_owned()
+    };
     let copies = store.custody_records("copy", None, None).await?;
+    let mut notes: Vec<Value> = Vec::new();
     let parsed: Vec<(CustodyRecord, Value)> = copies
         .into_iter()
         .filter_map(|r| serde_json::from_str(&r.body).ok().map(|v| (r, v)))
         .collect();
     let mut report =
         json!({"file": args.file.display().to_string(), "exact": null, "accused": [], "notes": []});
-    let mut notes: Vec<Value> = Vec::new();
     let mut accused_out: Vec<Value> = Vec::new();
     // 1. The token: an unmodified leak names its copy exactly.
     let key = super::register::content_key(&settings.content_key_file)?;
-    if let Some(p) = leak.find("Custodian copy token: ") {
-        let tok: String = leak[p + 22..]
-            .chars()
-            .take_while(|c| !c.is_whitespace())
-            .collect();
+    let token: Option<String> = match &leak_pdf {
+        Some((t, _)) => t.clone(),
+        None => leak.find("Custodian copy token: ").map(|p| {
+            leak[p + 22..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect()
+        }),
+    };
+    let file_sha = {
+        use sha2::{Digest, Sha256};
+        hex_of(&Sha256::digest(&bytes))
+    };
+    if let Some((r, v)) = parsed
+        .iter()
+        .find(|(_, v)| v["copy_sha256"] == file_sha.as_str())
+    {
+        notes.push(json!(format!(
+            "the file is byte for byte copy {} as issued to {}",
+            v["copy_id"].as_str().unwrap_or_default(),
+            r.user_id
+        )));
+    }
+    if let Some(tok) = token {
         if let Some((cid, tag)) = tok.split_once('.') {
             // Tagged with the fingerprint key, which rotation leaves alone.
             let good =
@@ -391,53 +512,109 @@ pub async fn trace(settings: &Settings, store: &dyn Store, args: TraceArgs) -> R
             )));
             continue;
         };
-        let Ok(source) = String::from_utf8(plain) else {
-            continue;
-        };
-        let code = doc_code(settings, &doc, &source)?;
-        let read = text::read_code(&source, &leak, &code);
-        let matched = read.iter().filter(|x| x.is_some()).count();
-        if matched == 0 {
-            continue;
-        }
         let of_doc: Vec<&(CustodyRecord, Value)> = parsed
             .iter()
             .filter(|(_, v)| {
                 v["doc"] == doc.as_str() && v["content_sha256"] == sealed.sha256.as_str()
             })
             .collect();
-        let scored: Vec<Scored> = of_doc
-            .iter()
-            .filter_map(|(_, v)| v["index"].as_u64())
-            .map(|i| Scored {
-                recipient: i,
-                score: code.score(&read, &code.codeword(i)),
-            })
-            .collect();
-        let n = scored.len() as u64;
-        let best = scored.iter().map(|s| s.score).fold(f64::MIN, f64::max);
-        let accused = code.accuse(&read, scored, n, args.epsilon);
-        if accused.is_empty() {
-            let tail = if best > 0.0 {
-                code.innocent_tail(&read, best) * n as f64
-            } else {
-                1.0
+        // Every copy of the document counts in the bound, whichever form
+        // it was issued in.
+        let n = of_doc.len() as u64;
+        // (code, symbols read, what was read, which copies it applies to)
+        let mut readings: Vec<(Code, Vec<Option<bool>>, &str, &str)> = Vec::new();
+        if sealed.media_type == "application/pdf" {
+            let Some((_, leak_pages)) = &leak_pdf else {
+                notes.push(json!(format!(
+                    "{doc} is a PDF: its copies carry word-gap geometry, which text pasted out of them does not keep; trace the PDF itself"
+                )));
+                continue;
             };
-            notes.push(json!(format!(
-                "{doc}: {matched} of {} sites read; the best score's case bound is {tail:.2e}, not below ε = {:e}: not enough evidence to accuse anyone",
-                code.len(), args.epsilon
-            )));
+            let pages = custodian_pdfmark::Pdf::load(&plain, &limits)
+                .and_then(|p| p.read_pages(&limits))
+                .with_context(|| format!("the content of {doc}"))?;
+            let code = pdf_code(settings, &doc, &pages)?;
+            let r = custodian_pdfmark::read_code(&pages, leak_pages, &code);
+            let shown = r.pages.iter().filter(|p| p.is_some()).count();
+            if shown > 0 {
+                notes.push(json!(format!(
+                    "{doc}: {shown} of the file's {} pages show pages of it ({}); {} word gaps measured",
+                    r.pages.len(),
+                    r.pages
+                        .iter()
+                        .flatten()
+                        .map(|p| (p + 1).to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    r.measured
+                )));
+            }
+            readings.push((code, r.symbols, "word gaps", "pdf"));
+        } else {
+            let Ok(source) = String::from_utf8(plain) else {
+                continue;
+            };
+            // A PDF leak of a typeset copy is read through its text.
+            let leak_text: String = match &leak_pdf {
+                Some((_, pages)) => pages
+                    .iter()
+                    .map(|p| p.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                None => leak.clone(),
+            };
+            let code = doc_code(settings, &doc, &source)?;
+            let r = text::read_code(&source, &leak_text, &code);
+            readings.push((code, r, "wording sites", "text"));
+            let form = typeset_form(&source);
+            let code = doc_code(settings, &doc, &form)?;
+            let r = text::read_code(&form, &leak_text, &code);
+            readings.push((code, r, "wording sites", "typeset"));
         }
-        for a in accused {
-            if let Some((r, v)) = of_doc
+        for (code, read, what, form) in readings {
+            let matched = read.iter().filter(|x| x.is_some()).count();
+            if matched == 0 {
+                continue;
+            }
+            let copies: Vec<&&(CustodyRecord, Value)> = of_doc
                 .iter()
-                .find(|(_, v)| v["index"].as_u64() == Some(a.recipient))
-            {
-                accused_out.push(json!({
-                    "doc": doc, "copy_id": v["copy_id"], "recipient": r.user_id, "score": a.score,
-                    "innocent_tail": a.innocent_tail, "case_bound": a.case_bound, "sites_read": matched,
-                    "record": r.id, "proof": format!("custodian ledger prove {} --kind custody", r.id),
-                }));
+                .filter(|(_, v)| copy_form(v) == form)
+                .collect();
+            if copies.is_empty() {
+                continue;
+            }
+            let scored: Vec<Scored> = copies
+                .iter()
+                .filter_map(|(_, v)| v["index"].as_u64())
+                .map(|i| Scored {
+                    recipient: i,
+                    score: code.score(&read, &code.codeword(i)),
+                })
+                .collect();
+            let best = scored.iter().map(|s| s.score).fold(f64::MIN, f64::max);
+            let accused = code.accuse(&read, scored, n, args.epsilon);
+            if accused.is_empty() {
+                let tail = if best > 0.0 {
+                    code.innocent_tail(&read, best) * n as f64
+                } else {
+                    1.0
+                };
+                notes.push(json!(format!(
+                    "{doc} ({form} copies): {matched} of {} {what} read; the best score's case bound is {tail:.2e}, not below ε = {:e}: not enough evidence to accuse anyone",
+                    code.len(), args.epsilon
+                )));
+            }
+            for a in accused {
+                if let Some((r, v)) = copies
+                    .iter()
+                    .find(|(_, v)| v["index"].as_u64() == Some(a.recipient))
+                {
+                    accused_out.push(json!({
+                        "doc": doc, "copy_id": v["copy_id"], "recipient": r.user_id, "score": a.score,
+                        "innocent_tail": a.innocent_tail, "case_bound": a.case_bound, "sites_read": matched,
+                        "carrier": what, "record": r.id, "proof": format!("custodian ledger prove {} --kind custody", r.id),
+                    }));
+                }
             }
         }
     }

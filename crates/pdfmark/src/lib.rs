@@ -1,0 +1,852 @@
+//! Traceable PDF copies: three carriers of a recipient's identity in a PDF.
+//!
+//! * **Geometry**: word gaps are widened or narrowed by a fraction of a
+//!   point ([`SHIFT`] thousandths of the font size, 0.3 pt at 10 pt): each
+//!   gap carries one code position as +d or −d, and the last gap of each
+//!   text operation takes back the sum, so a line ends where it ended. Reading
+//!   interprets the leak's content streams ([`text`]) wherever the text came
+//!   from (the original's own operators, or whatever qpdf, Ghostscript or
+//!   cairo wrote), matches each leaked page to the original page it shows,
+//!   and measures every gap against the original.
+//! * **Metadata**: a per-copy token in the document information dictionary,
+//!   for an exact match when the file leaks unmodified.
+//! * **A visible mark** on every page: the level banner, recipient, copy id,
+//!   date, a legal notice and a QR code of the copy id and its MAC.
+//!
+//! Input PDFs are untrusted (a leak handed in for tracing): [`Limits`] bound
+//! the file size, pages, operations per page and the time spent.
+
+pub mod text;
+pub mod typeset;
+
+#[allow(clippy::all)]
+mod std_widths;
+
+use std::time::{Duration, Instant};
+
+use lopdf::content::{Content, Operation};
+use lopdf::{dictionary, Dictionary, Document, Object, ObjectId, Stream, StringFormat};
+
+pub use text::{Glyph, PageText, Site, SiteAt};
+
+/// The gap change of one site, in thousandths of text space (0.03 em).
+pub const SHIFT: f32 = 30.0;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    #[error("not a PDF that can be read: {0}")]
+    Parse(String),
+    #[error("limit reached: {0}")]
+    Limit(String),
+    #[error("cannot write the copy: {0}")]
+    Write(String),
+}
+
+/// Bounds on the work an untrusted PDF may cause.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_bytes: usize,
+    pub max_pages: usize,
+    pub max_ops_per_page: usize,
+    pub max_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 256 << 20,
+            max_pages: 5_000,
+            max_ops_per_page: 2_000_000,
+            max_time: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A PDF loaded for marking or reading.
+pub struct Pdf {
+    pub doc: Document,
+    /// Page object ids in page order.
+    pub pages: Vec<ObjectId>,
+}
+
+impl Pdf {
+    pub fn load(bytes: &[u8], limits: &Limits) -> Result<Pdf, PdfError> {
+        if bytes.len() > limits.max_bytes {
+            return Err(PdfError::Limit(format!(
+                "the file has {} bytes, more than the {} allowed",
+                bytes.len(),
+                limits.max_bytes
+            )));
+        }
+        if !bytes.starts_with(b"%PDF-") {
+            return Err(PdfError::Parse("it does not start with %PDF-".into()));
+        }
+        let doc = Document::load_mem(bytes).map_err(|e| PdfError::Parse(e.to_string()))?;
+        if doc.is_encrypted() {
+            return Err(PdfError::Parse("it is encrypted".into()));
+        }
+        let pages: Vec<ObjectId> = doc.get_pages().into_values().collect();
+        if pages.len() > limits.max_pages {
+            return Err(PdfError::Limit(format!(
+                "it has {} pages, more than the {} allowed",
+                pages.len(),
+                limits.max_pages
+            )));
+        }
+        Ok(Pdf { doc, pages })
+    }
+
+    fn ops(&self, page: ObjectId) -> Result<Vec<Operation>, PdfError> {
+        let bytes = self
+            .doc
+            .get_page_content(page)
+            .map_err(|e| PdfError::Parse(format!("page content: {e}")))?;
+        Content::decode(&bytes)
+            .map(|c| c.operations)
+            .map_err(|e| PdfError::Parse(format!("page content: {e}")))
+    }
+
+    /// Every page's glyphs and sites.
+    pub fn read_pages(&self, limits: &Limits) -> Result<Vec<PageText>, PdfError> {
+        let start = Instant::now();
+        let mut out = Vec::with_capacity(self.pages.len());
+        for (n, &p) in self.pages.iter().enumerate() {
+            if start.elapsed() > limits.max_time {
+                return Err(PdfError::Limit(format!(
+                    "reading took longer than {:?} (stopped at page {})",
+                    limits.max_time,
+                    n + 1
+                )));
+            }
+            let ops = self.ops(p)?;
+            out.push(text::interpret(
+                &self.doc,
+                p,
+                &ops,
+                limits.max_ops_per_page,
+            )?);
+        }
+        Ok(out)
+    }
+
+    /// The per-copy token in the information dictionary, if any.
+    pub fn token(&self) -> Option<String> {
+        let info = self.doc.trailer.get(b"Info").ok()?;
+        let info = self.doc.dereference(info).ok()?.1.as_dict().ok()?;
+        let t = info.get(TOKEN_KEY).ok()?.as_str().ok()?;
+        String::from_utf8(t.to_vec()).ok()
+    }
+}
+
+const TOKEN_KEY: &[u8] = b"CustodianCopy";
+
+/// One code position: a word gap whose width is changed by ±d.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Position {
+    pub page: usize,
+    pub site: Site,
+}
+
+fn op_of(at: SiteAt) -> usize {
+    match at {
+        SiteAt::Kern { op, .. } | SiteAt::Space { op, .. } => op,
+    }
+}
+
+/// The original's code positions in page order (position `k` carries code
+/// position `k`), and per page the compensating sites: in every text
+/// operation with two or more gaps, the last gap takes back what the others
+/// moved, so a line ends where it ended.
+pub fn positions(pages: &[PageText]) -> Vec<Position> {
+    let mut out = Vec::new();
+    for (p, page) in pages.iter().enumerate() {
+        for (site, carries, _) in carriers(&page.sites) {
+            if carries {
+                out.push(Position {
+                    page: p,
+                    site: *site,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// What the visible mark says.
+#[derive(Debug, Clone, Default)]
+pub struct Mark {
+    /// The level banner, e.g. "極秘 SECRET".
+    pub banner: String,
+    /// Lines under the banner: recipient, copy id, date.
+    pub lines: Vec<String>,
+    /// The legal notice at the foot of the page.
+    pub notice: String,
+    /// What the QR code holds (copy id and MAC).
+    pub qr: String,
+    /// The metadata token.
+    pub token: String,
+}
+
+/// Writes a copy: the original with position `k` carrying `bit(k)`
+/// (positions with `None` are left as they are), the mark on every page and the token.
+pub fn issue(
+    original: &[u8],
+    bit: impl Fn(usize) -> Option<bool> + Sync,
+    mark: &Mark,
+    limits: &Limits,
+) -> Result<Vec<u8>, PdfError> {
+    let mut pdf = Pdf::load(original, limits)?;
+    let start = Instant::now();
+    let pages = pdf.pages.clone();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    // Pages are independent: read them on every core, number the
+    // positions in page order, then write them on every core.
+    let read = parallel(&pages, threads, |_, &page| {
+        let ops = pdf.ops(page)?;
+        let seen = text::interpret(&pdf.doc, page, &ops, limits.max_ops_per_page)?;
+        Ok((ops, seen.sites))
+    })?;
+    if start.elapsed() > limits.max_time {
+        return Err(PdfError::Limit(format!(
+            "issuing took longer than {:?}",
+            limits.max_time
+        )));
+    }
+    let mut first = Vec::with_capacity(read.len());
+    let mut k = 0usize;
+    for (_, sites) in &read {
+        first.push(k);
+        k += carriers(sites).filter(|c| c.1).count();
+    }
+    let total = pages.len();
+    let doc = &pdf.doc;
+    let work: Vec<(usize, ObjectId)> = pages.iter().copied().enumerate().collect();
+    let read = std::sync::Mutex::new(read.into_iter().map(Some).collect::<Vec<_>>());
+    let contents = parallel(&work, threads, |_, &(n, page)| {
+        let (ops, sites) = read
+            .lock()
+            .map_err(|_| PdfError::Write("a worker failed".into()))?
+            .get_mut(n)
+            .and_then(Option::take)
+            .ok_or_else(|| PdfError::Write("page read twice".into()))?;
+        let mut edits: Vec<(SiteAt, f32)> = Vec::new();
+        let mut k = first[n];
+        let mut sum = 0.0f32;
+        for (site, carries, starts_op) in carriers(&sites) {
+            if starts_op {
+                sum = 0.0;
+            }
+            if carries {
+                if let Some(b) = bit(k) {
+                    let d = if b ^ (k % 2 == 1) { SHIFT } else { -SHIFT };
+                    edits.push((site.at, d));
+                    sum += d;
+                }
+                k += 1;
+            } else if sum != 0.0 {
+                edits.push((site.at, -sum));
+            }
+        }
+        let ops = apply_edits(ops, &edits);
+        let mut content = b"q\n".to_vec();
+        content.extend(
+            Content { operations: ops }
+                .encode()
+                .map_err(|e| PdfError::Write(e.to_string()))?,
+        );
+        content.extend(b"\nQ\n");
+        content.extend(mark_ops(mark, page_size(doc, page), n + 1, total));
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut z, &content).map_err(|e| PdfError::Write(e.to_string()))?;
+        z.finish().map_err(|e| PdfError::Write(e.to_string()))
+    })?;
+    let fonts = add_mark_fonts(&mut pdf.doc);
+    for (&page, content) in pages.iter().zip(contents) {
+        let stream = Stream::new(dictionary! { "Filter" => "FlateDecode" }, content);
+        let id = pdf.doc.add_object(stream);
+        set_page_fonts(&mut pdf.doc, page, &fonts);
+        let page_dict = pdf
+            .doc
+            .get_dictionary_mut(page)
+            .map_err(|e| PdfError::Write(e.to_string()))?;
+        page_dict.set("Contents", Object::Reference(id));
+    }
+    set_token(&mut pdf.doc, &mark.token);
+    let mut out = Vec::with_capacity(original.len() + original.len() / 8);
+    pdf.doc
+        .save_to(&mut out)
+        .map_err(|e| PdfError::Write(e.to_string()))?;
+    Ok(out)
+}
+
+/// A page's sites with whether each carries a code position and whether it
+/// is the first of its text operation. The last site of an operation with
+/// two or more sites compensates; every other site carries.
+fn carriers(sites: &[Site]) -> impl Iterator<Item = (&Site, bool, bool)> {
+    sites.iter().enumerate().filter_map(move |(i, site)| {
+        let last_of_op = sites
+            .get(i + 1)
+            .is_none_or(|n| op_of(n.at) != op_of(site.at));
+        let alone = i == 0 || op_of(sites[i - 1].at) != op_of(site.at);
+        (site.unit > 0.0).then_some((site, !last_of_op || alone, alone))
+    })
+}
+
+/// Runs `f` over `items` on `threads` threads, results in order.
+fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(usize, &T) -> Result<R, PdfError> + Sync,
+) -> Result<Vec<R>, PdfError> {
+    let chunk = items.len().div_ceil(threads.max(1)).max(1);
+    let mut out: Vec<R> = Vec::with_capacity(items.len());
+    let parts: Vec<Result<Vec<R>, PdfError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .enumerate()
+            .map(|(c, part)| {
+                let f = &f;
+                s.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .map(|(i, t)| f(c * chunk + i, t))
+                        .collect::<Result<Vec<R>, PdfError>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(PdfError::Write("a worker panicked".into())))
+            })
+            .collect()
+    });
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
+/// Applies kern changes to sites (thousandths of text space; positive
+/// widens the gap). An operation with sites becomes a TJ (a `'` or `"`
+/// first becomes the line move and spacing it implies).
+fn apply_edits(ops: Vec<Operation>, edits: &[(SiteAt, f32)]) -> Vec<Operation> {
+    use std::collections::HashMap;
+    let mut by_op: HashMap<usize, Vec<(SiteAt, f32)>> = HashMap::new();
+    for &(at, d) in edits {
+        let op = match at {
+            SiteAt::Kern { op, .. } | SiteAt::Space { op, .. } => op,
+        };
+        by_op.entry(op).or_default().push((at, d));
+    }
+    let mut out = Vec::with_capacity(ops.len() + by_op.len() * 2);
+    for (i, op) in ops.into_iter().enumerate() {
+        let Some(list) = by_op.get(&i) else {
+            out.push(op);
+            continue;
+        };
+        let mut array: Vec<Object> = match op.operator.as_str() {
+            "TJ" => match op.operands.first() {
+                Some(Object::Array(a)) => a.clone(),
+                _ => {
+                    out.push(op);
+                    continue;
+                }
+            },
+            "Tj" | "'" | "\"" => match op.operands.iter().find(|o| matches!(o, Object::String(..)))
+            {
+                Some(s) => vec![s.clone()],
+                None => {
+                    out.push(op);
+                    continue;
+                }
+            },
+            _ => {
+                out.push(op);
+                continue;
+            }
+        };
+        // Kern edits do not move elements; splits go from the last element
+        // and byte backwards so the offsets stay valid.
+        let mut splits: Vec<(usize, usize, f32)> = Vec::new();
+        for &(at, d) in list {
+            match at {
+                SiteAt::Kern { elem, .. } => {
+                    if let Some(el) = array.get_mut(elem) {
+                        let n = match el {
+                            Object::Integer(v) => *v as f32,
+                            Object::Real(v) => *v,
+                            _ => continue,
+                        };
+                        *el = Object::Real(n - d);
+                    }
+                }
+                SiteAt::Space { elem, byte, .. } => splits.push((elem, byte, d)),
+            }
+        }
+        splits.sort_by_key(|s| std::cmp::Reverse((s.0, s.1)));
+        for (elem, byte, d) in splits {
+            let Some(Object::String(bytes, fmt)) = array.get(elem).cloned() else {
+                continue;
+            };
+            if byte + 1 >= bytes.len() {
+                continue;
+            }
+            let (head, tail) = bytes.split_at(byte + 1);
+            array.splice(
+                elem..=elem,
+                [
+                    Object::String(head.to_vec(), fmt),
+                    Object::Real(-d),
+                    Object::String(tail.to_vec(), fmt),
+                ],
+            );
+        }
+        match op.operator.as_str() {
+            "'" => out.push(Operation::new("T*", vec![])),
+            "\"" => {
+                let n: Vec<Object> = op
+                    .operands
+                    .iter()
+                    .filter(|o| !matches!(o, Object::String(..)))
+                    .cloned()
+                    .collect();
+                if n.len() == 2 {
+                    out.push(Operation::new("Tw", vec![n[0].clone()]));
+                    out.push(Operation::new("Tc", vec![n[1].clone()]));
+                }
+                out.push(Operation::new("T*", vec![]));
+            }
+            _ => {}
+        }
+        out.push(Operation::new("TJ", vec![Object::Array(array)]));
+    }
+    out
+}
+
+/// The page's media box as (x0, y0, width, height).
+pub fn media_box(doc: &Document, page: ObjectId) -> (f32, f32, f32, f32) {
+    let mut id = page;
+    for _ in 0..32 {
+        let Ok(d) = doc.get_dictionary(id) else {
+            break;
+        };
+        if let Some(b) = d
+            .get(b"MediaBox")
+            .ok()
+            .and_then(|o| doc.dereference(o).ok())
+            .and_then(|(_, o)| o.as_array().ok())
+        {
+            let v: Vec<f32> = b
+                .iter()
+                .filter_map(|o| match doc.dereference(o).ok()?.1 {
+                    Object::Integer(i) => Some(*i as f32),
+                    Object::Real(r) => Some(*r),
+                    _ => None,
+                })
+                .collect();
+            if v.len() == 4 {
+                let (x0, x1) = (v[0].min(v[2]), v[0].max(v[2]));
+                let (y0, y1) = (v[1].min(v[3]), v[1].max(v[3]));
+                return (x0, y0, x1 - x0, y1 - y0);
+            }
+        }
+        match d.get(b"Parent").and_then(Object::as_reference) {
+            Ok(p) => id = p,
+            Err(_) => break,
+        }
+    }
+    (0.0, 0.0, 612.0, 792.0)
+}
+
+fn page_size(doc: &Document, page: ObjectId) -> (f32, f32, f32, f32) {
+    media_box(doc, page)
+}
+
+const FONT_LATIN: &str = "CustodianMarkL";
+const FONT_CJK: &str = "CustodianMarkJ";
+
+/// Adds the mark's two fonts: Helvetica, and a Japanese Type0 font the
+/// reader's viewer supplies (Adobe-Japan1, UCS-2 encoded; every Japanese
+/// PDF viewer carries it, so nothing is embedded).
+fn add_mark_fonts(doc: &mut Document) -> (ObjectId, ObjectId) {
+    let latin = doc.add_object(dictionary! {
+        "Type" => "Font",
+        "Subtype" => "Type1",
+        "BaseFont" => "Helvetica",
+        "Encoding" => "WinAnsiEncoding",
+    });
+    let descriptor = doc.add_object(dictionary! {
+        "Type" => "FontDescriptor",
+        "FontName" => "HeiseiKakuGo-W5",
+        "Flags" => 4,
+        "FontBBox" => vec![Object::Integer(-92), Object::Integer(-250), Object::Integer(1010), Object::Integer(922)],
+        "ItalicAngle" => 0,
+        "Ascent" => 752,
+        "Descent" => -271,
+        "CapHeight" => 737,
+        "StemV" => 114,
+    });
+    let cid = doc.add_object(dictionary! {
+        "Type" => "Font",
+        "Subtype" => "CIDFontType0",
+        "BaseFont" => "HeiseiKakuGo-W5",
+        "CIDSystemInfo" => dictionary! {
+            "Registry" => Object::string_literal("Adobe"),
+            "Ordering" => Object::string_literal("Japan1"),
+            "Supplement" => 2,
+        },
+        "FontDescriptor" => Object::Reference(descriptor),
+        "DW" => 1000,
+    });
+    let to_unicode = doc.add_object(Stream::new(Dictionary::new(), typeset::ucs2_to_unicode()));
+    let cjk = doc.add_object(dictionary! {
+        "Type" => "Font",
+        "Subtype" => "Type0",
+        "BaseFont" => "HeiseiKakuGo-W5-UniJIS-UCS2-H",
+        "Encoding" => "UniJIS-UCS2-H",
+        "DescendantFonts" => vec![Object::Reference(cid)],
+        "ToUnicode" => Object::Reference(to_unicode),
+    });
+    (latin, cjk)
+}
+
+/// Gives the page its own resources holding the mark's fonts (inherited
+/// and shared resources are copied, never changed in place).
+fn set_page_fonts(doc: &mut Document, page: ObjectId, fonts: &(ObjectId, ObjectId)) {
+    let mut resources = Dictionary::new();
+    let mut id = page;
+    for _ in 0..32 {
+        let Ok(d) = doc.get_dictionary(id) else {
+            break;
+        };
+        if let Ok(r) = d.get(b"Resources") {
+            if let Ok((_, Object::Dictionary(r))) = doc.dereference(r) {
+                resources = r.clone();
+            }
+            break;
+        }
+        match d.get(b"Parent").and_then(Object::as_reference) {
+            Ok(p) => id = p,
+            Err(_) => break,
+        }
+    }
+    let mut font_dict = match resources.get(b"Font") {
+        Ok(f) => match doc.dereference(f) {
+            Ok((_, Object::Dictionary(f))) => f.clone(),
+            _ => Dictionary::new(),
+        },
+        Err(_) => Dictionary::new(),
+    };
+    font_dict.set(FONT_LATIN, Object::Reference(fonts.0));
+    font_dict.set(FONT_CJK, Object::Reference(fonts.1));
+    resources.set("Font", Object::Dictionary(font_dict));
+    if let Ok(d) = doc.get_dictionary_mut(page) {
+        d.set("Resources", Object::Dictionary(resources));
+    }
+}
+
+fn set_token(doc: &mut Document, token: &str) {
+    let value = Object::String(token.as_bytes().to_vec(), StringFormat::Literal);
+    if let Ok(Object::Reference(id)) = doc.trailer.get(b"Info").cloned() {
+        if let Ok(d) = doc.get_dictionary_mut(id) {
+            d.set(TOKEN_KEY, value);
+            return;
+        }
+    }
+    if let Ok(Object::Dictionary(mut d)) = doc.trailer.get(b"Info").cloned() {
+        d.set(TOKEN_KEY, value);
+        doc.trailer.set("Info", Object::Dictionary(d));
+        return;
+    }
+    let id = doc.add_object(dictionary! { "CustodianCopy" => value });
+    doc.trailer.set("Info", Object::Reference(id));
+}
+
+/// Splits text into runs for the two mark fonts: (Japanese font?, bytes).
+fn runs(text: &str) -> Vec<(bool, Vec<u8>)> {
+    let mut out: Vec<(bool, Vec<u8>)> = Vec::new();
+    for ch in text.chars() {
+        let cjk = !(' '..='~').contains(&ch);
+        let bytes: Vec<u8> = if cjk {
+            let u = u32::from(ch);
+            let u = if u > 0xFFFF { u32::from('?') } else { u };
+            vec![(u >> 8) as u8, u as u8]
+        } else {
+            vec![ch as u8]
+        };
+        match out.last_mut() {
+            Some((c, b)) if *c == cjk => b.extend(bytes),
+            _ => out.push((cjk, bytes)),
+        }
+    }
+    out
+}
+
+/// The width of text in the mark's fonts at size 1.
+fn text_width(text: &str) -> f32 {
+    runs(text)
+        .iter()
+        .map(|(cjk, b)| {
+            if *cjk {
+                b.len() as f32 / 2.0
+            } else {
+                b.iter()
+                    .map(|c| f32::from(std_widths::HELVETICA[usize::from(*c)]) / 1000.0)
+                    .sum()
+            }
+        })
+        .sum()
+}
+
+fn show(out: &mut Vec<u8>, text: &str, size: f32, x: f32, y: f32) {
+    use std::io::Write as _;
+    let _ = writeln!(out, "BT 1 0 0 1 {x:.2} {y:.2} Tm");
+    for (cjk, bytes) in runs(text) {
+        let font = if cjk { FONT_CJK } else { FONT_LATIN };
+        let _ = write!(out, "/{font} {size:.2} Tf <");
+        for b in bytes {
+            let _ = write!(out, "{b:02X}");
+        }
+        let _ = writeln!(out, "> Tj");
+    }
+    let _ = writeln!(out, "ET");
+}
+
+/// The mark's drawing operations for one page.
+fn mark_ops(
+    mark: &Mark,
+    (x0, y0, w, h): (f32, f32, f32, f32),
+    page: usize,
+    pages: usize,
+) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut out = Vec::new();
+    let _ = writeln!(out, "q");
+    // The banner and lines across the top margin, in red.
+    let mut top = mark.banner.clone();
+    for l in &mark.lines {
+        top.push_str("  |  ");
+        top.push_str(l);
+    }
+    top.push_str(&format!("  |  {page}/{pages}"));
+    let fit = |t: &str, max: f32, want: f32| {
+        let tw = text_width(t).max(1e-3);
+        (max / tw).min(want).max(3.0)
+    };
+    let size = fit(&top, w - 48.0, 8.0);
+    let tx = x0 + (w - text_width(&top) * size) / 2.0;
+    let _ = writeln!(out, "0.75 0 0 rg");
+    show(&mut out, &top, size, tx.max(x0 + 4.0), y0 + h - 4.0 - size);
+    // The notice across the foot, left of the QR code.
+    let qr_size = 34.0f32;
+    let nsize = fit(&mark.notice, w - 24.0 - qr_size - 12.0, 6.0);
+    show(&mut out, &mark.notice, nsize, x0 + 12.0, y0 + 6.0);
+    // The QR code, bottom right, on white.
+    if let Ok(code) = qrcode::QrCode::new(mark.qr.as_bytes()) {
+        let n = code.width();
+        let cells = n as f32 + 2.0;
+        let cell = qr_size / cells;
+        let (qx, qy) = (x0 + w - qr_size - 4.0, y0 + 4.0);
+        let _ = writeln!(
+            out,
+            "1 1 1 rg {qx:.3} {qy:.3} {qr_size:.3} {qr_size:.3} re f 0 0 0 rg"
+        );
+        for (i, c) in code.to_colors().iter().enumerate() {
+            if *c == qrcode::Color::Dark {
+                let (col, row) = ((i % n) as f32, (i / n) as f32);
+                let _ = writeln!(
+                    out,
+                    "{:.3} {:.3} {cell:.3} {cell:.3} re",
+                    qx + (col + 1.0) * cell,
+                    qy + qr_size - (row + 2.0) * cell
+                );
+            }
+        }
+        let _ = writeln!(out, "f");
+    }
+    let _ = writeln!(out, "Q");
+    out
+}
+
+/// What reading a leak recovered.
+#[derive(Debug, Clone, Default)]
+pub struct Reading {
+    /// One symbol or erasure per position of the original.
+    pub symbols: Vec<Option<bool>>,
+    /// For each leaked page, the original page it shows (0-based), if any.
+    pub pages: Vec<Option<usize>>,
+    /// Positions whose gap was found and measured.
+    pub measured: usize,
+}
+
+struct Index<'a> {
+    glyphs: &'a [Glyph],
+    by_x: Vec<u32>,
+}
+
+impl<'a> Index<'a> {
+    fn new(glyphs: &'a [Glyph]) -> Index<'a> {
+        let mut by_x: Vec<u32> = (0..glyphs.len() as u32).collect();
+        by_x.sort_by(|a, b| glyphs[*a as usize].x.total_cmp(&glyphs[*b as usize].x));
+        Index { glyphs, by_x }
+    }
+
+    /// The glyph nearest to `g`'s origin on its baseline, within `tol`.
+    fn find(&self, g: Glyph, tol: f32) -> Option<Glyph> {
+        let lo = self
+            .by_x
+            .partition_point(|i| self.glyphs[*i as usize].x < g.x - tol);
+        let mut best: Option<(f32, Glyph)> = None;
+        for i in &self.by_x[lo..] {
+            let c = self.glyphs[*i as usize];
+            if c.x > g.x + tol {
+                break;
+            }
+            if (c.y - g.y).abs() > 0.05 * g.size + 0.3 {
+                continue;
+            }
+            let d = (c.x - g.x).abs();
+            if best.is_none_or(|(b, _)| d < b) {
+                best = Some((d, c));
+            }
+        }
+        best.map(|(_, c)| c)
+    }
+}
+
+fn tolerance(g: Glyph) -> f32 {
+    (0.1 * g.size).max(0.6)
+}
+
+/// Reads a leak against the original: which original page each leaked page
+/// shows, and one symbol per position (erased where a gap was not found,
+/// two readings disagree, or the change is too small or too large to be a
+/// mark).
+pub fn read(original: &[PageText], leak: &[PageText]) -> Reading {
+    let all = positions(original);
+    let mut reading = Reading {
+        symbols: vec![None; all.len()],
+        pages: Vec::with_capacity(leak.len()),
+        measured: 0,
+    };
+    let mut first = vec![usize::MAX; original.len() + 1];
+    for (k, p) in all.iter().enumerate().rev() {
+        first[p.page] = k;
+    }
+    let mut votes: Vec<(u32, u32)> = vec![(0, 0); all.len()];
+    for page in leak {
+        let index = Index::new(&page.glyphs);
+        // Which original page is this?
+        let mut best: Option<(usize, f32)> = None;
+        for (p, orig) in original.iter().enumerate() {
+            if orig.sites.len() < 4 {
+                continue;
+            }
+            let step = (orig.sites.len() / 48).max(1);
+            let sample: Vec<&Site> = orig.sites.iter().step_by(step).collect();
+            let found = sample
+                .iter()
+                .filter(|s| {
+                    let g = orig.glyphs[s.next];
+                    index.find(g, tolerance(g)).is_some()
+                })
+                .count();
+            let share = found as f32 / sample.len() as f32;
+            if share >= 0.6 && best.is_none_or(|(_, b)| share > b) {
+                best = Some((p, share));
+            }
+        }
+        let Some((p, _)) = best else {
+            reading.pages.push(None);
+            continue;
+        };
+        reading.pages.push(Some(p));
+        let orig = &original[p];
+        let mut k = first[p];
+        let (mut drift, mut last_op) = (0.0f32, usize::MAX);
+        while k < all.len() && all[k].page == p {
+            let s = &all[k].site;
+            let (a, b) = (orig.glyphs[s.prev], orig.glyphs[s.next]);
+            // Earlier gaps of the same operation moved these glyphs: look
+            // where the last one found was moved to.
+            if op_of(s.at) != last_op {
+                drift = 0.0;
+                last_op = op_of(s.at);
+            }
+            let moved = |g: Glyph, by: f32| Glyph { x: g.x + by, ..g };
+            let fa = index.find(moved(a, drift), tolerance(a));
+            let fb = fa.and_then(|fa| index.find(moved(b, fa.x - a.x), tolerance(b)));
+            if let (Some(fa), Some(fb)) = (fa, fb) {
+                drift = fb.x - b.x;
+                reading.measured += 1;
+                // Odd positions are written with the sign flipped, so runs
+                // of equal bits do not pile up into a drift along the line.
+                let flip = if k % 2 == 1 { -1.0 } else { 1.0 };
+                let z = flip * ((fb.x - fa.x) - (b.x - a.x)) / (s.unit * SHIFT);
+                if (0.5..=1.6).contains(&z.abs()) {
+                    if z > 0.0 {
+                        votes[k].0 += 1;
+                    } else {
+                        votes[k].1 += 1;
+                    }
+                }
+            }
+            k += 1;
+        }
+    }
+    for (k, (one, zero)) in votes.into_iter().enumerate() {
+        reading.symbols[k] = match (one, zero) {
+            (o, 0) if o > 0 => Some(true),
+            (0, z) if z > 0 => Some(false),
+            _ => None,
+        };
+    }
+    reading
+}
+
+/// The code for a PDF: one position per carrying gap (so any excerpt carries
+/// positions of its own), and at least as long as `params` ask.
+pub fn code_for(
+    original: &[PageText],
+    key: [u8; 32],
+    params: &custodian_fingerprint::CodeParams,
+) -> custodian_fingerprint::Code {
+    custodian_fingerprint::Code::new(
+        key,
+        positions(original).len().max(params.length()),
+        params.cutoff(),
+    )
+}
+
+/// Recipient `index`'s copy: position `k` carries code position `k`.
+pub fn issue_copy(
+    original: &[u8],
+    code: &custodian_fingerprint::Code,
+    index: u64,
+    mark: &Mark,
+    limits: &Limits,
+) -> Result<Vec<u8>, PdfError> {
+    let word = code.codeword(index);
+    let m = code.len();
+    issue(
+        original,
+        |k| (k < m).then(|| custodian_fingerprint::Code::bit(&word, k)),
+        mark,
+        limits,
+    )
+}
+
+/// A leak read as code symbols (code positions beyond the gaps are erasures).
+pub fn read_code(
+    original: &[PageText],
+    leak: &[PageText],
+    code: &custodian_fingerprint::Code,
+) -> Reading {
+    let mut r = read(original, leak);
+    r.symbols.resize(code.len(), None);
+    r
+}
