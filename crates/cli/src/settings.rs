@@ -24,6 +24,60 @@ pub struct FileConfig {
     pub import: ImportConfig,
     #[serde(default)]
     pub ledger: LedgerConfig,
+    #[serde(default)]
+    pub marking: MarkingConfig,
+}
+
+/// What the visible mark on issued copies says: the company's label for
+/// each level and its legal notice.
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkingConfig {
+    pub secret: Option<String>,
+    pub confidential: Option<String>,
+    pub internal: Option<String>,
+    pub public: Option<String>,
+    /// The legal notice at the foot of every page.
+    pub notice: Option<String>,
+}
+
+/// The mark's words, with defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marking {
+    pub secret: String,
+    pub confidential: String,
+    pub internal: String,
+    pub public: String,
+    pub notice: String,
+}
+
+impl Marking {
+    fn from_config(c: MarkingConfig) -> Result<Marking> {
+        let m = Marking {
+            secret: c.secret.unwrap_or_else(|| "極秘 SECRET".into()),
+            confidential: c.confidential.unwrap_or_else(|| "秘 CONFIDENTIAL".into()),
+            internal: c.internal.unwrap_or_else(|| "社外秘 INTERNAL".into()),
+            public: c.public.unwrap_or_else(|| "公開 PUBLIC".into()),
+            notice: c.notice.unwrap_or_else(|| {
+                "This document is a trade secret managed as secret by the company (Unfair Competition Prevention Act, Art. 2(6)). \
+                 Copying, disclosure or use beyond the stated purpose is prohibited. Each copy is individually traceable. \
+                 本書は営業秘密です。無断の複製・開示・目的外使用を禁じます。"
+                    .into()
+            }),
+        };
+        for (k, v) in [
+            ("secret", &m.secret),
+            ("confidential", &m.confidential),
+            ("internal", &m.internal),
+            ("public", &m.public),
+            ("notice", &m.notice),
+        ] {
+            if v.trim().is_empty() || v.contains('\n') || v.chars().count() > 400 {
+                bail!("marking.{k} must be one non-empty line of at most 400 characters");
+            }
+        }
+        Ok(m)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -90,6 +144,8 @@ pub struct Settings {
     pub ledger_origin: String,
     /// The key that seals register contents (CUSTODIAN_CONTENT_KEY_FILE).
     pub content_key_file: PathBuf,
+    /// The words of the visible mark on issued copies.
+    pub marking: Marking,
 }
 
 fn read_secret_file(path: &Path, what: &str) -> Result<String> {
@@ -184,6 +240,7 @@ impl Settings {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("custodian-content.key"));
         Ok(Settings {
+            marking: Marking::from_config(file.marking)?,
             content_key_file,
             ledger_key_file,
             ledger_origin,
@@ -215,6 +272,18 @@ mod tests {
         fn var(&self, key: &str) -> Option<String> {
             self.0.get(key).cloned()
         }
+    }
+
+    #[test]
+    fn marking_labels_come_from_the_file_and_must_be_one_line() {
+        let c: FileConfig = toml::from_str("[marking]\nsecret = \"極秘\"\n").unwrap();
+        let m = Marking::from_config(c.marking).unwrap();
+        assert_eq!(m.secret, "極秘");
+        assert_eq!(m.internal, "社外秘 INTERNAL");
+        let c: FileConfig = toml::from_str("[marking]\nnotice = \"a\\nb\"\n").unwrap();
+        let e = Marking::from_config(c.marking).unwrap_err().to_string();
+        assert!(e.contains("marking.notice"), "{e}");
+        assert!(toml::from_str::<FileConfig>("[marking]\ncolour = \"red\"\n").is_err());
     }
 
     #[test]

@@ -127,12 +127,14 @@ fn pdf_code(settings: &Settings, doc: &str, pages: &[custodian_pdfmark::PageText
     ))
 }
 
-fn label(level: Level) -> &'static str {
+/// The company's label for a level (`[marking]` in custodian.toml).
+fn label(settings: &Settings, level: Level) -> &str {
+    let m = &settings.marking;
     match level {
-        Level::Secret => "極秘 SECRET",
-        Level::Confidential => "秘 CONFIDENTIAL",
-        Level::Internal => "社外秘 INTERNAL",
-        Level::Public => "公開 PUBLIC",
+        Level::Secret => &m.secret,
+        Level::Confidential => &m.confidential,
+        Level::Internal => &m.internal,
+        Level::Public => &m.public,
     }
 }
 
@@ -284,16 +286,15 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
             let tag =
                 hex_of(&fingerprint_key(settings)?.mac("copy token", copy_id.as_bytes())[..8]);
             let token = format!("{copy_id}.{tag}");
-            let notice = "This document is a trade secret managed as secret by the company (Unfair Competition Prevention Act, Art. 2(6)). \
-                 Copying, disclosure or use beyond the stated purpose is prohibited. Each copy is individually traceable.";
+            let notice = settings.marking.notice.as_str();
             let mark = custodian_pdfmark::Mark {
-                banner: label(d.classification).into(),
+                banner: label(settings, d.classification).into(),
                 lines: vec![
                     format!("{} ({to})", person.name),
                     copy_id.clone(),
                     at.format("%Y-%m-%d").to_string(),
                 ],
-                notice: format!("{notice} 本書は営業秘密です。無断の複製・開示を禁じます。"),
+                notice: notice.to_string(),
                 qr: format!("custodian:{copy_id}:{tag}"),
                 token: token.clone(),
             };
@@ -348,7 +349,7 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
                     let body = text::issue(&source, &code, index);
                     let banner = format!(
                         "[{}] {} — issued to {} ({}) — copy {} — {}\n{notice}\nCustodian copy token: {}\n\n",
-                        label(d.classification),
+                        label(settings, d.classification),
                         d.title,
                         person.name,
                         to,

@@ -494,6 +494,12 @@ fn broker_issues_and_traces_pdf_copies() {
     let sample =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sample-company");
     crate::support::ok(run(&["import", sample.to_str().unwrap()]));
+    // The company's own label for secret, from custodian.toml.
+    std::fs::write(
+        tmp.path().join("custodian.toml"),
+        "[marking]\nsecret = \"極秘 EXAMPLE-KK SECRET\"\n",
+    )
+    .unwrap();
     let doc = "D-SX-DESIGN-23";
     crate::support::ok(run(&[
         "register",
@@ -516,6 +522,17 @@ fn broker_issues_and_traces_pdf_copies() {
     assert_eq!(t["exact"]["token_valid"], true);
     assert_eq!(t["accused"].as_array().unwrap().len(), 1, "{t}");
     assert_eq!(t["accused"][0]["recipient"], "E10003");
+    if let Ok(o) = std::process::Command::new("pdftotext")
+        .current_dir(tmp.path())
+        .args(["-l", "1", "E10003.pdf", "-"])
+        .output()
+    {
+        let first = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            first.contains("極秘 EXAMPLE-KK SECRET") && first.contains("E10003"),
+            "{first}"
+        );
+    }
     let have = |t: &str| {
         std::process::Command::new(t)
             .arg("--version")
