@@ -16,6 +16,7 @@
 //! Input PDFs are untrusted (a leak handed in for tracing): [`Limits`] bound
 //! the file size, pages, operations per page and the time spent.
 
+pub mod scan;
 pub mod text;
 pub mod typeset;
 
@@ -40,6 +41,8 @@ pub enum PdfError {
     Limit(String),
     #[error("cannot write the copy: {0}")]
     Write(String),
+    #[error("OCR: {0}")]
+    Ocr(String),
 }
 
 /// Bounds on the work an untrusted PDF may cause.
@@ -642,13 +645,15 @@ fn mark_ops(
     let _ = writeln!(out, "0.75 0 0 rg");
     show(&mut out, &top, size, tx.max(x0 + 4.0), y0 + h - 4.0 - size);
     // The notice across the foot, left of the QR code.
-    let qr_size = 34.0f32;
+    // Large enough to decode from a phone photo of the page (a module is
+    // about 1.3 pt), with a 2-module quiet zone inside its white square.
+    let qr_size = 48.0f32;
     let nsize = fit(&mark.notice, w - 24.0 - qr_size - 12.0, 6.0);
     show(&mut out, &mark.notice, nsize, x0 + 12.0, y0 + 6.0);
     // The QR code, bottom right, on white.
     if let Ok(code) = qrcode::QrCode::new(mark.qr.as_bytes()) {
         let n = code.width();
-        let cells = n as f32 + 2.0;
+        let cells = n as f32 + 4.0;
         let cell = qr_size / cells;
         let (qx, qy) = (x0 + w - qr_size - 4.0, y0 + 4.0);
         let _ = writeln!(
@@ -661,8 +666,8 @@ fn mark_ops(
                 let _ = writeln!(
                     out,
                     "{:.3} {:.3} {cell:.3} {cell:.3} re",
-                    qx + (col + 1.0) * cell,
-                    qy + qr_size - (row + 2.0) * cell
+                    qx + (col + 2.0) * cell,
+                    qy + qr_size - (row + 3.0) * cell
                 );
             }
         }

@@ -411,8 +411,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 
 #[derive(Debug, clap::Args)]
 pub struct TraceArgs {
-    /// A leaked copy: a PDF, or text (pasted out of a copy, retyped, OCR'd).
-    /// Scans and photographs are not read.
+    /// A leaked copy: a PDF; text (pasted out of a copy, retyped, OCR'd);
+    /// or a scan or photo of pages (PNG/JPEG: the QR code of the mark, and
+    /// the wording of typeset copies by Tesseract OCR).
     file: PathBuf,
     /// The false-accusation bound for the case.
     #[arg(long, default_value_t = 1e-6)]
@@ -446,8 +447,33 @@ pub async fn trace(settings: &Settings, store: &dyn Store, args: TraceArgs) -> R
     } else {
         None
     };
+    // A scan or photo: the QR code of the mark, and the text by OCR.
+    let mut scan_notes: Vec<Value> = Vec::new();
+    let mut qr_token: Option<String> = None;
     let leak = if leak_pdf.is_some() {
         String::new()
+    } else if custodian_pdfmark::scan::is_image(&bytes) {
+        let limits = custodian_pdfmark::scan::ImageLimits::default();
+        let img = custodian_pdfmark::scan::load_gray(&bytes, &limits)
+            .with_context(|| format!("{} cannot be read as an image", args.file.display()))?;
+        for q in custodian_pdfmark::scan::read_qr(&img) {
+            if let Some((cid, tag)) = q.strip_prefix("custodian:").and_then(|r| r.split_once(':')) {
+                qr_token = Some(format!("{cid}.{tag}"));
+            }
+        }
+        match custodian_pdfmark::scan::ocr(&bytes, &limits) {
+            Ok(t) => {
+                scan_notes.push(json!(format!(
+                    "the image was read by OCR ({} characters)",
+                    t.chars().count()
+                )));
+                t
+            }
+            Err(e) => {
+                scan_notes.push(json!(format!("the image's text was not read: {e}")));
+                String::new()
+            }
+        }
     } else {
         String::from_utf8_lossy(&bytes).into_owned()
     };
@@ -462,8 +488,10 @@ pub async fn trace(settings: &Settings, store: &dyn Store, args: TraceArgs) -> R
     let mut accused_out: Vec<Value> = Vec::new();
     // 1. The token: an unmodified leak names its copy exactly.
     let key = super::register::content_key(&settings.content_key_file)?;
+    notes.extend(scan_notes);
     let token: Option<String> = match &leak_pdf {
         Some((t, _)) => t.clone(),
+        None if qr_token.is_some() => qr_token.clone(),
         None => leak.find("Custodian copy token: ").map(|p| {
             leak[p + 22..]
                 .chars()
@@ -527,7 +555,7 @@ pub async fn trace(settings: &Settings, store: &dyn Store, args: TraceArgs) -> R
         if sealed.media_type == "application/pdf" {
             let Some((_, leak_pages)) = &leak_pdf else {
                 notes.push(json!(format!(
-                    "{doc} is a PDF: its copies carry word-gap geometry, which text pasted out of them does not keep; trace the PDF itself"
+                    "{doc} is a PDF: its copies carry word-gap geometry, which text pasted out of them, scans and photos do not keep here (scans are not measured); trace the PDF itself, or read the copy id off the page's mark or QR code"
                 )));
                 continue;
             };

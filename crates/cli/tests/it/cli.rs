@@ -467,6 +467,30 @@ fn broker_decides_records_and_traces_text_copies() {
         }
         _ => eprintln!("SKIPPED (part): pdftotext is not installed"),
     }
+    // A 300-dpi scan of its first page: the QR code names the copy.
+    match std::process::Command::new("pdftoppm")
+        .current_dir(tmp.path())
+        .args([
+            "-r",
+            "300",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            "-singlefile",
+            "-png",
+            "c3.pdf",
+            "scan",
+        ])
+        .status()
+    {
+        Ok(s) if s.success() => {
+            let t = crate::support::json(run(&["trace", "scan.png", "--json"]));
+            assert_eq!(t["exact"]["recipient"], "E10027", "{t}");
+            assert_eq!(t["exact"]["token_valid"], true, "{t}");
+        }
+        _ => eprintln!("SKIPPED (part): pdftoppm is not installed"),
+    }
     // Every decision is in the ledger.
     let v = crate::support::json(run(&["ledger", "verify", "--json"]));
     assert_eq!(v["report"]["records_by_kind"]["custody"], 9, "{v}");
