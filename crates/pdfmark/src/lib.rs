@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use lopdf::content::{Content, Operation};
 use lopdf::{dictionary, Dictionary, Document, Object, ObjectId, Stream, StringFormat};
 
-pub use text::{Glyph, PageText, Site, SiteAt};
+pub use text::{Glyph, Line, PageText, Site, SiteAt};
 
 /// The gap change of one site, in thousandths of text space (0.03 em).
 pub const SHIFT: f32 = 30.0;
@@ -143,11 +143,25 @@ impl Pdf {
 
 const TOKEN_KEY: &[u8] = b"CustodianCopy";
 
-/// One code position: a word gap whose width is changed by ±d.
+/// One code position: a word gap whose width is changed by ±d, or a text
+/// line moved up or down by d.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Position {
     pub page: usize,
-    pub site: Site,
+    pub carrier: Carrier,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Carrier {
+    Gap(Site),
+    Line(Line),
+}
+
+/// Lines with at least this many glyphs carry a position.
+const LINE_GLYPHS: usize = 3;
+
+fn line_carries(page: &PageText, l: &Line) -> bool {
+    l.end > l.first + LINE_GLYPHS - 1 && l.end <= page.glyphs.len() && l.unit > 0.0
 }
 
 fn op_of(at: SiteAt) -> usize {
@@ -157,9 +171,9 @@ fn op_of(at: SiteAt) -> usize {
 }
 
 /// The original's code positions in page order (position `k` carries code
-/// position `k`), and per page the compensating sites: in every text
-/// operation with two or more gaps, the last gap takes back what the others
-/// moved, so a line ends where it ended.
+/// position `k`): per page its carrying word gaps, then its lines. In every
+/// text operation with two or more gaps, the last gap takes back what the
+/// others moved, so a line ends where it ended.
 pub fn positions(pages: &[PageText]) -> Vec<Position> {
     let mut out = Vec::new();
     for (p, page) in pages.iter().enumerate() {
@@ -167,7 +181,15 @@ pub fn positions(pages: &[PageText]) -> Vec<Position> {
             if carries {
                 out.push(Position {
                     page: p,
-                    site: *site,
+                    carrier: Carrier::Gap(*site),
+                });
+            }
+        }
+        for l in &page.lines {
+            if line_carries(page, l) {
+                out.push(Position {
+                    page: p,
+                    carrier: Carrier::Line(*l),
                 });
             }
         }
@@ -209,7 +231,7 @@ pub fn issue(
     let read = parallel(&pages, threads, |_, &page| {
         let ops = pdf.ops(page)?;
         let seen = text::interpret(&pdf.doc, page, &ops, limits.max_ops_per_page)?;
-        Ok((ops, seen.sites))
+        Ok((ops, seen))
     })?;
     if start.elapsed() > limits.max_time {
         return Err(PdfError::Limit(format!(
@@ -219,16 +241,17 @@ pub fn issue(
     }
     let mut first = Vec::with_capacity(read.len());
     let mut k = 0usize;
-    for (_, sites) in &read {
+    for (_, seen) in &read {
         first.push(k);
-        k += carriers(sites).filter(|c| c.1).count();
+        k += carriers(&seen.sites).filter(|c| c.1).count();
+        k += seen.lines.iter().filter(|l| line_carries(seen, l)).count();
     }
     let total = pages.len();
     let doc = &pdf.doc;
     let work: Vec<(usize, ObjectId)> = pages.iter().copied().enumerate().collect();
     let read = std::sync::Mutex::new(read.into_iter().map(Some).collect::<Vec<_>>());
     let contents = parallel(&work, threads, |_, &(n, page)| {
-        let (ops, sites) = read
+        let (ops, seen) = read
             .lock()
             .map_err(|_| PdfError::Write("a worker failed".into()))?
             .get_mut(n)
@@ -237,7 +260,7 @@ pub fn issue(
         let mut edits: Vec<(SiteAt, f32)> = Vec::new();
         let mut k = first[n];
         let mut sum = 0.0f32;
-        for (site, carries, starts_op) in carriers(&sites) {
+        for (site, carries, starts_op) in carriers(&seen.sites) {
             if starts_op {
                 sum = 0.0;
             }
@@ -252,7 +275,31 @@ pub fn issue(
                 edits.push((site.at, -sum));
             }
         }
-        let ops = apply_edits(ops, &edits);
+        // Lines: each carrying line moves by ±d; a relative move takes back
+        // the shift the line before carried, so every line is independent.
+        let mut moves: Vec<(usize, f32, f32)> = Vec::new();
+        let (mut carried, mut block) = (0.0f32, u32::MAX);
+        for l in &seen.lines {
+            if l.block != block {
+                carried = 0.0;
+                block = l.block;
+            }
+            let mut shift = 0.0;
+            if line_carries(&seen, l) {
+                if let Some(b) = bit(k) {
+                    let size = seen.glyphs[l.first].size;
+                    let d = SHIFT / 1000.0 * size;
+                    shift = if b ^ (k % 2 == 1) { d } else { -d };
+                }
+                k += 1;
+            }
+            let delta = if l.relative { shift - carried } else { shift };
+            if delta != 0.0 && l.unit > 0.0 {
+                moves.push((l.op, delta / l.unit, l.leading));
+            }
+            carried = shift;
+        }
+        let ops = apply_edits(ops, &edits, &moves);
         let mut content = b"q\n".to_vec();
         content.extend(
             Content { operations: ops }
@@ -334,23 +381,77 @@ fn parallel<T: Sync, R: Send>(
 }
 
 /// Applies kern changes to sites (thousandths of text space; positive
-/// widens the gap). An operation with sites becomes a TJ (a `'` or `"`
-/// first becomes the line move and spacing it implies).
-fn apply_edits(ops: Vec<Operation>, edits: &[(SiteAt, f32)]) -> Vec<Operation> {
+/// widens the gap) and vertical moves to line operations (in the
+/// operation's own units, with the leading in force). An operation with
+/// sites becomes a TJ; a `T*`, `'` or `"` that moves becomes the `Td` it
+/// stands for; a `TD` keeps its leading with an explicit `TL`.
+fn apply_edits(
+    ops: Vec<Operation>,
+    edits: &[(SiteAt, f32)],
+    moves: &[(usize, f32, f32)],
+) -> Vec<Operation> {
     use std::collections::HashMap;
     let mut by_op: HashMap<usize, Vec<(SiteAt, f32)>> = HashMap::new();
     for &(at, d) in edits {
-        let op = match at {
-            SiteAt::Kern { op, .. } | SiteAt::Space { op, .. } => op,
-        };
-        by_op.entry(op).or_default().push((at, d));
+        by_op.entry(op_of(at)).or_default().push((at, d));
     }
+    let moved: HashMap<usize, (f32, f32)> =
+        moves.iter().map(|&(op, dy, tl)| (op, (dy, tl))).collect();
+    let real = |o: &Object| match o {
+        Object::Integer(v) => Some(*v as f32),
+        Object::Real(v) => Some(*v),
+        _ => None,
+    };
     let mut out = Vec::with_capacity(ops.len() + by_op.len() * 2);
     for (i, op) in ops.into_iter().enumerate() {
-        let Some(list) = by_op.get(&i) else {
+        let gaps = by_op.get(&i);
+        let mv = moved.get(&i).copied();
+        if gaps.is_none() && mv.is_none() {
             out.push(op);
             continue;
-        };
+        }
+        match (op.operator.as_str(), mv) {
+            ("Td", Some((dy, _))) if op.operands.len() == 2 => {
+                let ty = real(&op.operands[1]).unwrap_or(0.0);
+                out.push(Operation::new(
+                    "Td",
+                    vec![op.operands[0].clone(), Object::Real(ty + dy)],
+                ));
+                continue;
+            }
+            ("TD", Some((dy, _))) if op.operands.len() == 2 => {
+                let ty = real(&op.operands[1]).unwrap_or(0.0);
+                out.push(Operation::new("TL", vec![Object::Real(-ty)]));
+                out.push(Operation::new(
+                    "Td",
+                    vec![op.operands[0].clone(), Object::Real(ty + dy)],
+                ));
+                continue;
+            }
+            ("T*", Some((dy, tl))) => {
+                out.push(Operation::new(
+                    "Td",
+                    vec![Object::Integer(0), Object::Real(-tl + dy)],
+                ));
+                continue;
+            }
+            ("Tm", Some((dy, _))) if op.operands.len() == 6 => {
+                let mut o = op.operands.clone();
+                o[5] = Object::Real(real(&o[5]).unwrap_or(0.0) + dy);
+                out.push(Operation::new("Tm", o));
+                continue;
+            }
+            ("TJ" | "Tj" | "'" | "\"", _) => {}
+            _ => {
+                out.push(op);
+                continue;
+            }
+        }
+        let string = op
+            .operands
+            .iter()
+            .find(|o| matches!(o, Object::String(..)))
+            .cloned();
         let mut array: Vec<Object> = match op.operator.as_str() {
             "TJ" => match op.operands.first() {
                 Some(Object::Array(a)) => a.clone(),
@@ -359,32 +460,24 @@ fn apply_edits(ops: Vec<Operation>, edits: &[(SiteAt, f32)]) -> Vec<Operation> {
                     continue;
                 }
             },
-            "Tj" | "'" | "\"" => match op.operands.iter().find(|o| matches!(o, Object::String(..)))
-            {
+            _ => match &string {
                 Some(s) => vec![s.clone()],
                 None => {
                     out.push(op);
                     continue;
                 }
             },
-            _ => {
-                out.push(op);
-                continue;
-            }
         };
         // Kern edits do not move elements; splits go from the last element
         // and byte backwards so the offsets stay valid.
         let mut splits: Vec<(usize, usize, f32)> = Vec::new();
-        for &(at, d) in list {
+        for &(at, d) in gaps.map(Vec::as_slice).unwrap_or_default() {
             match at {
                 SiteAt::Kern { elem, .. } => {
                     if let Some(el) = array.get_mut(elem) {
-                        let n = match el {
-                            Object::Integer(v) => *v as f32,
-                            Object::Real(v) => *v,
-                            _ => continue,
-                        };
-                        *el = Object::Real(n - d);
+                        if let Some(n) = real(el) {
+                            *el = Object::Real(n - d);
+                        }
                     }
                 }
                 SiteAt::Space { elem, byte, .. } => splits.push((elem, byte, d)),
@@ -408,22 +501,26 @@ fn apply_edits(ops: Vec<Operation>, edits: &[(SiteAt, f32)]) -> Vec<Operation> {
                 ],
             );
         }
-        match op.operator.as_str() {
-            "'" => out.push(Operation::new("T*", vec![])),
-            "\"" => {
-                let n: Vec<Object> = op
-                    .operands
-                    .iter()
-                    .filter(|o| !matches!(o, Object::String(..)))
-                    .cloned()
-                    .collect();
-                if n.len() == 2 {
-                    out.push(Operation::new("Tw", vec![n[0].clone()]));
-                    out.push(Operation::new("Tc", vec![n[1].clone()]));
-                }
-                out.push(Operation::new("T*", vec![]));
+        if op.operator == "\"" {
+            let n: Vec<Object> = op
+                .operands
+                .iter()
+                .filter(|o| !matches!(o, Object::String(..)))
+                .cloned()
+                .collect();
+            if n.len() == 2 {
+                out.push(Operation::new("Tw", vec![n[0].clone()]));
+                out.push(Operation::new("Tc", vec![n[1].clone()]));
             }
-            _ => {}
+        }
+        if op.operator == "'" || op.operator == "\"" {
+            match mv {
+                Some((dy, tl)) => out.push(Operation::new(
+                    "Td",
+                    vec![Object::Integer(0), Object::Real(-tl + dy)],
+                )),
+                None => out.push(Operation::new("T*", vec![])),
+            }
         }
         out.push(Operation::new("TJ", vec![Object::Array(array)]));
     }
@@ -773,25 +870,58 @@ pub fn read(original: &[PageText], leak: &[PageText]) -> Reading {
         let orig = &original[p];
         let mut k = first[p];
         let (mut drift, mut last_op) = (0.0f32, usize::MAX);
+        // (position, baseline, vertical move, expected move, sign flip)
+        let mut line_moves: Vec<(usize, f32, f32, f32, f32)> = Vec::new();
         while k < all.len() && all[k].page == p {
-            let s = &all[k].site;
-            let (a, b) = (orig.glyphs[s.prev], orig.glyphs[s.next]);
-            // Earlier gaps of the same operation moved these glyphs: look
-            // where the last one found was moved to.
-            if op_of(s.at) != last_op {
-                drift = 0.0;
-                last_op = op_of(s.at);
-            }
-            let moved = |g: Glyph, by: f32| Glyph { x: g.x + by, ..g };
-            let fa = index.find(moved(a, drift), tolerance(a));
-            let fb = fa.and_then(|fa| index.find(moved(b, fa.x - a.x), tolerance(b)));
-            if let (Some(fa), Some(fb)) = (fa, fb) {
-                drift = fb.x - b.x;
+            // Odd positions are written with the sign flipped, so runs of
+            // equal bits do not pile up into a drift along a line.
+            let flip = if k % 2 == 1 { -1.0 } else { 1.0 };
+            let z = match &all[k].carrier {
+                Carrier::Gap(s) => {
+                    let (a, b) = (orig.glyphs[s.prev], orig.glyphs[s.next]);
+                    // Earlier gaps of the same operation moved these
+                    // glyphs: look where the last one found was moved to.
+                    if op_of(s.at) != last_op {
+                        drift = 0.0;
+                        last_op = op_of(s.at);
+                    }
+                    let moved = |g: Glyph, by: f32| Glyph { x: g.x + by, ..g };
+                    let fa = index.find(moved(a, drift), tolerance(a));
+                    let fb = fa.and_then(|fa| index.find(moved(b, fa.x - a.x), tolerance(b)));
+                    match (fa, fb) {
+                        (Some(fa), Some(fb)) => {
+                            drift = fb.x - b.x;
+                            Some(flip * ((fb.x - fa.x) - (b.x - a.x)) / (s.unit * SHIFT))
+                        }
+                        _ => None,
+                    }
+                }
+                Carrier::Line(l) => {
+                    // The median vertical move of up to 16 of its glyphs;
+                    // read once the page's lines are all measured.
+                    let glyphs = &orig.glyphs[l.first..l.end];
+                    let step = (glyphs.len() / 16).max(1);
+                    let mut dy: Vec<f32> = glyphs
+                        .iter()
+                        .step_by(step)
+                        .filter_map(|g| index.find(*g, tolerance(*g)).map(|f| f.y - g.y))
+                        .collect();
+                    if dy.len() >= 3 {
+                        dy.sort_by(f32::total_cmp);
+                        let size = glyphs[0].size;
+                        line_moves.push((
+                            k,
+                            glyphs[0].y,
+                            dy[dy.len() / 2],
+                            SHIFT / 1000.0 * size,
+                            flip,
+                        ));
+                    }
+                    None
+                }
+            };
+            if let Some(z) = z {
                 reading.measured += 1;
-                // Odd positions are written with the sign flipped, so runs
-                // of equal bits do not pile up into a drift along the line.
-                let flip = if k % 2 == 1 { -1.0 } else { 1.0 };
-                let z = flip * ((fb.x - fa.x) - (b.x - a.x)) / (s.unit * SHIFT);
                 if (0.5..=1.6).contains(&z.abs()) {
                     if z > 0.0 {
                         votes[k].0 += 1;
@@ -801,6 +931,53 @@ pub fn read(original: &[PageText], leak: &[PageText]) -> Reading {
                 }
             }
             k += 1;
+        }
+        // Re-saving may move a page's text vertically by a fraction of a
+        // point that varies down the page (rounding, a page height
+        // rounded): fit that offset as a + b·y. The lines' own moves are
+        // +d or −d about evenly (odd positions are flipped), so a least
+        // squares fit of the raw moves finds the offset; it is then refined
+        // on the lines read with confidence, each less its ±d. An unmarked
+        // page moves nothing and reads as erasures.
+        // (Pages with fewer than 8 lines are read against no offset: too
+        // few to tell an offset from the marks.)
+        let fit = |pts: &[(f32, f32)]| -> Option<(f32, f32)> {
+            if pts.len() < 8 {
+                return None;
+            }
+            let n = pts.len() as f32;
+            let my = pts.iter().map(|p| p.0).sum::<f32>() / n;
+            let mr = pts.iter().map(|p| p.1).sum::<f32>() / n;
+            let sxx: f32 = pts.iter().map(|p| (p.0 - my) * (p.0 - my)).sum();
+            let sxy: f32 = pts.iter().map(|p| (p.0 - my) * (p.1 - mr)).sum();
+            let b = if sxx > 1e-3 { sxy / sxx } else { 0.0 };
+            Some((mr - b * my, b))
+        };
+        let raw: Vec<(f32, f32)> = line_moves.iter().map(|&(_, y, dy, _, _)| (y, dy)).collect();
+        let (mut a, mut b) = fit(&raw).unwrap_or((0.0, 0.0));
+        for _ in 0..3 {
+            let sure: Vec<(f32, f32)> = line_moves
+                .iter()
+                .filter_map(|&(_, y, dy, d, _)| {
+                    let r = dy - (a + b * y);
+                    (r.abs() >= 0.5 * d).then(|| (y, dy - d.copysign(r)))
+                })
+                .collect();
+            match fit(&sure) {
+                Some(f) => (a, b) = f,
+                None => break,
+            }
+        }
+        for &(k, y, dy, d, flip) in &line_moves {
+            reading.measured += 1;
+            let z = flip * (dy - (a + b * y)) / d;
+            if (0.5..=1.6).contains(&z.abs()) {
+                if z > 0.0 {
+                    votes[k].0 += 1;
+                } else {
+                    votes[k].1 += 1;
+                }
+            }
         }
     }
     for (k, (one, zero)) in votes.into_iter().enumerate() {

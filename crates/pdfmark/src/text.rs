@@ -46,11 +46,28 @@ pub struct Site {
     pub unit: f32,
 }
 
+/// A text line: the operation that moved to its baseline, the glyphs shown
+/// on it (`first..end`), how many page points one unit of that operation's
+/// vertical operand is, whether the operation moves relative to the previous
+/// line (Td, TD, T*, ', ") or sets the position (Tm), the leading (TL) in
+/// force, and which BT…ET block it is in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Line {
+    pub op: usize,
+    pub first: usize,
+    pub end: usize,
+    pub unit: f32,
+    pub relative: bool,
+    pub leading: f32,
+    pub block: u32,
+}
+
 /// A page as the interpreter saw it.
 #[derive(Debug, Clone, Default)]
 pub struct PageText {
     pub glyphs: Vec<Glyph>,
     pub sites: Vec<Site>,
+    pub lines: Vec<Line>,
     /// The page's text in content order, as far as the fonts say which
     /// characters they show (ToUnicode maps; WinAnsi for simple fonts
     /// without one), with spaces at word gaps and newlines between lines.
@@ -478,6 +495,35 @@ pub fn interpret(
     let mut out = PageText::default();
     // Where the last glyph ended (x, y, size), for spaces and newlines.
     let mut last_end: Option<(f32, f32, f32)> = None;
+    let mut block = 0u32;
+    // Opens a line at operation `i` (closing the one before).
+    fn open_line(
+        out: &mut PageText,
+        i: usize,
+        unit: f32,
+        relative: bool,
+        leading: f32,
+        block: u32,
+    ) {
+        close_line(out);
+        out.lines.push(Line {
+            op: i,
+            first: out.glyphs.len(),
+            end: usize::MAX,
+            unit,
+            relative,
+            leading,
+            block,
+        });
+    }
+    fn close_line(out: &mut PageText) {
+        let n = out.glyphs.len();
+        if let Some(l) = out.lines.last_mut() {
+            if l.end == usize::MAX {
+                l.end = n;
+            }
+        }
+    }
     let mut ctm = M::ID;
     let mut stack: Vec<(M, TextState)> = Vec::new();
     let mut ts = TextState {
@@ -510,6 +556,8 @@ pub fn interpret(
             "BT" => {
                 tm = M::ID;
                 tlm = M::ID;
+                block += 1;
+                close_line(&mut out);
             }
             "Tc" => ts.tc = nums(op).first().copied().unwrap_or(0.0),
             "Tw" => ts.tw = nums(op).first().copied().unwrap_or(0.0),
@@ -527,8 +575,13 @@ pub fn interpret(
             "Td" | "TD" => {
                 let n = nums(op);
                 if n.len() == 2 {
+                    let leading = ts.tl;
                     if op.operator == "TD" {
                         ts.tl = -n[1];
+                    }
+                    if n[1] != 0.0 {
+                        let unit = (tlm.0[3] * ctm.0[3]).abs();
+                        open_line(&mut out, i, unit, true, leading, block);
                     }
                     tlm = M::translate(n[0], n[1]).then(tlm);
                     tm = tlm;
@@ -537,11 +590,15 @@ pub fn interpret(
             "Tm" => {
                 let n = nums(op);
                 if n.len() == 6 {
+                    let unit = ctm.0[3].abs();
+                    open_line(&mut out, i, unit, false, ts.tl, block);
                     tlm = M([n[0], n[1], n[2], n[3], n[4], n[5]]);
                     tm = tlm;
                 }
             }
             "T*" => {
+                let unit = (tlm.0[3] * ctm.0[3]).abs();
+                open_line(&mut out, i, unit, true, ts.tl, block);
                 tlm = M::translate(0.0, -ts.tl).then(tlm);
                 tm = tlm;
             }
@@ -554,6 +611,8 @@ pub fn interpret(
                     }
                 }
                 if op.operator == "'" || op.operator == "\"" {
+                    let unit = (tlm.0[3] * ctm.0[3]).abs();
+                    open_line(&mut out, i, unit, true, ts.tl, block);
                     tlm = M::translate(0.0, -ts.tl).then(tlm);
                     tm = tlm;
                 }
@@ -688,6 +747,7 @@ pub fn interpret(
             _ => {}
         }
     }
+    close_line(&mut out);
     Ok(out)
 }
 
