@@ -248,23 +248,29 @@ impl Code {
     /// whose case bound (innocent tail × `issued`) is below `epsilon`, best
     /// first. The scores of the rest are not returned.
     pub fn trace(&self, read: &Read, issued: u64, epsilon: f64) -> Vec<Accusation> {
+        let indices: Vec<u64> = (0..issued).collect();
+        let scored = self.score_all(read, &indices);
+        self.accuse(read, scored, issued, epsilon)
+    }
+
+    /// Scores the copies issued under `indices` against a read leak, on
+    /// every core (regenerating codewords is most of the work).
+    pub fn score_all(&self, read: &Read, indices: &[u64]) -> Vec<Scored> {
         let w = self.weights(read);
-        // Regenerating codewords is most of the work; spread it over the
-        // cores.
         let threads = std::thread::available_parallelism()
             .map_or(1, |n| n.get())
-            .clamp(1, 16) as u64;
-        let chunk = issued.div_ceil(threads).max(1);
-        let mut scored: Vec<Scored> = Vec::with_capacity(issued as usize);
+            .clamp(1, 16);
+        let chunk = indices.len().div_ceil(threads).max(1);
+        let mut scored: Vec<Scored> = Vec::with_capacity(indices.len());
         std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
+            let handles: Vec<_> = indices
+                .chunks(chunk)
+                .map(|part| {
                     let w = &w;
                     s.spawn(move || {
-                        let (from, to) = (t * chunk, ((t + 1) * chunk).min(issued));
                         let mut buf = Vec::new();
-                        (from..to)
-                            .map(|j| Scored {
+                        part.iter()
+                            .map(|&j| Scored {
                                 recipient: j,
                                 score: self.score_index(j, w, read, &mut buf),
                             })
@@ -278,7 +284,7 @@ impl Code {
                 }
             }
         });
-        self.accuse(read, scored, issued, epsilon)
+        scored
     }
 
     /// The accusation rule over already computed scores.

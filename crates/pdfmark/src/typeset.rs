@@ -260,13 +260,26 @@ fn lines(text: &str, face: Face, size: f32, max: f32) -> Vec<String> {
     // Tokens: words with their following space, and single CJK characters.
     let mut tokens: Vec<String> = Vec::new();
     let mut cur = String::new();
+    // Japanese line breaking (kinsoku): closing punctuation and small kana
+    // never start a line, opening brackets never end one.
+    const NO_START: &str =
+        "、。，．・：；？！ー）」』】〕〉》’”ぁぃぅぇぉっゃゅょゎァィゥェォッャュョヮヵヶ々";
+    const NO_END: &str = "（「『【〔〈《‘“";
     for c in text.chars() {
         let cjk = width(c, face).1;
         if cjk {
             if !cur.is_empty() {
                 tokens.push(std::mem::take(&mut cur));
             }
-            tokens.push(c.to_string());
+            match tokens.last_mut() {
+                Some(last)
+                    if NO_START.contains(c)
+                        || last.chars().last().is_some_and(|l| NO_END.contains(l)) =>
+                {
+                    last.push(c)
+                }
+                _ => tokens.push(c.to_string()),
+            }
         } else if c == ' ' {
             cur.push(c);
             tokens.push(std::mem::take(&mut cur));
@@ -539,6 +552,18 @@ mod tests {
         );
         let p = plain(&b);
         assert_eq!(with_plain(&b, &p), b);
+    }
+
+    #[test]
+    fn japanese_lines_never_start_with_closing_punctuation() {
+        let t = "設定値の読み込みおよび書き込みは、管理者のみ行います。「取り扱い説明書」に従って、取り外しまたは交換を行います。".repeat(6);
+        let ls = lines(&t, Face::Regular, 10.5, 120.0);
+        assert!(ls.len() > 5);
+        for l in &ls {
+            let first = l.chars().next().unwrap();
+            assert!(!"、。」）".contains(first), "{l}");
+            assert!(!l.ends_with('「'), "{l}");
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 use custodian_broker::ContentKey;
 use custodian_core::policy::{decide, Approval, Decision, PersonAt, RequestContext};
 use custodian_core::Level;
-use custodian_fingerprint::{text, Code, CodeParams, Scored};
+use custodian_fingerprint::{text, Code, CodeParams};
 use custodian_store::{CustodyRecord, Store};
 
 use crate::settings::Settings;
@@ -612,14 +612,11 @@ pub async fn trace(settings: &Settings, store: &dyn Store, args: TraceArgs) -> R
             if copies.is_empty() {
                 continue;
             }
-            let scored: Vec<Scored> = copies
+            let indices: Vec<u64> = copies
                 .iter()
                 .filter_map(|(_, v)| v["index"].as_u64())
-                .map(|i| Scored {
-                    recipient: i,
-                    score: code.score(&read, &code.codeword(i)),
-                })
                 .collect();
+            let scored = code.score_all(&read, &indices);
             let best = scored.iter().map(|s| s.score).fold(f64::MIN, f64::max);
             let accused = code.accuse(&read, scored, n, args.epsilon);
             if accused.is_empty() {
