@@ -75,6 +75,14 @@ enum Command {
     /// Score alerts against a ground truth: insiders caught, how early, false
     /// alerts. Exits 3 when a planted insider was missed.
     Evaluate(commands::evaluate::Args),
+    /// The stored alerts, highest score first.
+    Alerts(commands::case::AlertsArgs),
+    /// Cases opened from alerts, and their evidence bundles.
+    #[command(subcommand)]
+    Case(commands::case::Cmd),
+    /// Check an evidence bundle offline.
+    #[command(subcommand)]
+    Bundle(commands::case::BundleCmd),
     /// Benchmarks (measured on a fresh store of their own).
     #[command(subcommand)]
     Bench(commands::bench::Cmd),
@@ -127,6 +135,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Evaluate(args) = &cli.command {
         return commands::evaluate::run(args);
     }
+    if let Command::Bundle(cmd) = &cli.command {
+        return commands::case::run_bundle(cmd);
+    }
     let settings = Settings::resolve(cli.config.as_deref(), cli.store.as_deref(), &ProcessEnv)?;
     if let Command::Demo(args) = &cli.command {
         return commands::demo::run(&settings, args).await;
@@ -149,14 +160,18 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::People(cmd) => commands::people::run(&settings, store.as_ref(), cmd).await?,
         Command::Copy(cmd) => commands::copy::run(&settings, store.as_ref(), cmd).await?,
         Command::Trace(args) => commands::copy::trace(&settings, store.as_ref(), args).await?,
+        Command::Case(cmd) => commands::case::run(&settings, store.as_ref(), cmd).await?,
+        Command::Alerts(args) => commands::case::alerts(store.as_ref(), args).await?,
         Command::Check(args) => commands::check::run(store.as_ref(), args).await?,
         Command::Status(args) => commands::status::run(&settings, store.as_ref(), args).await?,
         Command::Detect(args) => {
             commands::detect::run_store(&settings, store.as_ref(), &args).await?
         }
-        Command::Simulate(_) | Command::Bench(_) | Command::Evaluate(_) | Command::Demo(_) => {
-            ExitCode::SUCCESS
-        }
+        Command::Simulate(_)
+        | Command::Bench(_)
+        | Command::Evaluate(_)
+        | Command::Demo(_)
+        | Command::Bundle(_) => ExitCode::SUCCESS,
     };
     Ok(code)
 }

@@ -60,7 +60,7 @@ fn canonical(v: &Value) -> String {
     v.to_string()
 }
 
-fn record(
+pub(crate) fn record(
     kind: &str,
     doc: Option<&str>,
     user: &str,
@@ -80,7 +80,7 @@ fn record(
     }
 }
 
-fn hex_of(b: &[u8]) -> String {
+pub(crate) fn hex_of(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod bench;
+pub mod case;
 pub mod check;
 pub mod copy;
 pub mod demo;
