@@ -75,6 +75,8 @@ enum Command {
     /// Score alerts against a ground truth: insiders caught, how early, false
     /// alerts. Exits 3 when a planted insider was missed.
     Evaluate(commands::evaluate::Args),
+    /// Contact reports grouped by the approacher they describe.
+    Contacts(commands::contacts::Args),
     /// The stored alerts, highest score first.
     Alerts(commands::case::AlertsArgs),
     /// Cases opened from alerts, and their evidence bundles.
@@ -162,6 +164,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Trace(args) => commands::copy::trace(&settings, store.as_ref(), args).await?,
         Command::Case(cmd) => commands::case::run(&settings, store.as_ref(), cmd).await?,
         Command::Alerts(args) => commands::case::alerts(store.as_ref(), args).await?,
+        Command::Contacts(args) => commands::contacts::run(store.as_ref(), args).await?,
         Command::Check(args) => commands::check::run(store.as_ref(), args).await?,
         Command::Status(args) => commands::status::run(&settings, store.as_ref(), args).await?,
         Command::Detect(args) => {

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod case;
 pub mod check;
+pub mod contacts;
 pub mod copy;
 pub mod demo;
 pub mod detect;

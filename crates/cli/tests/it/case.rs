@@ -40,6 +40,24 @@ fn a_case_exports_a_bundle_that_verifies_offline_and_tampering_is_named() {
         let run = |args: &[&str]| custodian(tmp.path(), &store).args(args).output().unwrap();
         ok(run(&["import", data.to_str().unwrap()]));
         ok(run(&["detect", "--from-store"]));
+        // Contact reports describing the same approacher are grouped.
+        let groups = json(run(&["contacts", "--json"]));
+        let groups = groups.as_array().unwrap();
+        assert!(
+            !groups.is_empty(),
+            "the simulated handler is reported by several people"
+        );
+        for g in groups {
+            let members = g["members"].as_array().unwrap();
+            assert!(members.len() >= 2, "{g}");
+            let reporters = g["reporters"].as_array().unwrap().len();
+            assert!((1..=members.len()).contains(&reporters), "{g}");
+            assert_eq!(
+                g["reports"].as_u64().unwrap() as usize,
+                members.len(),
+                "{g}"
+            );
+        }
         let alerts = json(run(&["alerts", "--json", "--limit", "5"]));
         let top = alerts[0]["id"].as_str().expect("an alert").to_string();
         let subject = alerts[0]["user"].as_str().unwrap().to_string();
