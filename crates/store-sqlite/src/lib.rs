@@ -27,10 +27,10 @@ use custodian_store::ledger::{
     register_change_id, register_change_json, register_change_leaf, size_after,
 };
 use custodian_store::{
-    columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Backend, CheckpointRow,
-    Counts, CustodyRecord, Inserted, LedgerContext, LedgerRecord, LedgerRun, NewAlert, NewContact,
-    NewEvent, RegisterChange, Reject, Result, SealedContent, Store, StoreError, StoredAlert,
-    StoredEvent,
+    columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Account, ApiToken, Backend,
+    CheckpointRow, Counts, CustodyRecord, Inserted, LedgerContext, LedgerRecord, LedgerRun,
+    NewAlert, NewContact, NewEvent, RegisterChange, Reject, Result, SealedContent, Store,
+    StoreError, StoredAlert, StoredEvent,
 };
 
 /// Rows per multi-row statement (7 parameters each, under SQLite's
@@ -338,6 +338,67 @@ impl Store for SqliteStore {
                 sha256: r.try_get("sha256").map_err(be)?,
                 media_type: r.try_get("media_type").map_err(be)?,
                 size: size as u64,
+            })
+        })
+        .transpose()
+    }
+
+    async fn put_account(&self, a: &Account) -> Result<()> {
+        sqlx::query("INSERT OR REPLACE INTO accounts (username, role, user_id, password_hash, disabled) VALUES (?,?,?,?,?)")
+            .bind(&a.username)
+            .bind(&a.role)
+            .bind(&a.user_id)
+            .bind(&a.password_hash)
+            .bind(a.disabled)
+            .execute(&self.pool)
+            .await
+            .map_err(be)?;
+        Ok(())
+    }
+
+    async fn account(&self, username: &str) -> Result<Option<Account>> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(be)?;
+        row.map(|r| account_from_row(&r)).transpose()
+    }
+
+    async fn accounts(&self) -> Result<Vec<Account>> {
+        let rows = sqlx::query("SELECT * FROM accounts ORDER BY username")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?;
+        rows.iter().map(account_from_row).collect()
+    }
+
+    async fn put_api_token(&self, t: &ApiToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO api_tokens (token_sha256, name, role, created_at) VALUES (?,?,?,?)",
+        )
+        .bind(&t.token_sha256)
+        .bind(&t.name)
+        .bind(&t.role)
+        .bind(&t.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(be)?;
+        Ok(())
+    }
+
+    async fn api_token(&self, token_sha256: &str) -> Result<Option<ApiToken>> {
+        let row = sqlx::query("SELECT * FROM api_tokens WHERE token_sha256 = ?")
+            .bind(token_sha256)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(be)?;
+        row.map(|r| {
+            Ok(ApiToken {
+                token_sha256: r.try_get("token_sha256").map_err(be)?,
+                name: r.try_get("name").map_err(be)?,
+                role: r.try_get("role").map_err(be)?,
+                created_at: r.try_get("created_at").map_err(be)?,
             })
         })
         .transpose()
@@ -1230,4 +1291,14 @@ impl SqliteStore {
         }
         Ok(out)
     }
+}
+
+fn account_from_row(r: &SqliteRow) -> Result<Account> {
+    Ok(Account {
+        username: r.try_get("username").map_err(be)?,
+        role: r.try_get("role").map_err(be)?,
+        user_id: r.try_get("user_id").map_err(be)?,
+        password_hash: r.try_get("password_hash").map_err(be)?,
+        disabled: r.try_get("disabled").map_err(be)?,
+    })
 }

@@ -539,6 +539,48 @@ pub async fn custody_records_are_ledgered_and_filtered(s: &dyn Store) {
 /// not available, e.g. no PostgreSQL URL: the case then says it was
 /// skipped) for a case name, and `$done` an async function that cleans up
 /// after that case.
+/// Accounts are replaced by username; tokens are found by their hash only
+/// and their names are unique.
+pub async fn accounts_and_tokens(store: &dyn Store) {
+    use crate::{Account, ApiToken};
+    assert!(store.account("alice").await.unwrap().is_none());
+    let mut a = Account {
+        username: "alice".into(),
+        role: "analyst".into(),
+        user_id: Some("E10001".into()),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA".into(),
+        disabled: false,
+    };
+    store.put_account(&a).await.unwrap();
+    assert_eq!(store.account("alice").await.unwrap().as_ref(), Some(&a));
+    a.role = "auditor".into();
+    a.disabled = true;
+    a.user_id = None;
+    store.put_account(&a).await.unwrap();
+    assert_eq!(store.account("alice").await.unwrap().as_ref(), Some(&a));
+    assert_eq!(store.accounts().await.unwrap().len(), 1);
+    let t = ApiToken {
+        token_sha256: "ab".repeat(32),
+        name: "siem".into(),
+        role: "analyst".into(),
+        created_at: "2026-11-26T00:00:00+09:00".into(),
+    };
+    store.put_api_token(&t).await.unwrap();
+    assert_eq!(
+        store.api_token(&"ab".repeat(32)).await.unwrap().as_ref(),
+        Some(&t)
+    );
+    assert!(store.api_token(&"cd".repeat(32)).await.unwrap().is_none());
+    let dup = ApiToken {
+        token_sha256: "ef".repeat(32),
+        ..t.clone()
+    };
+    assert!(
+        store.put_api_token(&dup).await.is_err(),
+        "token names are unique"
+    );
+}
+
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:path, $done:path) => {
@@ -553,7 +595,8 @@ macro_rules! conformance_tests {
             the_ledger_covers_every_record_and_verifies,
             alerts_and_event_lines,
             contents_in_custody,
-            custody_records_are_ledgered_and_filtered
+            custody_records_are_ledgered_and_filtered,
+            accounts_and_tokens
         );
     };
     (@cases $make:path, $done:path, $($case:ident),*) => {

@@ -102,6 +102,28 @@ pub struct StoredAlert {
     pub body: String,
 }
 
+/// A local account of the server. The password is kept only as an Argon2id
+/// PHC string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub username: String,
+    /// employee, owner, analyst, auditor or admin.
+    pub role: String,
+    /// The person in the directory the account belongs to, if any.
+    pub user_id: Option<String>,
+    pub password_hash: String,
+    pub disabled: bool,
+}
+
+/// An API token for a machine: only its SHA-256 is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiToken {
+    pub token_sha256: String,
+    pub name: String,
+    pub role: String,
+    pub created_at: String,
+}
+
 /// A register entry's content, encrypted (see `custodian-broker`): the
 /// store never holds the plaintext.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -342,6 +364,14 @@ pub trait Store: Send + Sync {
 
     /// Which key sealed each stored content: (doc_id, key_id).
     async fn content_keys(&self) -> Result<Vec<(String, String)>>;
+
+    /// Creates or replaces an account.
+    async fn put_account(&self, account: &Account) -> Result<()>;
+    async fn account(&self, username: &str) -> Result<Option<Account>>;
+    async fn accounts(&self) -> Result<Vec<Account>>;
+    /// Adds an API token (names are unique).
+    async fn put_api_token(&self, token: &ApiToken) -> Result<()>;
+    async fn api_token(&self, token_sha256: &str) -> Result<Option<ApiToken>>;
 
     /// Inserts broker records whose id is new; ledgered.
     async fn insert_custody(
