@@ -75,6 +75,14 @@ enum Command {
     /// Score alerts against a ground truth: insiders caught, how early, false
     /// alerts. Exits 3 when a planted insider was missed.
     Evaluate(commands::evaluate::Args),
+    /// The JSON API (accounts, sessions, API tokens, roles on every route).
+    Serve(commands::serve::ServeArgs),
+    /// Local accounts of the server.
+    #[command(subcommand)]
+    Account(commands::serve::AccountCmd),
+    /// API tokens for machines.
+    #[command(subcommand)]
+    Token(commands::serve::TokenCmd),
     /// Contact reports grouped by the approacher they describe.
     Contacts(commands::contacts::Args),
     /// The stored alerts, highest score first.
@@ -155,6 +163,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     let store = commands::open_store(&settings).await?;
+    if let Command::Serve(args) = cli.command {
+        return commands::serve::serve(&settings, store, args).await;
+    }
     let code = match cli.command {
         Command::Import(args) => commands::import::run(&settings, store.as_ref(), args).await?,
         Command::Register(cmd) => commands::register::run(&settings, store.as_ref(), cmd).await?,
@@ -165,6 +176,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Case(cmd) => commands::case::run(&settings, store.as_ref(), cmd).await?,
         Command::Alerts(args) => commands::case::alerts(store.as_ref(), args).await?,
         Command::Contacts(args) => commands::contacts::run(store.as_ref(), args).await?,
+        Command::Account(cmd) => commands::serve::account(store.as_ref(), cmd).await?,
+        Command::Token(cmd) => commands::serve::token(store.as_ref(), cmd).await?,
         Command::Check(args) => commands::check::run(store.as_ref(), args).await?,
         Command::Status(args) => commands::status::run(&settings, store.as_ref(), args).await?,
         Command::Detect(args) => {
@@ -174,7 +187,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         | Command::Bench(_)
         | Command::Evaluate(_)
         | Command::Demo(_)
-        | Command::Bundle(_) => ExitCode::SUCCESS,
+        | Command::Bundle(_)
+        | Command::Serve(_) => ExitCode::SUCCESS,
     };
     Ok(code)
 }

@@ -1266,6 +1266,16 @@ impl PgStore {
     }
 }
 
+fn account_from_row(r: &PgRow) -> Result<Account> {
+    Ok(Account {
+        username: r.try_get("username").map_err(be)?,
+        role: r.try_get("role").map_err(be)?,
+        user_id: r.try_get("user_id").map_err(be)?,
+        password_hash: r.try_get("password_hash").map_err(be)?,
+        disabled: r.try_get("disabled").map_err(be)?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1304,14 +1314,4 @@ mod tests {
         copy_text(&mut out, "a\tb\\c\nd");
         assert_eq!(out, b"a\\tb\\\\c\\nd");
     }
-}
-
-fn account_from_row(r: &PgRow) -> Result<Account> {
-    Ok(Account {
-        username: r.try_get("username").map_err(be)?,
-        role: r.try_get("role").map_err(be)?,
-        user_id: r.try_get("user_id").map_err(be)?,
-        password_hash: r.try_get("password_hash").map_err(be)?,
-        disabled: r.try_get("disabled").map_err(be)?,
-    })
 }

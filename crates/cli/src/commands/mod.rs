@@ -12,6 +12,7 @@ pub mod import;
 pub mod ledger;
 pub mod people;
 pub mod register;
+pub mod serve;
 pub mod simulate;
 pub mod status;
 

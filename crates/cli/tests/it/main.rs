@@ -8,4 +8,5 @@ mod cli;
 mod detect;
 mod import;
 mod ledger;
+mod serve;
 mod support;

@@ -1,0 +1,164 @@
+//! `custodian serve` as a real process on loopback: accounts made with
+//! `custodian account add` (password on standard input), a session from
+//! /api/login, roles enforced, an API token from `custodian token create`.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::Stdio;
+
+use crate::support::{custodian, ok};
+
+/// One HTTP/1.1 request; returns (status, headers, body).
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    if !body.is_empty() {
+        req.push_str("Content-Type: application/json\r\n");
+    }
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (status, head.to_string(), body.to_string())
+}
+
+struct Server(std::process::Child);
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn serve_logs_in_enforces_roles_and_takes_tokens() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", tmp.path().join("s.db").display());
+    let sample =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sample-company");
+    ok(custodian(tmp.path(), &store)
+        .args(["import", sample.to_str().unwrap()])
+        .output()
+        .unwrap());
+    let add = |name: &str, role: &str, password: &str| {
+        let mut c = custodian(tmp.path(), &store)
+            .args(["account", "add", name, "--role", role])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        c.wait_with_output().unwrap()
+    };
+    assert!(
+        !add("shorty", "analyst", "short").status.success(),
+        "passwords under 12 characters are refused"
+    );
+    ok(add("ana", "analyst", "correct horse battery"));
+    let token = ok(custodian(tmp.path(), &store)
+        .args(["token", "create", "--name", "siem", "--role", "auditor"])
+        .output()
+        .unwrap());
+    let token = token.trim().to_string();
+    assert!(token.starts_with("cst_"));
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let _server = Server(
+        custodian(tmp.path(), &store)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut up = false;
+    for _ in 0..100 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(up, "the server starts");
+    assert_eq!(http(port, "GET", "/healthz", &[], "").0, 200);
+    assert_eq!(http(port, "GET", "/api/alerts", &[], "").0, 401);
+    let (s, _, b) = http(
+        port,
+        "POST",
+        "/api/login",
+        &[],
+        r#"{"username":"ana","password":"wrong password!"}"#,
+    );
+    assert_eq!(s, 401, "{b}");
+    let (s, head, b) = http(
+        port,
+        "POST",
+        "/api/login",
+        &[],
+        r#"{"username":"ana","password":"correct horse battery"}"#,
+    );
+    assert_eq!(s, 200, "{b}");
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("set-cookie: ")
+                .or_else(|| l.strip_prefix("Set-Cookie: "))
+        })
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        http(port, "GET", "/api/alerts", &[("Cookie", &cookie)], "").0,
+        200
+    );
+    assert_eq!(
+        http(port, "GET", "/api/people", &[("Cookie", &cookie)], "").0,
+        403
+    );
+    let bearer = format!("Bearer {token}");
+    let (s, _, b) = http(
+        port,
+        "GET",
+        "/api/ledger/status",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(s, 200, "{b}");
+    assert!(b.contains("\"size\""), "{b}");
+    assert_eq!(
+        http(
+            port,
+            "GET",
+            "/api/alerts",
+            &[("Authorization", &bearer)],
+            ""
+        )
+        .0,
+        403,
+        "an auditor token reads no alerts"
+    );
+    let (s, _, b) = http(port, "GET", "/api/openapi.json", &[], "");
+    assert_eq!(s, 200);
+    assert!(b.contains("/api/contact-reports"));
+}

@@ -1,0 +1,800 @@
+//! `custodian serve`: the JSON API (first slice of issue 6).
+//!
+//! * Every route is in [`ROUTES`] with the roles allowed on it; one layer
+//!   enforces the table on every request (after routing, by the matched
+//!   path), so a route cannot be added without saying who may call it, and
+//!   the table test checks every role against every route.
+//! * People log in with local accounts (Argon2id; failures rate-limited per
+//!   account and per client; unknown names cost the same as wrong
+//!   passwords) and get a session cookie: HttpOnly, Secure, SameSite=Strict,
+//!   HMAC-signed, 8 hours; requests that change state with it must carry the
+//!   session's CSRF token in `X-CSRF-Token` (compared in constant time).
+//!   Machines use API tokens (`Authorization: Bearer cst_…`; only the
+//!   token's SHA-256 is stored), scoped to one role.
+//! * The clock is a parameter ([`Clock`]): tests control time.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use custodian_store::{LedgerContext, NewContact, Store};
+
+/// The roles of DESIGN.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    Employee,
+    Owner,
+    Analyst,
+    Auditor,
+    Admin,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Employee,
+        Role::Owner,
+        Role::Analyst,
+        Role::Auditor,
+        Role::Admin,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Employee => "employee",
+            Role::Owner => "owner",
+            Role::Analyst => "analyst",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+/// Who may call a route: nobody needs to log in, or one of these roles.
+#[derive(Debug, Clone, Copy)]
+pub enum Access {
+    Public,
+    Roles(&'static [Role]),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub access: Access,
+    pub summary: &'static str,
+}
+
+const PEOPLE: &[Role] = &[Role::Employee, Role::Owner, Role::Analyst];
+const EVERYONE: &[Role] = &[
+    Role::Employee,
+    Role::Owner,
+    Role::Analyst,
+    Role::Auditor,
+    Role::Admin,
+];
+
+/// Every route, with who may call it.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "GET",
+        path: "/healthz",
+        access: Access::Public,
+        summary: "liveness: the store answers",
+    },
+    Route {
+        method: "GET",
+        path: "/metrics",
+        access: Access::Public,
+        summary: "Prometheus metrics (counts only, no names)",
+    },
+    Route {
+        method: "GET",
+        path: "/api/openapi.json",
+        access: Access::Public,
+        summary: "this API's OpenAPI document",
+    },
+    Route {
+        method: "POST",
+        path: "/api/login",
+        access: Access::Public,
+        summary: "log in with a local account; sets the session cookie",
+    },
+    Route {
+        method: "POST",
+        path: "/api/logout",
+        access: Access::Public,
+        summary: "clear the session cookie",
+    },
+    Route {
+        method: "GET",
+        path: "/api/me",
+        access: Access::Roles(EVERYONE),
+        summary: "the caller's account and role",
+    },
+    Route {
+        method: "GET",
+        path: "/api/alerts",
+        access: Access::Roles(&[Role::Analyst]),
+        summary: "alerts, highest score first, with explanations",
+    },
+    Route {
+        method: "GET",
+        path: "/api/contacts/groups",
+        access: Access::Roles(&[Role::Analyst]),
+        summary: "contact reports grouped by approacher",
+    },
+    Route {
+        method: "POST",
+        path: "/api/contact-reports",
+        access: Access::Roles(PEOPLE),
+        summary: "file a contact report (ledgered)",
+    },
+    Route {
+        method: "GET",
+        path: "/api/ledger/status",
+        access: Access::Roles(&[Role::Auditor]),
+        summary: "ledger size, root and latest signed checkpoint",
+    },
+    Route {
+        method: "GET",
+        path: "/api/people",
+        access: Access::Roles(&[Role::Admin]),
+        summary: "the directory",
+    },
+    Route {
+        method: "GET",
+        path: "/api/register",
+        access: Access::Roles(&[Role::Admin, Role::Owner]),
+        summary: "the register of trade secrets (no contents)",
+    },
+];
+
+/// Seconds since the Unix epoch, from the caller (tests control time).
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// Failed logins allowed per account or client before a pause.
+const MAX_FAILURES: u32 = 5;
+const LOCKOUT_SECS: i64 = 60;
+const SESSION_SECS: i64 = 8 * 3600;
+const COOKIE: &str = "custodian_session";
+
+#[derive(Default)]
+struct Metrics {
+    requests: Mutex<HashMap<(String, u16), u64>>,
+    logins_ok: AtomicU64,
+    logins_failed: AtomicU64,
+    logins_limited: AtomicU64,
+}
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub ledger: LedgerContext,
+    session_key: [u8; 32],
+    clock: Clock,
+    failures: Mutex<HashMap<String, (u32, i64)>>,
+    metrics: Metrics,
+    dummy_hash: String,
+}
+
+impl AppState {
+    /// `session_key`: the HMAC key of session cookies (keep it secret and
+    /// stable across restarts, or everyone logs in again).
+    pub fn new(
+        store: Arc<dyn Store>,
+        ledger: LedgerContext,
+        session_key: [u8; 32],
+        clock: Clock,
+    ) -> AppState {
+        AppState {
+            store,
+            ledger,
+            session_key,
+            clock,
+            failures: Mutex::new(HashMap::new()),
+            metrics: Metrics::default(),
+            // Verified against when the account does not exist, so an
+            // unknown name costs what a wrong password costs.
+            dummy_hash: hash_password("not a password", &[7u8; 16]).unwrap_or_default(),
+        }
+    }
+}
+
+/// An Argon2id PHC string for `password` with `salt` (16 random bytes).
+pub fn hash_password(password: &str, salt: &[u8]) -> Result<String, String> {
+    let salt = SaltString::encode_b64(salt).map_err(|e| e.to_string())?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn verify_password(password: &str, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// The SHA-256 (hex) an API token is stored under.
+pub fn token_sha256(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Who is calling.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub name: String,
+    pub role: Role,
+    pub user_id: Option<String>,
+    /// The session's CSRF token (None for API tokens).
+    csrf: Option<String>,
+}
+
+fn sign(key: &[u8; 32], payload: &[u8]) -> Vec<u8> {
+    match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(mut m) => {
+            m.update(payload);
+            m.finalize().into_bytes().to_vec()
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+fn session_cookie(state: &AppState, p: &Principal, csrf: &str) -> String {
+    let payload = json!({"u": p.name, "r": p.role.as_str(), "p": p.user_id, "e": (state.clock)() + SESSION_SECS, "c": csrf})
+        .to_string();
+    let mac = sign(&state.session_key, payload.as_bytes());
+    format!(
+        "{COOKIE}=v1.{}.{}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={SESSION_SECS}",
+        B64.encode(payload.as_bytes()),
+        B64.encode(mac)
+    )
+}
+
+fn from_cookie(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
+    let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
+    let value = cookies
+        .split(';')
+        .filter_map(|c| c.trim().strip_prefix(&format!("{COOKIE}=")))
+        .next()?;
+    let mut parts = value.strip_prefix("v1.")?.split('.');
+    let payload = B64.decode(parts.next()?).ok()?;
+    let mac = B64.decode(parts.next()?).ok()?;
+    if !bool::from(sign(&state.session_key, &payload).ct_eq(&mac)) {
+        return None;
+    }
+    let v: Value = serde_json::from_slice(&payload).ok()?;
+    if v["e"].as_i64()? < (state.clock)() {
+        return None;
+    }
+    Some(Principal {
+        name: v["u"].as_str()?.to_string(),
+        role: Role::parse(v["r"].as_str()?)?,
+        user_id: v["p"].as_str().map(str::to_string),
+        csrf: Some(v["c"].as_str()?.to_string()),
+    })
+}
+
+async fn from_token(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Option<Result<Principal, StatusCode>> {
+    let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = auth.strip_prefix("Bearer ")?.trim();
+    Some(match state.store.api_token(&token_sha256(token)).await {
+        Ok(Some(t)) => match Role::parse(&t.role) {
+            Some(role) => Ok(Principal {
+                name: format!("token:{}", t.name),
+                role,
+                user_id: None,
+                csrf: None,
+            }),
+            None => Err(StatusCode::UNAUTHORIZED),
+        },
+        Ok(None) => Err(StatusCode::UNAUTHORIZED),
+        Err(_) => Err(StatusCode::SERVICE_UNAVAILABLE),
+    })
+}
+
+fn problem(status: StatusCode, detail: &str) -> Response {
+    (
+        status,
+        Json(json!({"status": status.as_u16(), "error": detail})),
+    )
+        .into_response()
+}
+
+/// The table, enforced: runs after routing, on every route.
+async fn enforce(State(state): State<Arc<AppState>>, mut req: Request, next: Next) -> Response {
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string())
+        .unwrap_or_default();
+    let method = req.method().clone();
+    let Some(route) = ROUTES
+        .iter()
+        .find(|r| r.path == path && r.method == method.as_str())
+    else {
+        return problem(StatusCode::NOT_FOUND, "no such route");
+    };
+    let resp = match route.access {
+        Access::Public => next.run(req).await,
+        Access::Roles(roles) => {
+            let who = match from_token(&state, req.headers()).await {
+                Some(Ok(p)) => Some(p),
+                Some(Err(s)) => return count(&state, &path, problem(s, "invalid API token")),
+                None => from_cookie(&state, req.headers()),
+            };
+            let Some(who) = who else {
+                return count(
+                    &state,
+                    &path,
+                    problem(StatusCode::UNAUTHORIZED, "log in first"),
+                );
+            };
+            if !roles.contains(&who.role) {
+                return count(
+                    &state,
+                    &path,
+                    problem(StatusCode::FORBIDDEN, "your role may not do this"),
+                );
+            }
+            if method != Method::GET && method != Method::HEAD {
+                if let Some(csrf) = &who.csrf {
+                    let sent = req
+                        .headers()
+                        .get("x-csrf-token")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    if !bool::from(sent.as_bytes().ct_eq(csrf.as_bytes())) {
+                        return count(
+                            &state,
+                            &path,
+                            problem(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token"),
+                        );
+                    }
+                }
+            }
+            req.extensions_mut().insert(who);
+            next.run(req).await
+        }
+    };
+    count(&state, &path, resp)
+}
+
+fn count(state: &AppState, path: &str, resp: Response) -> Response {
+    if let Ok(mut m) = state.metrics.requests.lock() {
+        *m.entry((path.to_string(), resp.status().as_u16()))
+            .or_default() += 1;
+    }
+    resp
+}
+
+/// The router with every route of [`ROUTES`].
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/login", post(login))
+        .route("/api/logout", post(logout))
+        .route("/api/me", get(me))
+        .route("/api/alerts", get(alerts))
+        .route("/api/contacts/groups", get(contact_groups))
+        .route("/api/contact-reports", post(file_contact_report))
+        .route("/api/ledger/status", get(ledger_status))
+        .route("/api/people", get(people))
+        .route("/api/register", get(register))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), enforce))
+        .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such route") })
+        .with_state(state)
+}
+
+/// Serves until the task is dropped.
+pub async fn serve(state: Arc<AppState>, addr: SocketAddr) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
+}
+
+fn internal(e: impl std::fmt::Display) -> Response {
+    // The detail goes to the log, not to the caller.
+    tracing::error!(error = %e, "request failed");
+    problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+}
+
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.ledger_checkpoints().await {
+        Ok(_) => Json(json!({"status": "ok"})).into_response(),
+        Err(_) => problem(StatusCode::SERVICE_UNAVAILABLE, "the store does not answer"),
+    }
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let mut out = String::from(
+        "# HELP custodian_http_requests_total Requests by route and status.\n# TYPE custodian_http_requests_total counter\n",
+    );
+    if let Ok(m) = state.metrics.requests.lock() {
+        let mut rows: Vec<_> = m.iter().collect();
+        rows.sort();
+        for ((path, status), n) in rows {
+            out.push_str(&format!(
+                "custodian_http_requests_total{{route=\"{path}\",status=\"{status}\"}} {n}\n"
+            ));
+        }
+    }
+    out.push_str("# HELP custodian_logins_total Login attempts by result.\n# TYPE custodian_logins_total counter\n");
+    for (k, v) in [
+        ("ok", &state.metrics.logins_ok),
+        ("failed", &state.metrics.logins_failed),
+        ("rate_limited", &state.metrics.logins_limited),
+    ] {
+        out.push_str(&format!(
+            "custodian_logins_total{{result=\"{k}\"}} {}\n",
+            v.load(Ordering::Relaxed)
+        ));
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        out,
+    )
+        .into_response()
+}
+
+/// The OpenAPI document, from the route table.
+pub fn openapi_document() -> Value {
+    let mut paths = serde_json::Map::new();
+    for r in ROUTES {
+        let entry = paths.entry(r.path.to_string()).or_insert_with(|| json!({}));
+        let security = match r.access {
+            Access::Public => json!([]),
+            Access::Roles(_) => json!([{"session": []}, {"token": []}]),
+        };
+        let roles: Vec<&str> = match r.access {
+            Access::Public => vec![],
+            Access::Roles(rs) => rs.iter().map(|x| x.as_str()).collect(),
+        };
+        let mut op = json!({
+            "summary": r.summary,
+            "security": security,
+            "x-roles": roles,
+            "responses": {
+                "200": {"description": "OK"},
+                "401": {"description": "not logged in"},
+                "403": {"description": "role not allowed, or missing CSRF token"},
+                "429": {"description": "too many failed logins"},
+            },
+        });
+        if r.path == "/api/login" {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["username", "password"],
+                "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}});
+        }
+        if r.path == "/api/contact-reports" {
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "description": "a contact report in the interchange format (contacts.jsonl); reporter and reported_at are set by the server"}}}});
+        }
+        entry[r.method.to_lowercase()] = op;
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "Custodian", "version": env!("CARGO_PKG_VERSION")},
+        "components": {"securitySchemes": {
+            "session": {"type": "apiKey", "in": "cookie", "name": COOKIE},
+            "token": {"type": "http", "scheme": "bearer"},
+        }},
+        "paths": paths,
+    })
+}
+
+async fn openapi() -> Json<Value> {
+    Json(openapi_document())
+}
+
+/// The client's address when served over TCP (absent in in-process tests).
+struct ClientAddr(Option<SocketAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0),
+        ))
+    }
+}
+
+/// A JSON body of at most 64 KiB, or the status and reason to refuse it
+/// with.
+fn json_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, (StatusCode, String)> {
+    if body.len() > 64 << 10 {
+        return Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the body is larger than 64 KiB".into(),
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            format!("not the JSON expected: {e}"),
+        )
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct Login {
+    username: String,
+    password: String,
+}
+
+fn limited(state: &AppState, key: &str, now: i64) -> bool {
+    state
+        .failures
+        .lock()
+        .map(|f| {
+            f.get(key)
+                .is_some_and(|(n, until)| *n >= MAX_FAILURES && *until > now)
+        })
+        .unwrap_or(true)
+}
+
+fn note_failure(state: &AppState, key: &str, now: i64) {
+    if let Ok(mut f) = state.failures.lock() {
+        let e = f.entry(key.to_string()).or_insert((0, 0));
+        if e.1 <= now && e.0 >= MAX_FAILURES {
+            *e = (0, 0);
+        }
+        e.0 += 1;
+        e.1 = now + LOCKOUT_SECS;
+    }
+}
+
+async fn login(
+    State(state): State<Arc<AppState>>,
+    ClientAddr(peer): ClientAddr,
+    body: axum::body::Bytes,
+) -> Response {
+    let body: Login = match json_body(&body) {
+        Ok(b) => b,
+        Err((s, why)) => return problem(s, &why),
+    };
+    let now = (state.clock)();
+    let user_key = format!("user:{}", body.username);
+    let client_key = format!(
+        "client:{}",
+        peer.map_or("local".to_string(), |c| c.ip().to_string())
+    );
+    if limited(&state, &user_key, now) || limited(&state, &client_key, now) {
+        state.metrics.logins_limited.fetch_add(1, Ordering::Relaxed);
+        return problem(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many failed logins; wait a minute",
+        );
+    }
+    let account = match state.store.account(&body.username).await {
+        Ok(a) => a,
+        Err(e) => return internal(e),
+    };
+    let hash = account
+        .as_ref()
+        .filter(|a| !a.disabled)
+        .map_or(state.dummy_hash.clone(), |a| a.password_hash.clone());
+    let password = body.password;
+    let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+        .await
+        .unwrap_or(false);
+    let account = account.filter(|a| ok && !a.disabled);
+    let Some(account) = account else {
+        note_failure(&state, &user_key, now);
+        note_failure(&state, &client_key, now);
+        state.metrics.logins_failed.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(user = %body.username, "login failed");
+        return problem(StatusCode::UNAUTHORIZED, "wrong name or password");
+    };
+    let Some(role) = Role::parse(&account.role) else {
+        return problem(StatusCode::FORBIDDEN, "the account has no valid role");
+    };
+    let csrf = {
+        use rand::RngCore;
+        let mut b = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut b);
+        B64.encode(b)
+    };
+    let p = Principal {
+        name: account.username.clone(),
+        role,
+        user_id: account.user_id.clone(),
+        csrf: Some(csrf.clone()),
+    };
+    state.metrics.logins_ok.fetch_add(1, Ordering::Relaxed);
+    let cookie = session_cookie(&state, &p, &csrf);
+    let mut resp = Json(json!({"username": p.name, "role": role.as_str(), "csrf_token": csrf}))
+        .into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        resp.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+async fn logout() -> Response {
+    let mut resp = Json(json!({"logged_out": true})).into_response();
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "custodian_session=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0",
+        ),
+    );
+    resp
+}
+
+async fn me(axum::Extension(p): axum::Extension<Principal>) -> Json<Value> {
+    Json(json!({"name": p.name, "role": p.role.as_str(), "user_id": p.user_id}))
+}
+
+async fn alerts(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.alerts(u32::MAX).await {
+        Ok(mut list) => {
+            list.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+            list.truncate(500);
+            let v: Vec<Value> = list
+                .iter()
+                .map(|a| json!({"id": a.id, "user": a.user, "raised_at": a.raised_at.to_rfc3339(),
+                                "severity": a.severity, "score": a.score,
+                                "alert": serde_json::from_str::<Value>(&a.body).unwrap_or(Value::Null)}))
+                .collect();
+            Json(v).into_response()
+        }
+        Err(e) => internal(e),
+    }
+}
+
+async fn contact_groups(State(state): State<Arc<AppState>>) -> Response {
+    let mut reports = match state.store.contact_reports().await {
+        Ok(r) => r,
+        Err(e) => return internal(e),
+    };
+    reports.sort_by(|a, b| a.reported_at.cmp(&b.reported_at).then(a.id.cmp(&b.id)));
+    let groups = custodian_detect::contacts::link(&reports);
+    let v: Vec<Value> = groups
+        .iter()
+        .filter(|g| g.members.len() >= 2)
+        .map(|g| {
+            json!({"name": g.name, "reporters": g.reporters,
+                   "first_met": g.first_met.map(|d| d.to_string()),
+                   "last_reported": g.last_reported.to_rfc3339(),
+                   "reports": g.members.iter().map(|&i| json!({
+                       "id": reports[i].id, "reported_at": reports[i].reported_at.to_rfc3339(),
+                       "reporter": reports[i].reporter, "place": reports[i].place,
+                       "approach": reports[i].approach.as_str(), "counterpart": reports[i].counterpart,
+                   })).collect::<Vec<_>>()})
+        })
+        .collect();
+    Json(v).into_response()
+}
+
+/// An employee files a report: the body is a contacts.jsonl record without
+/// `id`, `reporter` or `reported_at`, which the server sets (a report is
+/// always the caller's own, at the time it is filed).
+async fn file_contact_report(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    body: axum::body::Bytes,
+) -> Response {
+    let mut v: Value = match json_body(&body) {
+        Ok(v) => v,
+        Err((s, why)) => return problem(s, &why),
+    };
+    let Some(reporter) = p.user_id.clone() else {
+        return problem(
+            StatusCode::FORBIDDEN,
+            "the account is not linked to a person in the directory",
+        );
+    };
+    if !v.is_object() {
+        return problem(StatusCode::BAD_REQUEST, "expected a JSON object");
+    }
+    let now = (state.clock)();
+    let at = chrono::DateTime::from_timestamp(now, 0)
+        .map(|t| t.fixed_offset().to_rfc3339())
+        .unwrap_or_default();
+    let digest = Sha256::digest(format!("{reporter}\n{at}\n{v}").as_bytes());
+    let id: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    v["id"] = json!(format!("CR-WEB-{id}"));
+    v["reporter"] = json!(reporter);
+    v["reported_at"] = json!(at);
+    let raw = v.to_string();
+    let report = match custodian_core::interchange::parse_contact(raw.as_bytes()) {
+        Ok(r) => r,
+        Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
+    };
+    let id = report.id.clone();
+    match state
+        .store
+        .insert_contacts(&[NewContact { report, raw }], &state.ledger)
+        .await
+    {
+        Ok(_) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn ledger_status(State(state): State<Arc<AppState>>) -> Response {
+    let (cps, runs) = match (
+        state.store.ledger_checkpoints().await,
+        state.store.ledger_runs().await,
+    ) {
+        (Ok(c), Ok(r)) => (c, r),
+        (Err(e), _) | (_, Err(e)) => return internal(e),
+    };
+    let size: u64 = runs.iter().map(|r| r.count).sum();
+    Json(json!({"size": size, "checkpoints": cps.len(),
+                "latest_checkpoint": cps.last().map(|c| c.note.clone())}))
+    .into_response()
+}
+
+async fn people(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.people().await {
+        Ok(list) => Json(
+            list.iter()
+                .map(|p| {
+                    json!({"user_id": p.user_id, "name": p.name, "org_unit": p.org_unit,
+                                "role": p.role, "clearance": p.clearance.to_string()})
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn register(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.documents().await {
+        Ok(list) => Json(
+            list.iter()
+                .map(|d| json!({"doc_id": d.doc_id, "title": d.title, "level": d.classification.to_string(),
+                                "owner": d.owner_id}))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => internal(e),
+    }
+}

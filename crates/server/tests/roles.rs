@@ -1,0 +1,345 @@
+//! Every role against every route, with the expected answer, on a real
+//! SQLite store: the table of issue 6. Also: CSRF, login rate limiting,
+//! expired and forged sessions, API tokens, and the OpenAPI document
+//! covering every route.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use custodian_server::{app, hash_password, token_sha256, Access, AppState, Role, ROUTES};
+use custodian_store::{Account, ApiToken, LedgerContext, Store};
+
+struct World {
+    router: axum::Router,
+    now: Arc<AtomicI64>,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let store: Arc<dyn Store> = Arc::new(
+        custodian_store_sqlite::SqliteStore::open(&url)
+            .await
+            .unwrap(),
+    );
+    for (i, r) in Role::ALL.iter().enumerate() {
+        store
+            .put_account(&Account {
+                username: r.as_str().into(),
+                role: r.as_str().into(),
+                user_id: Some(format!("E1000{i}")),
+                password_hash: hash_password(&format!("pw-{}", r.as_str()), &[i as u8 + 1; 16])
+                    .unwrap(),
+                disabled: false,
+            })
+            .await
+            .unwrap();
+    }
+    store
+        .put_api_token(&ApiToken {
+            token_sha256: token_sha256("cst_analyst_machine"),
+            name: "siem".into(),
+            role: "analyst".into(),
+            created_at: "2026-11-26T00:00:00+09:00".into(),
+        })
+        .await
+        .unwrap();
+    let now = Arc::new(AtomicI64::new(1_790_000_000));
+    let clock_now = now.clone();
+    let ledger = LedgerContext {
+        signer: custodian_ledger::NoteSigner::from_seed("test.example/ledger", [9; 32]).unwrap(),
+        origin: "test.example/ledger".into(),
+    };
+    let state = Arc::new(AppState::new(
+        store,
+        ledger,
+        [5; 32],
+        Arc::new(move || clock_now.load(Ordering::SeqCst)),
+    ));
+    World {
+        router: app(state),
+        now,
+        _dir: dir,
+    }
+}
+
+async fn call(
+    w: &World,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, Value, Vec<String>) {
+    let mut b = Request::builder().method(method).uri(path);
+    for (k, v) in headers {
+        b = b.header(*k, *v);
+    }
+    let req = match body {
+        Some(v) => b
+            .header("content-type", "application/json")
+            .body(Body::from(v.to_string())),
+        None => b.body(Body::empty()),
+    }
+    .unwrap();
+    let resp = w.router.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let cookies = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, v, cookies)
+}
+
+/// Logs in; returns (cookie header, CSRF token).
+async fn login(w: &World, role: Role) -> (String, String) {
+    let (s, v, cookies) = call(
+        w,
+        "POST",
+        "/api/login",
+        &[],
+        Some(json!({"username": role.as_str(), "password": format!("pw-{}", role.as_str())})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let c = cookies
+        .iter()
+        .find(|c| c.starts_with("custodian_session="))
+        .unwrap();
+    for attr in ["HttpOnly", "Secure", "SameSite=Strict"] {
+        assert!(c.contains(attr), "{c}");
+    }
+    (
+        c.split(';').next().unwrap().to_string(),
+        v["csrf_token"].as_str().unwrap().to_string(),
+    )
+}
+
+fn contact_report() -> Value {
+    json!({"approach": "asked_directions", "counterpart": {"claimed_name": "Ivan Petrenko", "claimed_nationality": "Ukrainian"},
+           "gifts_jpy": 0, "meetings": 1, "met_on": "2026-11-20", "narrative": "Asked the way, then offered dinner.",
+           "place": "Shinagawa station", "requests": ["brochure"]})
+}
+
+/// The expected answer for a caller on a route.
+fn expected(route: &custodian_server::Route, who: Option<Role>) -> StatusCode {
+    match (route.access, who) {
+        (Access::Public, _) => StatusCode::OK,
+        (Access::Roles(_), None) => StatusCode::UNAUTHORIZED,
+        (Access::Roles(rs), Some(r)) if rs.contains(&r) => {
+            if route.method == "POST" {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            }
+        }
+        (Access::Roles(_), Some(_)) => StatusCode::FORBIDDEN,
+    }
+}
+
+#[tokio::test]
+async fn every_role_against_every_route() {
+    let w = world().await;
+    let mut sessions = Vec::new();
+    for r in Role::ALL {
+        sessions.push((r, login(&w, r).await));
+    }
+    let mut checked = 0;
+    for route in ROUTES {
+        let body = |role: Option<Role>| match route.path {
+            "/api/login" => Some(
+                json!({"username": role.unwrap_or(Role::Employee).as_str(), "password": format!("pw-{}", role.unwrap_or(Role::Employee).as_str())}),
+            ),
+            "/api/contact-reports" => Some(contact_report()),
+            _ => None,
+        };
+        // Anonymous.
+        let (s, v, _) = call(&w, route.method, route.path, &[], body(None)).await;
+        assert_eq!(
+            s,
+            expected(route, None),
+            "anonymous {} {}: {v}",
+            route.method,
+            route.path
+        );
+        checked += 1;
+        // Each role with its session (and its CSRF token).
+        for (r, (cookie, csrf)) in &sessions {
+            let h = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+            let (s, v, _) = call(&w, route.method, route.path, &h, body(Some(*r))).await;
+            assert_eq!(
+                s,
+                expected(route, Some(*r)),
+                "{} {} {}: {v}",
+                r.as_str(),
+                route.method,
+                route.path
+            );
+            checked += 1;
+        }
+        // A machine with an analyst token (no CSRF: no cookie).
+        let (s, v, _) = call(
+            &w,
+            route.method,
+            route.path,
+            &[("authorization", "Bearer cst_analyst_machine")],
+            body(Some(Role::Analyst)),
+        )
+        .await;
+        let want = match route.path {
+            // A token is no person: it cannot file a report as someone.
+            "/api/contact-reports" => StatusCode::FORBIDDEN,
+            _ => expected(route, Some(Role::Analyst)),
+        };
+        assert_eq!(
+            s, want,
+            "analyst token {} {}: {v}",
+            route.method, route.path
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, ROUTES.len() * (Role::ALL.len() + 2));
+    // A wrong token is refused, not treated as anonymous.
+    let (s, _, _) = call(
+        &w,
+        "GET",
+        "/api/alerts",
+        &[("authorization", "Bearer cst_nope")],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _, _) = call(&w, "GET", "/api/nowhere", &[], None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn csrf_sessions_and_rate_limits() {
+    let w = world().await;
+    let (cookie, csrf) = login(&w, Role::Employee).await;
+    // State changes need the CSRF token with a session cookie.
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        "/api/contact-reports",
+        &[("cookie", &cookie)],
+        Some(contact_report()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        "/api/contact-reports",
+        &[("cookie", &cookie), ("x-csrf-token", "wrong")],
+        Some(contact_report()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, v, _) = call(
+        &w,
+        "POST",
+        "/api/contact-reports",
+        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        Some(contact_report()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    // A bad report is refused with the reason, not stored.
+    let (s, v, _) = call(
+        &w,
+        "POST",
+        "/api/contact-reports",
+        &[("cookie", &cookie), ("x-csrf-token", &csrf)],
+        Some(json!({"approach": 7})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    // A forged cookie (payload changed, MAC kept) is nobody.
+    let forged = {
+        let v = cookie.trim_start_matches("custodian_session=v1.");
+        let (payload, mac) = v.split_once('.').unwrap();
+        let mut p = payload.to_string();
+        p.replace_range(0..1, if p.starts_with('e') { "f" } else { "e" });
+        format!("custodian_session=v1.{p}.{mac}")
+    };
+    let (s, _, _) = call(&w, "GET", "/api/me", &[("cookie", &forged)], None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Sessions end after 8 hours.
+    let (s, _, _) = call(&w, "GET", "/api/me", &[("cookie", &cookie)], None).await;
+    assert_eq!(s, StatusCode::OK);
+    w.now.fetch_add(8 * 3600 + 1, Ordering::SeqCst);
+    let (s, _, _) = call(&w, "GET", "/api/me", &[("cookie", &cookie)], None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // Five wrong passwords, then even the right one waits a minute.
+    for _ in 0..5 {
+        let (s, _, _) = call(
+            &w,
+            "POST",
+            "/api/login",
+            &[],
+            Some(json!({"username": "analyst", "password": "guess"})),
+        )
+        .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED);
+    }
+    let right = json!({"username": "analyst", "password": "pw-analyst"});
+    let (s, _, _) = call(&w, "POST", "/api/login", &[], Some(right.clone())).await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+    w.now.fetch_add(61, Ordering::SeqCst);
+    let (s, _, _) = call(&w, "POST", "/api/login", &[], Some(right)).await;
+    assert_eq!(s, StatusCode::OK);
+    // Unknown accounts answer like wrong passwords.
+    let (s, v, _) = call(
+        &w,
+        "POST",
+        "/api/login",
+        &[],
+        Some(json!({"username": "nobody", "password": "x"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"], "wrong name or password");
+    // The metrics count without naming anyone.
+    let (_, m, _) = call(&w, "GET", "/metrics", &[], None).await;
+    let m = m.as_str().unwrap().to_string();
+    assert!(
+        m.contains("custodian_logins_total{result=\"rate_limited\"} 1"),
+        "{m}"
+    );
+    assert!(!m.contains("analyst\""), "{m}");
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_with_its_roles() {
+    let w = world().await;
+    let (s, doc, _) = call(&w, "GET", "/api/openapi.json", &[], None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.0.3");
+    for r in ROUTES {
+        let op = &doc["paths"][r.path][r.method.to_lowercase()];
+        assert!(op.is_object(), "{} {} missing", r.method, r.path);
+        if let Access::Roles(rs) = r.access {
+            let roles: Vec<&str> = op["x-roles"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap())
+                .collect();
+            assert_eq!(roles, rs.iter().map(|x| x.as_str()).collect::<Vec<_>>());
+        }
+    }
+}
