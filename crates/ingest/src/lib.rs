@@ -481,6 +481,20 @@ fn read_jsonl<T>(
     Ok((read, out))
 }
 
+/// One events.jsonl line as every way in takes it (folder import, HTTP
+/// ingest): parsed by `core`, its user known to the directory, ready to
+/// store; or the reason it is refused.
+pub fn accept_event_line(
+    line: &[u8],
+    known_user: impl Fn(&str) -> bool,
+) -> Result<NewEvent, String> {
+    let event = parse_event(line).map_err(|e| e.to_string())?;
+    if !known_user(&event.user) {
+        return Err(interchange::RecordError::field("user", unknown_user(&event.user)).to_string());
+    }
+    Ok(NewEvent::new(event))
+}
+
 fn unknown_user(user: &str) -> String {
     let shown: String = user.chars().take(60).collect();
     format!("unknown user '{shown}' (not in directory.csv nor the store)")
@@ -536,15 +550,7 @@ async fn stream_events(
                     }
                     continue;
                 }
-                let outcome = parse_event(&buf).and_then(|event| {
-                    if !known.contains(&event.user) {
-                        return Err(interchange::RecordError::field(
-                            "user",
-                            unknown_user(&event.user),
-                        ));
-                    }
-                    Ok(NewEvent::new(event))
-                });
+                let outcome = accept_event_line(&buf, |u| known.contains(u));
                 match outcome {
                     Ok(e) => {
                         accepted += 1;
@@ -560,7 +566,7 @@ async fn stream_events(
                         }
                     }
                     Err(e) => {
-                        if !send(Msg::Reject(line, e.to_string(), buf.clone(), None)) {
+                        if !send(Msg::Reject(line, e, buf.clone(), None)) {
                             break;
                         }
                     }

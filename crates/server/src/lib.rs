@@ -150,6 +150,12 @@ pub const ROUTES: &[Route] = &[
         summary: "file a contact report (ledgered)",
     },
     Route {
+        method: "POST",
+        path: "/api/events",
+        access: Access::Roles(&[Role::Admin]),
+        summary: "ingest a batch of events.jsonl lines (idempotent by id, the import's parsing, ledgered)",
+    },
+    Route {
         method: "GET",
         path: "/api/ledger/status",
         access: Access::Roles(&[Role::Auditor]),
@@ -409,6 +415,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/alerts", get(alerts))
         .route("/api/contacts/groups", get(contact_groups))
         .route("/api/contact-reports", post(file_contact_report))
+        .route("/api/events", post(ingest_events))
         .route("/api/ledger/status", get(ledger_status))
         .route("/api/people", get(people))
         .route("/api/register", get(register))
@@ -753,6 +760,57 @@ async fn file_contact_report(
         .await
     {
         Ok(_) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// Lines per batch and bytes per request the ingest route takes.
+const MAX_BATCH_LINES: usize = 20_000;
+const MAX_BATCH_BYTES: usize = 16 << 20;
+const MAX_LINE_BYTES: usize = 64 << 10;
+
+/// A batch of events.jsonl lines, through the import's own parsing; bad
+/// lines are refused with their line number and reason, the rest kept; a
+/// repeated event id is stored once.
+async fn ingest_events(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
+    if body.len() > MAX_BATCH_BYTES {
+        return problem(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("a batch is at most {MAX_BATCH_BYTES} bytes"),
+        );
+    }
+    let known: std::collections::HashSet<String> = match state.store.people().await {
+        Ok(p) => p.into_iter().map(|p| p.user_id).collect(),
+        Err(e) => return internal(e),
+    };
+    let mut events = Vec::new();
+    let mut rejected = Vec::new();
+    for (i, line) in body.split(|b| *b == b'\n').enumerate() {
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if events.len() + rejected.len() >= MAX_BATCH_LINES {
+            return problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("a batch is at most {MAX_BATCH_LINES} lines"),
+            );
+        }
+        if line.len() > MAX_LINE_BYTES {
+            rejected.push(json!({"line": i + 1, "reason": format!("line of {} bytes exceeds the limit of {MAX_LINE_BYTES} bytes", line.len())}));
+            continue;
+        }
+        match custodian_ingest::accept_event_line(line, |u| known.contains(u)) {
+            Ok(e) => events.push(e),
+            Err(why) => rejected.push(json!({"line": i + 1, "reason": why})),
+        }
+    }
+    let accepted = events.len();
+    match state.store.insert_events(events, &state.ledger).await {
+        Ok(custodian_store::Inserted(new)) => Json(json!({
+            "accepted": accepted, "new": new, "already_stored": accepted as u64 - new.min(accepted as u64),
+            "rejected": rejected,
+        }))
+        .into_response(),
         Err(e) => internal(e),
     }
 }

@@ -78,6 +78,11 @@ fn serve_logs_in_enforces_roles_and_takes_tokens() {
         .unwrap());
     let token = token.trim().to_string();
     assert!(token.starts_with("cst_"));
+    let admin = ok(custodian(tmp.path(), &store)
+        .args(["token", "create", "--name", "collector", "--role", "admin"])
+        .output()
+        .unwrap());
+    let admin = format!("Bearer {}", admin.trim());
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -157,6 +162,63 @@ fn serve_logs_in_enforces_roles_and_takes_tokens() {
         .0,
         403,
         "an auditor token reads no alerts"
+    );
+    // Event ingest: the import's parsing, bad lines named, repeats once.
+    let batch = concat!(
+        r#"{"id":"api-1","ts":"2025-05-01T10:00:00+09:00","user":"E10003","action":"doc.view","doc":"D-SX-DESIGN-23"}"#,
+        "\n",
+        r#"{"id":"api-2","ts":"2025-05-01T10:05:00+09:00","user":"E10003","action":"doc.print","doc":"D-SX-DESIGN-23","pages":12}"#,
+        "\n",
+        r#"{"id":"api-3","ts":"not a time","user":"E10003","action":"doc.view"}"#,
+        "\n",
+        r#"{"id":"api-4","ts":"2025-05-01T10:06:00+09:00","user":"NOBODY","action":"logon","host":"pc-1"}"#,
+        "\n",
+    );
+    let (s, _, b) = http(
+        port,
+        "POST",
+        "/api/events",
+        &[("Authorization", &admin)],
+        batch,
+    );
+    assert_eq!(s, 200, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["accepted"], 2, "{v}");
+    assert_eq!(v["new"], 2, "{v}");
+    let rejected = v["rejected"].as_array().unwrap();
+    assert_eq!(rejected.len(), 2, "{v}");
+    assert_eq!(rejected[0]["line"], 3);
+    assert!(
+        rejected[1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("unknown user"),
+        "{v}"
+    );
+    let (_, _, b) = http(
+        port,
+        "POST",
+        "/api/events",
+        &[("Authorization", &admin)],
+        batch,
+    );
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(
+        (v["accepted"].as_u64(), v["new"].as_u64()),
+        (Some(2), Some(0)),
+        "a repeated event is stored once: {v}"
+    );
+    assert_eq!(
+        http(
+            port,
+            "POST",
+            "/api/events",
+            &[("Authorization", &bearer)],
+            batch
+        )
+        .0,
+        403,
+        "auditors do not ingest"
     );
     let (s, _, b) = http(port, "GET", "/api/openapi.json", &[], "");
     assert_eq!(s, 200);
