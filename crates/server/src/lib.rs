@@ -35,6 +35,8 @@ use subtle::ConstantTimeEq;
 
 use custodian_store::{LedgerContext, NewContact, Store};
 
+pub mod console;
+
 /// The roles of DESIGN.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -74,6 +76,9 @@ impl Role {
 pub enum Access {
     Public,
     Roles(&'static [Role]),
+    /// A console page: these roles, with a session; anyone else without one
+    /// is sent to the login page. Forms carry the CSRF token as a field.
+    Console(&'static [Role]),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -84,7 +89,7 @@ pub struct Route {
     pub summary: &'static str,
 }
 
-const PEOPLE: &[Role] = &[Role::Employee, Role::Owner, Role::Analyst];
+pub(crate) const PEOPLE: &[Role] = &[Role::Employee, Role::Owner, Role::Analyst];
 const EVERYONE: &[Role] = &[
     Role::Employee,
     Role::Owner,
@@ -173,6 +178,36 @@ pub const ROUTES: &[Route] = &[
         access: Access::Roles(&[Role::Admin, Role::Owner]),
         summary: "the register of trade secrets (no contents)",
     },
+    Route {
+        method: "GET",
+        path: "/ui/login",
+        access: Access::Public,
+        summary: "console: the login page",
+    },
+    Route {
+        method: "POST",
+        path: "/ui/login",
+        access: Access::Public,
+        summary: "console: log in (form), then back to the page asked for",
+    },
+    Route {
+        method: "GET",
+        path: "/ui/report",
+        access: Access::Console(PEOPLE),
+        summary: "console: the contact-report form, with the known pattern explained",
+    },
+    Route {
+        method: "POST",
+        path: "/ui/report",
+        access: Access::Console(PEOPLE),
+        summary: "console: file the contact report (form)",
+    },
+    Route {
+        method: "GET",
+        path: "/ui/alerts",
+        access: Access::Console(&[Role::Analyst]),
+        summary: "console: the alert queue, pseudonymised",
+    },
 ];
 
 /// Seconds since the Unix epoch, from the caller (tests control time).
@@ -203,6 +238,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The key analysts' pseudonyms are derived from (stable while the
+    /// session key is).
+    pub(crate) fn pseudonym_key(&self) -> [u8; 32] {
+        let mut k = [0u8; 32];
+        k.copy_from_slice(&sign(&self.session_key, b"pseudonyms")[..32]);
+        k
+    }
+
     /// `session_key`: the HMAC key of session cookies (keep it secret and
     /// stable across restarts, or everyone logs in again).
     pub fn new(
@@ -259,7 +302,7 @@ pub struct Principal {
     pub role: Role,
     pub user_id: Option<String>,
     /// The session's CSRF token (None for API tokens).
-    csrf: Option<String>,
+    pub(crate) csrf: Option<String>,
 }
 
 fn sign(key: &[u8; 32], payload: &[u8]) -> Vec<u8> {
@@ -283,7 +326,7 @@ fn session_cookie(state: &AppState, p: &Principal, csrf: &str) -> String {
     )
 }
 
-fn from_cookie(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
+pub(crate) fn from_cookie(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
     let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
     let value = cookies
         .split(';')
@@ -352,6 +395,24 @@ async fn enforce(State(state): State<Arc<AppState>>, mut req: Request, next: Nex
     };
     let resp = match route.access {
         Access::Public => next.run(req).await,
+        Access::Console(roles) => {
+            let Some(who) = from_cookie(&state, req.headers()) else {
+                return count(
+                    &state,
+                    &path,
+                    axum::response::Redirect::to(&format!("/ui/login?next={path}")).into_response(),
+                );
+            };
+            if !roles.contains(&who.role) {
+                return count(
+                    &state,
+                    &path,
+                    problem(StatusCode::FORBIDDEN, "your role may not do this"),
+                );
+            }
+            req.extensions_mut().insert(who);
+            next.run(req).await
+        }
         Access::Roles(roles) => {
             let who = match from_token(&state, req.headers()).await {
                 Some(Ok(p)) => Some(p),
@@ -419,6 +480,15 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/ledger/status", get(ledger_status))
         .route("/api/people", get(people))
         .route("/api/register", get(register))
+        .route(
+            "/ui/login",
+            get(console::login_page).post(console::login_submit),
+        )
+        .route(
+            "/ui/report",
+            get(console::report_form).post(console::report_submit),
+        )
+        .route("/ui/alerts", get(console::alert_queue))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), enforce))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such route") })
         .with_state(state)
@@ -434,7 +504,7 @@ pub async fn serve(state: Arc<AppState>, addr: SocketAddr) -> std::io::Result<()
     .await
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
     // The detail goes to the log, not to the caller.
     tracing::error!(error = %e, "request failed");
     problem(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
@@ -489,10 +559,11 @@ pub fn openapi_document() -> Value {
         let security = match r.access {
             Access::Public => json!([]),
             Access::Roles(_) => json!([{"session": []}, {"token": []}]),
+            Access::Console(_) => json!([{"session": []}]),
         };
         let roles: Vec<&str> = match r.access {
             Access::Public => vec![],
-            Access::Roles(rs) => rs.iter().map(|x| x.as_str()).collect(),
+            Access::Roles(rs) | Access::Console(rs) => rs.iter().map(|x| x.as_str()).collect(),
         };
         let mut op = json!({
             "summary": r.summary,
@@ -532,7 +603,7 @@ async fn openapi() -> Json<Value> {
 }
 
 /// The client's address when served over TCP (absent in in-process tests).
-struct ClientAddr(Option<SocketAddr>);
+pub(crate) struct ClientAddr(pub(crate) Option<SocketAddr>);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientAddr {
     type Rejection = std::convert::Infallible;
@@ -595,50 +666,51 @@ fn note_failure(state: &AppState, key: &str, now: i64) {
     }
 }
 
-async fn login(
-    State(state): State<Arc<AppState>>,
-    ClientAddr(peer): ClientAddr,
-    body: axum::body::Bytes,
-) -> Response {
-    let body: Login = match json_body(&body) {
-        Ok(b) => b,
-        Err((s, why)) => return problem(s, &why),
-    };
+/// Checks a name and password (rate-limited per account and client);
+/// on success the principal and its session cookie.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    peer: Option<SocketAddr>,
+    username: &str,
+    password: &str,
+) -> Result<(Principal, String), (StatusCode, &'static str)> {
     let now = (state.clock)();
-    let user_key = format!("user:{}", body.username);
+    let user_key = format!("user:{username}");
     let client_key = format!(
         "client:{}",
         peer.map_or("local".to_string(), |c| c.ip().to_string())
     );
-    if limited(&state, &user_key, now) || limited(&state, &client_key, now) {
+    if limited(state, &user_key, now) || limited(state, &client_key, now) {
         state.metrics.logins_limited.fetch_add(1, Ordering::Relaxed);
-        return problem(
+        return Err((
             StatusCode::TOO_MANY_REQUESTS,
             "too many failed logins; wait a minute",
-        );
+        ));
     }
-    let account = match state.store.account(&body.username).await {
+    let account = match state.store.account(username).await {
         Ok(a) => a,
-        Err(e) => return internal(e),
+        Err(e) => {
+            tracing::error!(error = %e, "account lookup failed");
+            return Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error"));
+        }
     };
     let hash = account
         .as_ref()
         .filter(|a| !a.disabled)
         .map_or(state.dummy_hash.clone(), |a| a.password_hash.clone());
-    let password = body.password;
+    let password = password.to_string();
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .unwrap_or(false);
-    let account = account.filter(|a| ok && !a.disabled);
-    let Some(account) = account else {
-        note_failure(&state, &user_key, now);
-        note_failure(&state, &client_key, now);
+    let Some(account) = account.filter(|a| ok && !a.disabled) else {
+        note_failure(state, &user_key, now);
+        note_failure(state, &client_key, now);
         state.metrics.logins_failed.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(user = %body.username, "login failed");
-        return problem(StatusCode::UNAUTHORIZED, "wrong name or password");
+        tracing::info!(user = %username, "login failed");
+        return Err((StatusCode::UNAUTHORIZED, "wrong name or password"));
     };
     let Some(role) = Role::parse(&account.role) else {
-        return problem(StatusCode::FORBIDDEN, "the account has no valid role");
+        return Err((StatusCode::FORBIDDEN, "the account has no valid role"));
     };
     let csrf = {
         use rand::RngCore;
@@ -653,13 +725,31 @@ async fn login(
         csrf: Some(csrf.clone()),
     };
     state.metrics.logins_ok.fetch_add(1, Ordering::Relaxed);
-    let cookie = session_cookie(&state, &p, &csrf);
-    let mut resp = Json(json!({"username": p.name, "role": role.as_str(), "csrf_token": csrf}))
-        .into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        resp.headers_mut().insert(header::SET_COOKIE, v);
+    let cookie = session_cookie(state, &p, &csrf);
+    Ok((p, cookie))
+}
+
+async fn login(
+    State(state): State<Arc<AppState>>,
+    ClientAddr(peer): ClientAddr,
+    body: axum::body::Bytes,
+) -> Response {
+    let body: Login = match json_body(&body) {
+        Ok(b) => b,
+        Err((s, why)) => return problem(s, &why),
+    };
+    match authenticate(&state, peer, &body.username, &body.password).await {
+        Ok((p, cookie)) => {
+            let mut resp =
+                Json(json!({"username": p.name, "role": p.role.as_str(), "csrf_token": p.csrf}))
+                    .into_response();
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                resp.headers_mut().insert(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        Err((s, why)) => problem(s, why),
     }
-    resp
 }
 
 async fn logout() -> Response {
@@ -718,26 +808,23 @@ async fn contact_groups(State(state): State<Arc<AppState>>) -> Response {
     Json(v).into_response()
 }
 
-/// An employee files a report: the body is a contacts.jsonl record without
-/// `id`, `reporter` or `reported_at`, which the server sets (a report is
-/// always the caller's own, at the time it is filed).
-async fn file_contact_report(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
-    body: axum::body::Bytes,
-) -> Response {
-    let mut v: Value = match json_body(&body) {
-        Ok(v) => v,
-        Err((s, why)) => return problem(s, &why),
-    };
+/// Stores a contact report filed by `p` (a person): the body is a
+/// contacts.jsonl record without `id`, `reporter` or `reported_at`, which
+/// are set here (a report is always the caller's own, at the time it is
+/// filed); parsed like an import; ledgered.
+pub(crate) async fn store_contact_report(
+    state: &AppState,
+    p: &Principal,
+    mut v: Value,
+) -> Result<String, (StatusCode, String)> {
     let Some(reporter) = p.user_id.clone() else {
-        return problem(
+        return Err((
             StatusCode::FORBIDDEN,
-            "the account is not linked to a person in the directory",
-        );
+            "the account is not linked to a person in the directory".into(),
+        ));
     };
     if !v.is_object() {
-        return problem(StatusCode::BAD_REQUEST, "expected a JSON object");
+        return Err((StatusCode::BAD_REQUEST, "expected a JSON object".into()));
     }
     let now = (state.clock)();
     let at = chrono::DateTime::from_timestamp(now, 0)
@@ -749,18 +836,35 @@ async fn file_contact_report(
     v["reporter"] = json!(reporter);
     v["reported_at"] = json!(at);
     let raw = v.to_string();
-    let report = match custodian_core::interchange::parse_contact(raw.as_bytes()) {
-        Ok(r) => r,
-        Err(e) => return problem(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
-    };
+    let report = custodian_core::interchange::parse_contact(raw.as_bytes())
+        .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
     let id = report.id.clone();
-    match state
+    state
         .store
         .insert_contacts(&[NewContact { report, raw }], &state.ledger)
         .await
-    {
-        Ok(_) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
-        Err(e) => internal(e),
+        .map_err(|e| {
+            tracing::error!(error = %e, "storing a contact report failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal error".to_string(),
+            )
+        })?;
+    Ok(id)
+}
+
+async fn file_contact_report(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    body: axum::body::Bytes,
+) -> Response {
+    let v: Value = match json_body(&body) {
+        Ok(v) => v,
+        Err((s, why)) => return problem(s, &why),
+    };
+    match store_contact_report(&state, &p, v).await {
+        Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
+        Err((s, why)) => problem(s, &why),
     }
 }
 

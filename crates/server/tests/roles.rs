@@ -84,6 +84,12 @@ async fn call(
         b = b.header(*k, *v);
     }
     let req = match body {
+        Some(Value::String(raw)) if raw.starts_with("form:") => b
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(raw.trim_start_matches("form:").to_string())),
+        Some(Value::String(raw)) => b
+            .header("content-type", "application/x-ndjson")
+            .body(Body::from(raw)),
         Some(v) => b
             .header("content-type", "application/json")
             .body(Body::from(v.to_string())),
@@ -128,6 +134,17 @@ async fn login(w: &World, role: Role) -> (String, String) {
     )
 }
 
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn contact_report() -> Value {
     json!({"approach": "asked_directions", "counterpart": {"claimed_name": "Ivan Petrenko", "claimed_nationality": "Ukrainian"},
            "gifts_jpy": 0, "meetings": 1, "met_on": "2026-11-20", "narrative": "Asked the way, then offered dinner.",
@@ -137,7 +154,19 @@ fn contact_report() -> Value {
 /// The expected answer for a caller on a route.
 fn expected(route: &custodian_server::Route, who: Option<Role>) -> StatusCode {
     match (route.access, who) {
+        (Access::Public, _) if route.method == "POST" && route.path.starts_with("/ui/") => {
+            StatusCode::SEE_OTHER
+        }
         (Access::Public, _) => StatusCode::OK,
+        (Access::Console(_), None) => StatusCode::SEE_OTHER,
+        (Access::Console(rs), Some(r)) if rs.contains(&r) => {
+            if route.method == "POST" {
+                StatusCode::SEE_OTHER
+            } else {
+                StatusCode::OK
+            }
+        }
+        (Access::Console(_), Some(_)) => StatusCode::FORBIDDEN,
         (Access::Roles(_), None) => StatusCode::UNAUTHORIZED,
         (Access::Roles(rs), Some(r)) if rs.contains(&r) => {
             if route.path == "/api/contact-reports" {
@@ -166,11 +195,24 @@ async fn every_role_against_every_route() {
             "/api/contact-reports" => Some(contact_report()),
             _ => None,
         };
+        let csrf_of = |role: Option<Role>| {
+            role.and_then(|r| sessions.iter().find(|(x, _)| *x == r))
+                .map(|(_, (_, c))| c.clone())
+                .unwrap_or_default()
+        };
         let raw = |role: Option<Role>| {
-            match route.path {
-            "/api/events" => Some(Value::String(
+            match (route.method, route.path) {
+            ("POST", "/api/events") => Some(Value::String(
                 r#"{"id":"e1","ts":"2026-11-20T10:00:00+09:00","user":"E10001","action":"doc.view","doc":"D1"}"#.into(),
             )),
+            ("POST", "/ui/login") => Some(Value::String(format!(
+                "form:username={0}&password=pw-{0}&next=/ui/report",
+                role.unwrap_or(Role::Employee).as_str()
+            ))),
+            ("POST", "/ui/report") => Some(Value::String(format!(
+                "form:csrf={}&met_on=2026-11-20&place=Shinagawa&approach=asked_directions&claimed_name=Ivan&meetings=1&gifts_jpy=0&requests=brochure&narrative=dinner",
+                urlencode(&csrf_of(role))
+            ))),
             _ => body(role),
         }
         };
@@ -204,12 +246,14 @@ async fn every_role_against_every_route() {
             route.method,
             route.path,
             &[("authorization", "Bearer cst_analyst_machine")],
-            body(Some(Role::Analyst)),
+            raw(Some(Role::Analyst)),
         )
         .await;
-        let want = match route.path {
+        let want = match (route.access, route.path) {
             // A token is no person: it cannot file a report as someone.
-            "/api/contact-reports" => StatusCode::FORBIDDEN,
+            (_, "/api/contact-reports") => StatusCode::FORBIDDEN,
+            // The console needs a session; a token is sent to log in.
+            (Access::Console(_), _) => StatusCode::SEE_OTHER,
             _ => expected(route, Some(Role::Analyst)),
         };
         assert_eq!(
@@ -340,7 +384,7 @@ async fn the_openapi_document_lists_every_route_with_its_roles() {
     for r in ROUTES {
         let op = &doc["paths"][r.path][r.method.to_lowercase()];
         assert!(op.is_object(), "{} {} missing", r.method, r.path);
-        if let Access::Roles(rs) = r.access {
+        if let Access::Roles(rs) | Access::Console(rs) = r.access {
             let roles: Vec<&str> = op["x-roles"]
                 .as_array()
                 .unwrap()
@@ -350,4 +394,106 @@ async fn the_openapi_document_lists_every_route_with_its_roles() {
             assert_eq!(roles, rs.iter().map(|x| x.as_str()).collect::<Vec<_>>());
         }
     }
+}
+
+#[tokio::test]
+async fn the_console_speaks_japanese_files_reports_and_redirects_only_home() {
+    let w = world().await;
+    // Anonymous: the page sends you to log in, remembering where you were.
+    let req = Request::builder()
+        .uri("/ui/report")
+        .body(Body::empty())
+        .unwrap();
+    let resp = w.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()["location"], "/ui/login?next=/ui/report");
+    // Logging in by form goes back there, never to another site.
+    for (next, want) in [
+        ("/ui/alerts", "/ui/alerts"),
+        ("//evil.example/x", "/ui/report"),
+        ("https://evil.example/", "/ui/report"),
+    ] {
+        let form = format!(
+            "form:username=employee&password=pw-employee&next={}",
+            urlencode(next)
+        );
+        let (s, _, _) = call(
+            &w,
+            "POST",
+            "/ui/login",
+            &[],
+            Some(Value::String(form.clone())),
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let req = Request::builder()
+            .method("POST")
+            .uri("/ui/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form.trim_start_matches("form:").to_string()))
+            .unwrap();
+        let resp = w.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.headers()["location"], want, "next={next}");
+    }
+    let (cookie, csrf) = login(&w, Role::Employee).await;
+    // The form in Japanese, with the pattern explained and a CSRF field.
+    let (s, page, _) = call(
+        &w,
+        "GET",
+        "/ui/report",
+        &[("cookie", &cookie), ("accept-language", "ja,en;q=0.5")],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap().to_string();
+    assert!(
+        page.contains("接触の報告") && page.contains("道を尋ね"),
+        "Japanese form with the known pattern"
+    );
+    assert!(page.contains(&format!("name=\"csrf\" value=\"{}\"", csrf)));
+    let (_, en, _) = call(
+        &w,
+        "GET",
+        "/ui/report?lang=en",
+        &[("cookie", &cookie), ("accept-language", "ja")],
+        None,
+    )
+    .await;
+    assert!(
+        en.as_str().unwrap().contains("Report an approach"),
+        "the switch wins over the browser"
+    );
+    // Filing without the form's CSRF token is refused; with it, recorded.
+    let fields = "met_on=2026-11-20&place=Shinagawa&approach=asked_directions&claimed_name=Ivan&meetings=1&gifts_jpy=5000&requests=brochure&narrative=dinner";
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        "/ui/report",
+        &[("cookie", &cookie)],
+        Some(Value::String(format!("form:csrf=nope&{fields}"))),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let req = Request::builder()
+        .method("POST")
+        .uri("/ui/report")
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf={}&{fields}", urlencode(&csrf))))
+        .unwrap();
+    let resp = w.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(loc.starts_with("/ui/report?filed=CR-WEB-"), "{loc}");
+    // Pages carry a strict content security policy.
+    let req = Request::builder()
+        .uri("/ui/login")
+        .body(Body::empty())
+        .unwrap();
+    let resp = w.router.clone().oneshot(req).await.unwrap();
+    assert!(resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
 }
