@@ -35,6 +35,7 @@ use subtle::ConstantTimeEq;
 
 use custodian_store::{LedgerContext, NewContact, Store};
 
+pub mod cases;
 pub mod console;
 
 /// The roles of DESIGN.md.

@@ -155,6 +155,31 @@ pub struct CustodyRecord {
     pub body: String,
 }
 
+impl CustodyRecord {
+    /// A record whose id is derived from its body (canonical JSON: sorted
+    /// keys), so the same record made twice is stored once.
+    pub fn new(
+        kind: &str,
+        doc: Option<&str>,
+        user: &str,
+        at: DateTime<FixedOffset>,
+        body: &serde_json::Value,
+    ) -> CustodyRecord {
+        use sha2::Digest;
+        // serde_json's map is ordered by key: this is sorted-key JSON.
+        let body = body.to_string();
+        let h = sha2::Sha256::digest(body.as_bytes());
+        CustodyRecord {
+            id: format!("K-{}", hex::encode(&h[..12])),
+            kind: kind.into(),
+            doc_id: doc.map(str::to_string),
+            user_id: user.into(),
+            at,
+            body,
+        }
+    }
+}
+
 /// One stored event as an `events.jsonl` line (what detection reads).
 pub fn event_line(
     id: &str,

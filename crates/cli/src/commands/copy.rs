@@ -55,11 +55,6 @@ pub enum Cmd {
     List { doc: String },
 }
 
-fn canonical(v: &Value) -> String {
-    // serde_json's map is ordered by key: this is sorted-key JSON.
-    v.to_string()
-}
-
 pub(crate) fn record(
     kind: &str,
     doc: Option<&str>,
@@ -67,17 +62,7 @@ pub(crate) fn record(
     at: DateTime<FixedOffset>,
     body: Value,
 ) -> CustodyRecord {
-    use sha2::{Digest, Sha256};
-    let body = canonical(&body);
-    let h = Sha256::digest(body.as_bytes());
-    CustodyRecord {
-        id: format!("K-{}", hex_of(&h[..12])),
-        kind: kind.into(),
-        doc_id: doc.map(str::to_string),
-        user_id: user.into(),
-        at,
-        body,
-    }
+    CustodyRecord::new(kind, doc, user, at, &body)
 }
 
 pub(crate) fn hex_of(b: &[u8]) -> String {
