@@ -251,10 +251,8 @@ pub(crate) async fn report_submit(
     axum::Extension(p): axum::Extension<Principal>,
     axum::Form(f): axum::Form<ReportForm>,
 ) -> Response {
-    use subtle::ConstantTimeEq;
-    let expected = p.csrf.clone().unwrap_or_default();
-    if !bool::from(f.csrf.as_bytes().ct_eq(expected.as_bytes())) {
-        return (StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response();
+    if let Some(r) = check_csrf(&p, &f.csrf) {
+        return r;
     }
     let opt = |s: &str| (!s.trim().is_empty()).then(|| Value::String(s.trim().to_string()));
     let num = |s: &str| s.trim().parse::<u64>().unwrap_or(0);
@@ -299,6 +297,7 @@ pub fn pseudonym(key: &[u8; 32], user: &str) -> String {
 
 pub(crate) async fn alert_queue(
     State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
     Query(q): Q,
     headers: HeaderMap,
 ) -> Response {
@@ -310,6 +309,7 @@ pub(crate) async fn alert_queue(
     list.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
     list.truncate(200);
     let key = state.pseudonym_key();
+    let csrf = esc(p.csrf.as_deref().unwrap_or(""));
     let mut rows = String::new();
     for a in &list {
         let body: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);
@@ -319,16 +319,18 @@ pub(crate) async fn alert_queue(
             .unwrap_or("")
             .replace(&a.user, &pseudonym(&key, &a.user));
         rows.push_str(&format!(
-            "<tr><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{:.0}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><form method=\"post\" action=\"/ui/cases\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"alert\" value=\"{}\"><button type=\"submit\">{}</button></form></td></tr>",
             a.score,
             esc(&a.severity),
             esc(&pseudonym(&key, &a.user)),
             esc(&a.raised_at.format("%Y-%m-%d").to_string()),
-            esc(&summary)
+            esc(&summary),
+            esc(&a.id),
+            t(l, "Open a case", "案件を開く"),
         ));
     }
     let body = format!(
-        "<p>{}</p><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{rows}</table>",
+        "<p>{}</p><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th></th></tr>{rows}</table>",
         t(l, "Highest score first. Names are pseudonymised; revealing one is a logged action.", "スコアの高い順。氏名は仮名化されています（実名の表示は記録されます）。"),
         t(l, "score", "スコア"),
         t(l, "severity", "重大度"),
@@ -337,4 +339,126 @@ pub(crate) async fn alert_queue(
         t(l, "what it saw and what to do", "検知内容と推奨対応"),
     );
     page(l, t(l, "Alert queue", "アラート一覧"), &body)
+}
+
+/// The refusal when a form's CSRF field is not the session's token.
+fn check_csrf(p: &Principal, sent: &str) -> Option<Response> {
+    use subtle::ConstantTimeEq;
+    let expected = p.csrf.clone().unwrap_or_default();
+    if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) && !expected.is_empty() {
+        None
+    } else {
+        Some((StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response())
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct OpenForm {
+    csrf: String,
+    alert: String,
+}
+
+pub(crate) async fn open_case(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    axum::Form(f): axum::Form<OpenForm>,
+) -> Response {
+    if let Some(r) = check_csrf(&p, &f.csrf) {
+        return r;
+    }
+    match crate::cases::open(
+        state.store.as_ref(),
+        &state.ledger,
+        crate::now_of(&state),
+        &f.alert,
+        &p.name,
+    )
+    .await
+    {
+        Ok((case, _, _)) => Redirect::to(&format!("/ui/cases/{case}")).into_response(),
+        Err(e) => crate::case_error(e),
+    }
+}
+
+pub(crate) async fn case_page(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    axum::extract::Path(case): axum::extract::Path<String>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
+    let l = lang(&q, &headers);
+    let (actions, st) = match crate::cases::existing(state.store.as_ref(), &case).await {
+        Ok(x) => x,
+        Err(e) => return crate::case_error(e),
+    };
+    let key = state.pseudonym_key();
+    let subject = st["subject"].as_str().unwrap_or("");
+    let mut rows = String::new();
+    for (r, v) in &actions {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.at.format("%Y-%m-%d %H:%M").to_string()),
+            esc(v["action"].as_str().unwrap_or("")),
+            esc(v["by"].as_str().unwrap_or("")),
+            esc(v["text"]
+                .as_str()
+                .or(v["to"].as_str())
+                .or(v["status"].as_str())
+                .unwrap_or(""))
+        ));
+    }
+    let csrf = esc(p.csrf.as_deref().unwrap_or(""));
+    let body = format!(
+        "<p>{}: <b>{}</b> · {}: {} · {}: {}</p><table><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>{rows}</table>\
+         <form method=\"post\" action=\"/ui/cases/{c}/notes\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label>{}<textarea name=\"text\" rows=\"3\" required></textarea></label><p><button type=\"submit\">{}</button></p></form>\
+         <p><a href=\"/ui/cases/{c}/bundle\">{}</a></p>",
+        t(l, "Status", "状態"),
+        esc(st["status"].as_str().unwrap_or("?")),
+        t(l, "person", "対象者"),
+        esc(&pseudonym(&key, subject)),
+        t(l, "alert", "アラート"),
+        esc(st["alert"].as_str().unwrap_or("?")),
+        t(l, "when", "日時"),
+        t(l, "action", "操作"),
+        t(l, "by", "担当"),
+        t(l, "Note", "メモ"),
+        t(l, "Add the note", "メモを追加"),
+        t(l, "Download the evidence bundle (verifies itself offline)", "証拠パッケージをダウンロード（単独で検証可能）"),
+        c = esc(&case),
+    );
+    page(l, &format!("{} {case}", t(l, "Case", "案件")), &body)
+}
+
+#[derive(serde::Deserialize)]
+pub struct NoteForm {
+    csrf: String,
+    text: String,
+}
+
+pub(crate) async fn add_note(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    axum::extract::Path(case): axum::extract::Path<String>,
+    axum::Form(f): axum::Form<NoteForm>,
+) -> Response {
+    if let Some(r) = check_csrf(&p, &f.csrf) {
+        return r;
+    }
+    if let Err(e) = crate::cases::nonempty("the note", &f.text) {
+        return crate::case_error(e);
+    }
+    match crate::cases::act(
+        state.store.as_ref(),
+        &state.ledger,
+        crate::now_of(&state),
+        &case,
+        json!({"action": "note", "text": f.text, "by": p.name}),
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&format!("/ui/cases/{case}")).into_response(),
+        Err(e) => crate::case_error(e),
+    }
 }

@@ -181,6 +181,36 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/cases",
+        access: Access::Roles(&[Role::Analyst]),
+        summary: "cases and their state",
+    },
+    Route {
+        method: "POST",
+        path: "/api/cases",
+        access: Access::Roles(&[Role::Analyst]),
+        summary: "open a case from an alert (ledgered)",
+    },
+    Route {
+        method: "GET",
+        path: "/api/cases/{case}",
+        access: Access::Roles(&[Role::Analyst]),
+        summary: "a case: state and actions",
+    },
+    Route {
+        method: "POST",
+        path: "/api/cases/{case}/actions",
+        access: Access::Roles(&[Role::Analyst]),
+        summary: "add a note, assign, or change status (ledgered)",
+    },
+    Route {
+        method: "GET",
+        path: "/api/cases/{case}/bundle",
+        access: Access::Roles(&[Role::Analyst]),
+        summary: "the evidence bundle (zip) that verifies itself offline",
+    },
+    Route {
+        method: "GET",
         path: "/ui/login",
         access: Access::Public,
         summary: "console: the login page",
@@ -208,6 +238,30 @@ pub const ROUTES: &[Route] = &[
         path: "/ui/alerts",
         access: Access::Console(&[Role::Analyst]),
         summary: "console: the alert queue, pseudonymised",
+    },
+    Route {
+        method: "POST",
+        path: "/ui/cases",
+        access: Access::Console(&[Role::Analyst]),
+        summary: "console: open a case from an alert (form)",
+    },
+    Route {
+        method: "GET",
+        path: "/ui/cases/{case}",
+        access: Access::Console(&[Role::Analyst]),
+        summary: "console: a case, its actions, a note form and the bundle",
+    },
+    Route {
+        method: "POST",
+        path: "/ui/cases/{case}/notes",
+        access: Access::Console(&[Role::Analyst]),
+        summary: "console: add a note to a case (form)",
+    },
+    Route {
+        method: "GET",
+        path: "/ui/cases/{case}/bundle",
+        access: Access::Console(&[Role::Analyst]),
+        summary: "console: download the evidence bundle",
     },
 ];
 
@@ -481,6 +535,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/ledger/status", get(ledger_status))
         .route("/api/people", get(people))
         .route("/api/register", get(register))
+        .route("/api/cases", get(list_cases).post(open_case))
+        .route("/api/cases/{case}", get(show_case))
+        .route("/api/cases/{case}/actions", post(case_action))
+        .route("/api/cases/{case}/bundle", get(case_bundle))
         .route(
             "/ui/login",
             get(console::login_page).post(console::login_submit),
@@ -490,6 +548,10 @@ pub fn app(state: Arc<AppState>) -> Router {
             get(console::report_form).post(console::report_submit),
         )
         .route("/ui/alerts", get(console::alert_queue))
+        .route("/ui/cases", post(console::open_case))
+        .route("/ui/cases/{case}", get(console::case_page))
+        .route("/ui/cases/{case}/notes", post(console::add_note))
+        .route("/ui/cases/{case}/bundle", get(case_bundle))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), enforce))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such route") })
         .with_state(state)
@@ -959,5 +1021,167 @@ async fn register(State(state): State<Arc<AppState>>) -> Response {
         )
         .into_response(),
         Err(e) => internal(e),
+    }
+}
+
+pub(crate) fn case_error(e: cases::CaseError) -> Response {
+    match e {
+        cases::CaseError::NotFound(m) => problem(StatusCode::NOT_FOUND, &m),
+        cases::CaseError::Invalid(m) => problem(StatusCode::UNPROCESSABLE_ENTITY, &m),
+        cases::CaseError::Failed(m) => internal(m),
+    }
+}
+
+pub(crate) fn now_of(state: &AppState) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::from_timestamp((state.clock)(), 0)
+        .unwrap_or_default()
+        .fixed_offset()
+}
+
+async fn list_cases(State(state): State<Arc<AppState>>) -> Response {
+    match cases::list(state.store.as_ref()).await {
+        Ok(list) => Json(
+            list.into_iter()
+                .map(|(id, st)| json!({"case": id, "state": st}))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => case_error(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct OpenCase {
+    alert: String,
+}
+
+async fn open_case(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    body: axum::body::Bytes,
+) -> Response {
+    let body: OpenCase = match json_body(&body) {
+        Ok(b) => b,
+        Err((s, why)) => return problem(s, &why),
+    };
+    match cases::open(
+        state.store.as_ref(),
+        &state.ledger,
+        now_of(&state),
+        &body.alert,
+        &p.name,
+    )
+    .await
+    {
+        Ok((case, r, _)) => (
+            StatusCode::CREATED,
+            Json(json!({"case": case, "record": r.id})),
+        )
+            .into_response(),
+        Err(e) => case_error(e),
+    }
+}
+
+async fn show_case(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(case): axum::extract::Path<String>,
+) -> Response {
+    match cases::existing(state.store.as_ref(), &case).await {
+        Ok((a, st)) => Json(json!({"case": case, "state": st,
+            "actions": a.iter().map(|(r, v)| json!({"record": r.id, "body": v})).collect::<Vec<_>>()}))
+        .into_response(),
+        Err(e) => case_error(e),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+enum CaseAction {
+    Note {
+        text: String,
+    },
+    Assign {
+        to: String,
+    },
+    Status {
+        status: String,
+        reason: Option<String>,
+    },
+}
+
+async fn case_action(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    axum::extract::Path(case): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let action: CaseAction = match json_body(&body) {
+        Ok(b) => b,
+        Err((s, why)) => return problem(s, &why),
+    };
+    match run_case_action(&state, &p, &case, action).await {
+        Ok(id) => (
+            StatusCode::CREATED,
+            Json(json!({"case": case, "record": id})),
+        )
+            .into_response(),
+        Err(e) => case_error(e),
+    }
+}
+
+async fn run_case_action(
+    state: &AppState,
+    p: &Principal,
+    case: &str,
+    action: CaseAction,
+) -> Result<String, cases::CaseError> {
+    let body = match action {
+        CaseAction::Note { text } => {
+            cases::nonempty("the note", &text)?;
+            json!({"action": "note", "text": text, "by": p.name})
+        }
+        CaseAction::Assign { to } => {
+            cases::nonempty("to", &to)?;
+            json!({"action": "assign", "to": to, "by": p.name})
+        }
+        CaseAction::Status { status, reason } => {
+            if status != "open" && status != "closed" {
+                return Err(cases::CaseError::Invalid("status is open or closed".into()));
+            }
+            json!({"action": "status", "status": status, "reason": reason, "by": p.name})
+        }
+    };
+    let r = cases::act(
+        state.store.as_ref(),
+        &state.ledger,
+        now_of(state),
+        case,
+        body,
+    )
+    .await?;
+    Ok(r.id)
+}
+
+async fn case_bundle(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path(case): axum::extract::Path<String>,
+) -> Response {
+    match cases::export(state.store.as_ref(), &state.ledger, now_of(&state), &case).await {
+        Ok(e) => {
+            let disposition = format!(
+                "attachment; filename=\"{}.zip\"",
+                case.replace(['"', '\\', '/'], "_")
+            );
+            let mut r = e.zip.into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/zip"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&disposition) {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
+        Err(e) => case_error(e),
     }
 }

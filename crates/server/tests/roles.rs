@@ -20,6 +20,8 @@ use custodian_store::{Account, ApiToken, LedgerContext, Store};
 struct World {
     router: axum::Router,
     now: Arc<AtomicI64>,
+    /// A case opened from the one stored alert.
+    case: String,
     _dir: tempfile::TempDir,
 }
 
@@ -59,6 +61,26 @@ async fn world() -> World {
         signer: custodian_ledger::NoteSigner::from_seed("test.example/ledger", [9; 32]).unwrap(),
         origin: "test.example/ledger".into(),
     };
+    store
+        .insert_alerts(
+            &[custodian_store::NewAlert {
+                id: "A-1".into(),
+                user: "E10001".into(),
+                raised_at: chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00+09:00")
+                    .unwrap(),
+                severity: "high".into(),
+                score: 80.0,
+                body: r#"{"id":"A-1","indicators":[],"summary":"E10001 printed secret material"}"#
+                    .into(),
+            }],
+            &ledger,
+        )
+        .await
+        .unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-21T09:00:00+09:00").unwrap();
+    let (case, _, _) = custodian_server::cases::open(store.as_ref(), &ledger, at, "A-1", "analyst")
+        .await
+        .unwrap();
     let state = Arc::new(AppState::new(
         store,
         ledger,
@@ -68,6 +90,7 @@ async fn world() -> World {
     World {
         router: app(state),
         now,
+        case,
         _dir: dir,
     }
 }
@@ -169,7 +192,13 @@ fn expected(route: &custodian_server::Route, who: Option<Role>) -> StatusCode {
         (Access::Console(_), Some(_)) => StatusCode::FORBIDDEN,
         (Access::Roles(_), None) => StatusCode::UNAUTHORIZED,
         (Access::Roles(rs), Some(r)) if rs.contains(&r) => {
-            if route.path == "/api/contact-reports" {
+            if matches!(
+                (route.method, route.path),
+                (
+                    "POST",
+                    "/api/contact-reports" | "/api/cases" | "/api/cases/{case}/actions"
+                )
+            ) {
                 StatusCode::CREATED
             } else {
                 StatusCode::OK
@@ -188,6 +217,8 @@ async fn every_role_against_every_route() {
     }
     let mut checked = 0;
     for route in ROUTES {
+        let path = route.path.replace("{case}", &w.case);
+        let path = path.as_str();
         let body = |role: Option<Role>| match route.path {
             "/api/login" => Some(
                 json!({"username": role.unwrap_or(Role::Employee).as_str(), "password": format!("pw-{}", role.unwrap_or(Role::Employee).as_str())}),
@@ -205,6 +236,16 @@ async fn every_role_against_every_route() {
             ("POST", "/api/events") => Some(Value::String(
                 r#"{"id":"e1","ts":"2026-11-20T10:00:00+09:00","user":"E10001","action":"doc.view","doc":"D1"}"#.into(),
             )),
+            ("POST", "/api/cases") => Some(json!({"alert": "A-1"})),
+            ("POST", "/api/cases/{case}/actions") => Some(json!({"action": "note", "text": "looked at the prints"})),
+            ("POST", "/ui/cases") => Some(Value::String(format!(
+                "form:csrf={}&alert=A-1",
+                urlencode(&csrf_of(role))
+            ))),
+            ("POST", "/ui/cases/{case}/notes") => Some(Value::String(format!(
+                "form:csrf={}&text=seen",
+                urlencode(&csrf_of(role))
+            ))),
             ("POST", "/ui/login") => Some(Value::String(format!(
                 "form:username={0}&password=pw-{0}&next=/ui/report",
                 role.unwrap_or(Role::Employee).as_str()
@@ -217,7 +258,7 @@ async fn every_role_against_every_route() {
         }
         };
         // Anonymous.
-        let (s, v, _) = call(&w, route.method, route.path, &[], raw(None)).await;
+        let (s, v, _) = call(&w, route.method, path, &[], raw(None)).await;
         assert_eq!(
             s,
             expected(route, None),
@@ -229,7 +270,7 @@ async fn every_role_against_every_route() {
         // Each role with its session (and its CSRF token).
         for (r, (cookie, csrf)) in &sessions {
             let h = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
-            let (s, v, _) = call(&w, route.method, route.path, &h, raw(Some(*r))).await;
+            let (s, v, _) = call(&w, route.method, path, &h, raw(Some(*r))).await;
             assert_eq!(
                 s,
                 expected(route, Some(*r)),
@@ -244,7 +285,7 @@ async fn every_role_against_every_route() {
         let (s, v, _) = call(
             &w,
             route.method,
-            route.path,
+            path,
             &[("authorization", "Bearer cst_analyst_machine")],
             raw(Some(Role::Analyst)),
         )
@@ -486,6 +527,42 @@ async fn the_console_speaks_japanese_files_reports_and_redirects_only_home() {
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let loc = resp.headers()["location"].to_str().unwrap().to_string();
     assert!(loc.starts_with("/ui/report?filed=CR-WEB-"), "{loc}");
+    // An analyst opens a case from the queue, notes, and downloads the bundle.
+    let (cookie, csrf) = login(&w, Role::Analyst).await;
+    let (s, page, _) = call(&w, "GET", "/ui/alerts", &[("cookie", &cookie)], None).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap().to_string();
+    assert!(
+        page.contains("P-") && !page.contains(">E10001<"),
+        "pseudonyms, not ids: {page}"
+    );
+    let req = Request::builder()
+        .method("POST")
+        .uri("/ui/cases")
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf={}&alert=A-1", urlencode(&csrf))))
+        .unwrap();
+    let resp = w.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let case_url = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(case_url.starts_with("/ui/cases/CASE-"), "{case_url}");
+    let (s, page, _) = call(&w, "GET", &case_url, &[("cookie", &cookie)], None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.as_str().unwrap().contains("/bundle"));
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        &format!("{case_url}/notes"),
+        &[("cookie", &cookie)],
+        Some(Value::String("form:csrf=bad&text=x".into())),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the note form needs the CSRF token"
+    );
     // Pages carry a strict content security policy.
     let req = Request::builder()
         .uri("/ui/login")
@@ -496,4 +573,88 @@ async fn the_console_speaks_japanese_files_reports_and_redirects_only_home() {
         .to_str()
         .unwrap()
         .contains("default-src 'none'"));
+}
+
+#[tokio::test]
+async fn a_case_over_the_api_exports_a_bundle_that_verifies() {
+    let w = world().await;
+    let tok = [("authorization", "Bearer cst_analyst_machine")];
+    let (s, v, _) = call(
+        &w,
+        "POST",
+        "/api/cases",
+        &tok,
+        Some(json!({"alert": "A-1"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let case = v["case"].as_str().unwrap().to_string();
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        "/api/cases",
+        &tok,
+        Some(json!({"alert": "A-404"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let path = format!("/api/cases/{case}/actions");
+    let (s, v, _) = call(
+        &w,
+        "POST",
+        &path,
+        &tok,
+        Some(json!({"action": "note", "text": "asked HR"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        &path,
+        &tok,
+        Some(json!({"action": "status", "status": "shelved"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        &path,
+        &tok,
+        Some(json!({"action": "status", "status": "closed"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        &path,
+        &tok,
+        Some(json!({"action": "note", "text": "late"})),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a closed case takes no notes"
+    );
+    let (_, v, _) = call(&w, "GET", &format!("/api/cases/{case}"), &tok, None).await;
+    assert_eq!(v["state"]["status"], "closed");
+    assert_eq!(v["actions"].as_array().unwrap().len(), 3);
+    // The bundle, downloaded and checked offline.
+    let req = Request::builder()
+        .uri(format!("/api/cases/{case}/bundle"))
+        .header("authorization", "Bearer cst_analyst_machine")
+        .body(Body::empty())
+        .unwrap();
+    let resp = w.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/zip");
+    let zip = resp.into_body().collect().await.unwrap().to_bytes();
+    let report =
+        custodian_server::cases::verify_bundle(std::io::Cursor::new(zip.to_vec()), None).unwrap();
+    assert_eq!(report["verified"], true, "{report}");
+    assert_eq!(report["by_kind"]["alert"], 1, "{report}");
+    assert_eq!(report["by_kind"]["custody"], 3, "{report}");
 }
