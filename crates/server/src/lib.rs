@@ -644,6 +644,28 @@ pub fn openapi_document() -> Value {
                 "type": "object", "required": ["username", "password"],
                 "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}});
         }
+        if r.path.contains("{case}") {
+            op["parameters"] = json!([{"name": "case", "in": "path", "required": true, "schema": {"type": "string"}}]);
+        }
+        match (r.method, r.path) {
+            ("POST", "/api/cases") => {
+                op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["alert"], "properties": {"alert": {"type": "string"}}}}}});
+            }
+            ("POST", "/api/cases/{case}/actions") => {
+                op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["action"],
+                    "properties": {"action": {"type": "string", "enum": ["note", "assign", "status"]},
+                                   "text": {"type": "string"}, "to": {"type": "string"},
+                                   "status": {"type": "string", "enum": ["open", "closed"]},
+                                   "reason": {"type": "string"}}}}}});
+            }
+            ("POST", "/api/events") => {
+                op["requestBody"] = json!({"required": true, "content": {"text/plain": {"schema": {
+                    "type": "string", "description": "events.jsonl lines (the interchange format)"}}}});
+            }
+            _ => {}
+        }
         if r.path == "/api/contact-reports" {
             op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {
                 "type": "object", "description": "a contact report in the interchange format (contacts.jsonl); reporter and reported_at are set by the server"}}}});
