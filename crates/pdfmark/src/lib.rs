@@ -228,7 +228,7 @@ pub fn issue(
         .clamp(1, 8);
     // Pages are independent: read them on every core, number the
     // positions in page order, then write them on every core.
-    let read = parallel(&pages, threads, |_, &page| {
+    let read = parallel(pages.clone(), threads, |page| {
         let ops = pdf.ops(page)?;
         let seen = text::interpret(&pdf.doc, page, &ops, limits.max_ops_per_page)?;
         Ok((ops, seen))
@@ -239,24 +239,21 @@ pub fn issue(
             limits.max_time
         )));
     }
+    // Each page's first code position.
     let mut first = Vec::with_capacity(read.len());
     let mut k = 0usize;
     for (_, seen) in &read {
         first.push(k);
-        k += carriers(&seen.sites).filter(|c| c.1).count();
-        k += seen.lines.iter().filter(|l| line_carries(seen, l)).count();
+        k += positions(std::slice::from_ref(seen)).len();
     }
     let total = pages.len();
     let doc = &pdf.doc;
-    let work: Vec<(usize, ObjectId)> = pages.iter().copied().enumerate().collect();
-    let read = std::sync::Mutex::new(read.into_iter().map(Some).collect::<Vec<_>>());
-    let contents = parallel(&work, threads, |_, &(n, page)| {
-        let (ops, seen) = read
-            .lock()
-            .map_err(|_| PdfError::Write("a worker failed".into()))?
-            .get_mut(n)
-            .and_then(Option::take)
-            .ok_or_else(|| PdfError::Write("page read twice".into()))?;
+    let work: Vec<(usize, ObjectId, (Vec<Operation>, PageText))> = read
+        .into_iter()
+        .enumerate()
+        .map(|(n, r)| (n, pages[n], r))
+        .collect();
+    let contents = parallel(work, threads, |(n, page, (ops, seen))| {
         let mut edits: Vec<(SiteAt, f32)> = Vec::new();
         let mut k = first[n];
         let mut sum = 0.0f32;
@@ -307,7 +304,7 @@ pub fn issue(
                 .map_err(|e| PdfError::Write(e.to_string()))?,
         );
         content.extend(b"\nQ\n");
-        content.extend(mark_ops(mark, page_size(doc, page), n + 1, total));
+        content.extend(mark_ops(mark, media_box(doc, page), n + 1, total));
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut z, &content).map_err(|e| PdfError::Write(e.to_string()))?;
         z.finish().map_err(|e| PdfError::Write(e.to_string()))
@@ -345,23 +342,29 @@ fn carriers(sites: &[Site]) -> impl Iterator<Item = (&Site, bool, bool)> {
 }
 
 /// Runs `f` over `items` on `threads` threads, results in order.
-fn parallel<T: Sync, R: Send>(
-    items: &[T],
+fn parallel<T: Send, R: Send>(
+    items: Vec<T>,
     threads: usize,
-    f: impl Fn(usize, &T) -> Result<R, PdfError> + Sync,
+    f: impl Fn(T) -> Result<R, PdfError> + Sync,
 ) -> Result<Vec<R>, PdfError> {
     let chunk = items.len().div_ceil(threads.max(1)).max(1);
-    let mut out: Vec<R> = Vec::with_capacity(items.len());
-    let parts: Vec<Result<Vec<R>, PdfError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .enumerate()
-            .map(|(c, part)| {
+    let mut parts: Vec<Vec<T>> = Vec::new();
+    let mut rest = items.into_iter();
+    loop {
+        let part: Vec<T> = rest.by_ref().take(chunk).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    let done: Vec<Result<Vec<R>, PdfError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|part| {
                 let f = &f;
                 s.spawn(move || {
-                    part.iter()
-                        .enumerate()
-                        .map(|(i, t)| f(c * chunk + i, t))
+                    part.into_iter()
+                        .map(f)
                         .collect::<Result<Vec<R>, PdfError>>()
                 })
             })
@@ -374,8 +377,9 @@ fn parallel<T: Sync, R: Send>(
             })
             .collect()
     });
-    for p in parts {
-        out.extend(p?);
+    let mut out = Vec::new();
+    for d in done {
+        out.extend(d?);
     }
     Ok(out)
 }
@@ -560,10 +564,6 @@ pub fn media_box(doc: &Document, page: ObjectId) -> (f32, f32, f32, f32) {
         }
     }
     (0.0, 0.0, 612.0, 792.0)
-}
-
-fn page_size(doc: &Document, page: ObjectId) -> (f32, f32, f32, f32) {
-    media_box(doc, page)
 }
 
 const FONT_LATIN: &str = "CustodianMarkL";

@@ -236,37 +236,38 @@ fn array<'a>(doc: &'a Document, o: &'a Object) -> Option<&'a Vec<Object>> {
     resolve(doc, o).as_array().ok()
 }
 
-fn standard_widths(base: &[u8]) -> Option<(&'static [u16; 256], f32)> {
+/// The metrics of a standard 14 font a PDF names without embedding it.
+enum Standard {
+    /// Every glyph this wide (Courier).
+    Fixed(f32),
+    /// By WinAnsi code.
+    Table(&'static [u16; 256]),
+}
+
+fn standard_widths(base: &[u8]) -> Option<Standard> {
     let name = String::from_utf8_lossy(base);
     let name = name.rsplit('+').next().unwrap_or(&name).to_string();
     let has = |s: &str| name.contains(s);
-    if has("Courier") {
-        return Some((&std_widths::HELVETICA, -600.0)); // fixed pitch, see caller
-    }
     let bold = has("Bold");
     let italic = has("Italic") || has("Oblique");
-    if has("Helvetica") || has("Arial") {
-        return Some((
-            if bold {
-                &std_widths::HELVETICA_BOLD
-            } else {
-                &std_widths::HELVETICA
-            },
-            0.0,
-        ));
+    if has("Courier") {
+        Some(Standard::Fixed(600.0))
+    } else if has("Helvetica") || has("Arial") {
+        Some(Standard::Table(if bold {
+            &std_widths::HELVETICA_BOLD
+        } else {
+            &std_widths::HELVETICA
+        }))
+    } else if has("Times") {
+        Some(Standard::Table(match (bold, italic) {
+            (false, false) => &std_widths::TIMES_ROMAN,
+            (true, false) => &std_widths::TIMES_BOLD,
+            (false, true) => &std_widths::TIMES_ITALIC,
+            (true, true) => &std_widths::TIMES_BOLD_ITALIC,
+        }))
+    } else {
+        None
     }
-    if has("Times") {
-        return Some((
-            match (bold, italic) {
-                (false, false) => &std_widths::TIMES_ROMAN,
-                (true, false) => &std_widths::TIMES_BOLD,
-                (false, true) => &std_widths::TIMES_ITALIC,
-                (true, true) => &std_widths::TIMES_BOLD_ITALIC,
-            },
-            0.0,
-        ));
-    }
-    None
 }
 
 fn load_font(doc: &Document, d: &Dictionary) -> Font {
@@ -368,8 +369,8 @@ fn load_widths(doc: &Document, d: &Dictionary) -> Font {
         }
     } else if let Some(base) = d.get(b"BaseFont").ok().and_then(|o| o.as_name().ok()) {
         match standard_widths(base) {
-            Some((_, fixed)) if fixed < 0.0 => default = -fixed,
-            Some((table, _)) => {
+            Some(Standard::Fixed(w)) => default = w,
+            Some(Standard::Table(table)) => {
                 for (c, w) in table.iter().enumerate() {
                     if *w > 0 {
                         widths.insert(c as u32, f32::from(*w));
@@ -410,37 +411,6 @@ fn page_fonts(doc: &Document, page: ObjectId) -> HashMap<Vec<u8>, Font> {
         }
     }
     out
-}
-
-/// The page's media box lower-left corner.
-pub fn page_origin(doc: &Document, page: ObjectId) -> (f32, f32) {
-    let mut id = page;
-    for _ in 0..32 {
-        let Ok(d) = doc.get_dictionary(id) else {
-            break;
-        };
-        if let Some(b) = d.get(b"MediaBox").ok().and_then(|o| array(doc, o)) {
-            let x = b
-                .first()
-                .map(|o| resolve(doc, o))
-                .and_then(num)
-                .unwrap_or(0.0);
-            let y = b
-                .get(1)
-                .map(|o| resolve(doc, o))
-                .and_then(num)
-                .unwrap_or(0.0);
-            return (
-                x.min(b.get(2).map(|o| resolve(doc, o)).and_then(num).unwrap_or(x)),
-                y.min(b.get(3).map(|o| resolve(doc, o)).and_then(num).unwrap_or(y)),
-            );
-        }
-        match d.get(b"Parent").and_then(Object::as_reference) {
-            Ok(p) => id = p,
-            Err(_) => break,
-        }
-    }
-    (0.0, 0.0)
 }
 
 #[derive(Clone, Copy)]
@@ -491,7 +461,7 @@ pub fn interpret(
         )));
     }
     let fonts = page_fonts(doc, page);
-    let (ox, oy) = page_origin(doc, page);
+    let (ox, oy, _, _) = crate::media_box(doc, page);
     let mut out = PageText::default();
     // Where the last glyph ended (x, y, size), for spaces and newlines.
     let mut last_end: Option<(f32, f32, f32)> = None;

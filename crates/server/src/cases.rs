@@ -17,6 +17,8 @@ use custodian_ledger::entry::{kinds, ProofBundle};
 use custodian_ledger::NoteVerifier;
 use custodian_store::{audit, CustodyRecord, LedgerContext, Store};
 
+use crate::console::esc;
+
 pub const BUNDLE_FORMAT: &str = "custodian-evidence-bundle/v1";
 
 #[derive(Debug, thiserror::Error)]
@@ -73,10 +75,6 @@ impl<T> Ctx<T> for Option<T> {
     fn with_context<F: FnOnce() -> String>(self, f: F) -> Result<T> {
         self.ok_or_else(|| CaseError::NotFound(f()))
     }
-}
-
-fn hex_of(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// A verifier key from its text, or from a file holding it.
@@ -206,13 +204,6 @@ fn evidence_ids(v: &Value, out: &mut BTreeSet<String>) {
         Value::Array(a) => a.iter().for_each(|x| evidence_ids(x, out)),
         _ => {}
     }
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// One proven record in the bundle.
@@ -418,17 +409,17 @@ pub async fn export(
     let mut html = String::new();
     html.push_str(&format!(
         "<!doctype html><html lang=\"en\"><meta charset=\"utf-8\"><title>{0}</title><style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}td,th{{border-bottom:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}}</style><h1>Evidence bundle {0}</h1>",
-        html_escape(case)
+        esc(case)
     ));
     html.push_str(&format!(
         "<p>Subject <b>{}</b>; alert {} ({}, score {:.0}); case {}; created {}.</p><p>{}</p>",
-        html_escape(&subject),
-        html_escape(&alert.id),
-        html_escape(&alert.severity),
+        esc(&subject),
+        esc(&alert.id),
+        esc(&alert.severity),
         alert.score,
-        html_escape(st["status"].as_str().unwrap_or("?")),
-        html_escape(&created),
-        html_escape(alert_body["summary"].as_str().unwrap_or(""))
+        esc(st["status"].as_str().unwrap_or("?")),
+        esc(&created),
+        esc(alert_body["summary"].as_str().unwrap_or(""))
     ));
     html.push_str(
         "<h2>Timeline</h2><table><tr><th>time</th><th>record</th><th>what</th><th>proof</th></tr>",
@@ -436,37 +427,37 @@ pub async fn export(
     for i in &items {
         html.push_str(&format!(
             "<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>",
-            html_escape(&i.at),
+            esc(&i.at),
             i.kind,
-            html_escape(&i.record_id),
-            html_escape(&i.what),
-            html_escape(&i.file)
+            esc(&i.record_id),
+            esc(&i.what),
+            esc(&i.file)
         ));
     }
     html.push_str("</table><h2>Secrecy management of the documents involved</h2>");
     for s in &secrecy {
         html.push_str(&format!(
             "<h3>{} — {}</h3><p>Level {}, owner {}, need to know: {}.</p><ul>",
-            html_escape(s["doc"].as_str().unwrap_or("")),
-            html_escape(s["title"].as_str().unwrap_or("")),
-            html_escape(s["level"].as_str().unwrap_or("")),
-            html_escape(s["owner"].as_str().unwrap_or("")),
-            html_escape(&s["need_to_know_projects"].to_string())
+            esc(s["doc"].as_str().unwrap_or("")),
+            esc(s["title"].as_str().unwrap_or("")),
+            esc(s["level"].as_str().unwrap_or("")),
+            esc(s["owner"].as_str().unwrap_or("")),
+            esc(&s["need_to_know_projects"].to_string())
         ));
         for h in s["history"].as_array().into_iter().flatten() {
             html.push_str(&format!(
                 "<li>{} {} → {} by {}</li>",
-                html_escape(h["at"].as_str().unwrap_or("")),
-                html_escape(h["field"].as_str().unwrap_or("")),
-                html_escape(h["new"].as_str().unwrap_or("")),
-                html_escape(h["by"].as_str().unwrap_or(""))
+                esc(h["at"].as_str().unwrap_or("")),
+                esc(h["field"].as_str().unwrap_or("")),
+                esc(h["new"].as_str().unwrap_or("")),
+                esc(h["by"].as_str().unwrap_or(""))
             ));
         }
         html.push_str("</ul>");
     }
     html.push_str(&format!(
         "<h2>How to check this bundle</h2><p>Every record above is an entry of the company's custody ledger; <code>proofs/</code> holds its inclusion proof against the signed checkpoint in <code>checkpoint.txt</code>, verifiable with the public key in <code>key.pub</code> (compare it with the key the company published). <code>manifest.json</code> lists the SHA-256 of every file. Run <code>custodian bundle verify {0}.zip --key PUBLISHED-KEY</code>, or check each proof by RFC 9162 with any tool.</p></html>\n",
-        html_escape(case)
+        esc(case)
     ));
     // The same report as PDF, typeset by Custodian.
     let mut md = format!("# Evidence bundle {case}\n\nSubject {subject}; alert {} ({}, score {:.0}).\n\n{}\n\n## Timeline\n\n", alert.id, alert.severity, alert.score, alert_body["summary"].as_str().unwrap_or(""));
@@ -518,7 +509,7 @@ pub async fn export(
         .map(|(n, b)| {
             (
                 n.as_str(),
-                hex_of(&<sha2::Sha256 as sha2::Digest>::digest(b)),
+                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b)),
             )
         })
         .collect();
@@ -596,7 +587,7 @@ pub fn verify_bundle<R: std::io::Read + std::io::Seek>(
         let b = files
             .get(name)
             .with_context(|| format!("{name} is listed in the manifest but missing"))?;
-        let got = hex_of(&<sha2::Sha256 as sha2::Digest>::digest(b));
+        let got = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b));
         if Some(got.as_str()) != digest.as_str() {
             bail!("{name} was changed: its SHA-256 differs from the manifest's");
         }
@@ -718,7 +709,7 @@ pub async fn open(
     };
     let case = format!(
         "CASE-{}",
-        &hex_of(&<sha2::Sha256 as sha2::Digest>::digest(
+        &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
             format!("{alert}\n{}", at.to_rfc3339()).as_bytes()
         ))[..12]
     );
@@ -752,4 +743,22 @@ pub async fn list(store: &dyn Store) -> Result<Vec<(String, Value)>> {
             (id, st)
         })
         .collect())
+}
+
+/// The stored alerts, highest score first (ties by id), at most `limit`.
+pub async fn ranked_alerts(
+    store: &dyn Store,
+    limit: usize,
+) -> std::result::Result<Vec<custodian_store::StoredAlert>, custodian_store::StoreError> {
+    let mut list = store.alerts(u32::MAX).await?;
+    list.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+    list.truncate(limit);
+    Ok(list)
+}
+
+/// A stored alert as the API and `custodian alerts --json` show it.
+pub fn alert_json(a: &custodian_store::StoredAlert) -> Value {
+    json!({"id": a.id, "user": a.user, "raised_at": a.raised_at.to_rfc3339(),
+           "severity": a.severity, "score": a.score,
+           "alert": serde_json::from_str::<Value>(&a.body).unwrap_or(Value::Null)})
 }

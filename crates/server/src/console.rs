@@ -302,12 +302,10 @@ pub(crate) async fn alert_queue(
     headers: HeaderMap,
 ) -> Response {
     let l = lang(&q, &headers);
-    let mut list = match state.store.alerts(u32::MAX).await {
+    let list = match crate::cases::ranked_alerts(state.store.as_ref(), 200).await {
         Ok(a) => a,
         Err(e) => return crate::internal(e),
     };
-    list.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-    list.truncate(200);
     let key = state.pseudonym_key();
     let csrf = esc(p.csrf.as_deref().unwrap_or(""));
     let mut rows = String::new();

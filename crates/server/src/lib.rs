@@ -853,18 +853,8 @@ async fn me(axum::Extension(p): axum::Extension<Principal>) -> Json<Value> {
 }
 
 async fn alerts(State(state): State<Arc<AppState>>) -> Response {
-    match state.store.alerts(u32::MAX).await {
-        Ok(mut list) => {
-            list.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-            list.truncate(500);
-            let v: Vec<Value> = list
-                .iter()
-                .map(|a| json!({"id": a.id, "user": a.user, "raised_at": a.raised_at.to_rfc3339(),
-                                "severity": a.severity, "score": a.score,
-                                "alert": serde_json::from_str::<Value>(&a.body).unwrap_or(Value::Null)}))
-                .collect();
-            Json(v).into_response()
-        }
+    match cases::ranked_alerts(state.store.as_ref(), 500).await {
+        Ok(list) => Json(list.iter().map(cases::alert_json).collect::<Vec<_>>()).into_response(),
         Err(e) => internal(e),
     }
 }

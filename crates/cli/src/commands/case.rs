@@ -81,19 +81,9 @@ pub struct AlertsArgs {
 
 /// The stored alerts, highest score first.
 pub async fn alerts(store: &dyn Store, args: AlertsArgs) -> Result<ExitCode> {
-    let mut list = store.alerts(u32::MAX).await?;
-    list.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-    list.truncate(args.limit as usize);
+    let list = cases::ranked_alerts(store, args.limit as usize).await?;
     if args.json {
-        let v: Vec<Value> = list
-            .iter()
-            .map(|a| {
-                json!({"id": a.id, "user": a.user, "raised_at": a.raised_at.to_rfc3339(),
-                       "severity": a.severity, "score": a.score,
-                       "alert": serde_json::from_str::<Value>(&a.body).unwrap_or(Value::Null)})
-            })
-            .collect();
-        crate::output::json(&v)?;
+        crate::output::json(&list.iter().map(cases::alert_json).collect::<Vec<_>>())?;
     } else {
         for a in &list {
             let body: Value = serde_json::from_str(&a.body).unwrap_or(Value::Null);

@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
-use chrono::{DateTime, FixedOffset};
 use serde_json::{json, Value};
 
 use custodian_broker::ContentKey;
@@ -53,16 +52,6 @@ pub enum Cmd {
     },
     /// The copies issued (and refused) for a document.
     List { doc: String },
-}
-
-pub(crate) fn record(
-    kind: &str,
-    doc: Option<&str>,
-    user: &str,
-    at: DateTime<FixedOffset>,
-    body: Value,
-) -> CustodyRecord {
-    CustodyRecord::new(kind, doc, user, at, &body)
 }
 
 pub(crate) fn hex_of(b: &[u8]) -> String {
@@ -147,12 +136,12 @@ pub async fn acknowledge(
         bail!("no person '{person}' in the directory");
     }
     let at = crate::clock::now();
-    let r = record(
+    let r = CustodyRecord::new(
         "acknowledgement",
         None,
         person,
         at,
-        json!({"type": "acknowledgement", "user": person, "policy": policy, "at": at.to_rfc3339()}),
+        &json!({"type": "acknowledgement", "user": person, "policy": policy, "at": at.to_rfc3339()}),
     );
     let ledger = super::ledger::context(settings)?;
     store
@@ -182,12 +171,12 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
                 bail!("no person '{for_user}' in the directory");
             }
             let at = crate::clock::now();
-            let r = record(
+            let r = CustodyRecord::new(
                 "approval",
                 Some(&doc),
                 &for_user,
                 at,
-                json!({"type": "approval", "doc": doc, "for": for_user, "by": by, "at": at.to_rfc3339()}),
+                &json!({"type": "approval", "doc": doc, "for": for_user, "by": by, "at": at.to_rfc3339()}),
             );
             store
                 .insert_custody(std::slice::from_ref(&r), &ledger)
@@ -245,12 +234,12 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
                 }
             }
             if let Some(why) = refusal {
-                let r = record(
+                let r = CustodyRecord::new(
                     "refusal",
                     Some(&doc),
                     &to,
                     at,
-                    json!({"type": "refusal", "doc": doc, "to": to, "purpose": purpose, "reason": why, "at": at.to_rfc3339()}),
+                    &json!({"type": "refusal", "doc": doc, "to": to, "purpose": purpose, "reason": why, "at": at.to_rfc3339()}),
                 );
                 store
                     .insert_custody(std::slice::from_ref(&r), &ledger)
@@ -352,12 +341,12 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
                 };
             write_private(&out, &copy)?;
             use sha2::{Digest, Sha256};
-            let r = record(
+            let r = CustodyRecord::new(
                 "copy",
                 Some(&doc),
                 &to,
                 at,
-                json!({
+                &json!({
                     "type": "copy", "copy_id": copy_id, "index": index, "doc": doc, "to": to,
                     "purpose": purpose, "content_sha256": sealed.sha256,
                     "copy_sha256": hex_of(&Sha256::digest(&copy)),

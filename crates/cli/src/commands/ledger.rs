@@ -253,12 +253,7 @@ fn read_limited(path: &Path, limit: u64) -> Result<String> {
 
 /// A verifier key given as text or as a file holding it.
 pub fn parse_verifier(arg: &str) -> Result<NoteVerifier> {
-    let text = if Path::new(arg).is_file() {
-        read_limited(Path::new(arg), 4096)?
-    } else {
-        arg.to_string()
-    };
-    NoteVerifier::parse(text.trim()).map_err(|e| anyhow::anyhow!("--key: {e}"))
+    Ok(custodian_server::cases::parse_verifier(arg)?)
 }
 
 fn create_key(path: &Path, origin: &str) -> Result<NoteSigner> {
