@@ -152,6 +152,10 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Demo(args) = &cli.command {
         return commands::demo::run(&settings, args).await;
     }
+    let cli = match cli.command {
+        Command::Serve(args) if args.demo => return commands::serve::demo(&settings, args).await,
+        command => Cli { command, ..cli },
+    };
     if let Command::Detect(args) = &cli.command {
         if !args.from_store {
             return commands::detect::run_folder(&settings, args);

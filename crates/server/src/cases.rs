@@ -144,7 +144,19 @@ async fn append(
     let mut body = body;
     body["type"] = json!("case");
     body["at"] = json!(at.to_rfc3339());
-    let r = CustodyRecord::new("case", None, subject, at, &body);
+    ledgered(store, ledger, "case", subject, at, &body).await
+}
+
+/// Stores one custody record about `user` (and so appends it to the ledger).
+async fn ledgered(
+    store: &dyn Store,
+    ledger: &LedgerContext,
+    kind: &str,
+    user: &str,
+    at: DateTime<FixedOffset>,
+    body: &Value,
+) -> Result<CustodyRecord> {
+    let r = CustodyRecord::new(kind, None, user, at, body);
     store
         .insert_custody(std::slice::from_ref(&r), ledger)
         .await?;
@@ -688,6 +700,19 @@ pub fn verify_bundle<R: std::io::Read + std::io::Seek>(
     }))
 }
 
+async fn stored_alert(store: &dyn Store, alert: &str) -> Result<custodian_store::StoredAlert> {
+    store
+        .alerts(u32::MAX)
+        .await?
+        .into_iter()
+        .find(|a| a.id == alert)
+        .ok_or_else(|| {
+            CaseError::NotFound(format!(
+                "no alert '{alert}' in the store (custodian detect --from-store stores them)"
+            ))
+        })
+}
+
 /// Opens a case from a stored alert; returns the case id and its record.
 pub async fn open(
     store: &dyn Store,
@@ -697,16 +722,7 @@ pub async fn open(
     by: &str,
 ) -> Result<(String, CustodyRecord, custodian_store::StoredAlert)> {
     nonempty("--by", by)?;
-    let Some(a) = store
-        .alerts(u32::MAX)
-        .await?
-        .into_iter()
-        .find(|a| a.id == alert)
-    else {
-        return Err(CaseError::NotFound(format!(
-            "no alert '{alert}' in the store (custodian detect --from-store stores them)"
-        )));
-    };
+    let a = stored_alert(store, alert).await?;
     let case = format!(
         "CASE-{}",
         &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
@@ -761,4 +777,56 @@ pub fn alert_json(a: &custodian_store::StoredAlert) -> Value {
     json!({"id": a.id, "user": a.user, "raised_at": a.raised_at.to_rfc3339(),
            "severity": a.severity, "score": a.score,
            "alert": serde_json::from_str::<Value>(&a.body).unwrap_or(Value::Null)})
+}
+
+/// Who acknowledged each alert, and when (the latest acknowledgement).
+pub async fn acknowledgements(store: &dyn Store) -> Result<BTreeMap<String, Value>> {
+    let mut out = BTreeMap::new();
+    for r in store.custody_records("alert_ack", None, None).await? {
+        if let Ok(v) = serde_json::from_str::<Value>(&r.body) {
+            if let Some(a) = v["alert"].as_str() {
+                out.insert(a.to_string(), v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Acknowledges a stored alert (seen and triaged, whether or not a case
+/// follows); a ledgered custody record of kind `alert_ack`.
+pub async fn acknowledge(
+    store: &dyn Store,
+    ledger: &LedgerContext,
+    at: DateTime<FixedOffset>,
+    alert: &str,
+    by: &str,
+    note: Option<&str>,
+) -> Result<CustodyRecord> {
+    if let Some(n) = note {
+        if n.len() > 10_000 {
+            bail!("the note is at most 10,000 bytes");
+        }
+    }
+    let a = stored_alert(store, alert).await?;
+    let body = json!({"type": "alert_ack", "alert": alert, "by": by,
+                      "note": note.filter(|n| !n.trim().is_empty()), "at": at.to_rfc3339()});
+    ledgered(store, ledger, "alert_ack", &a.user, at, &body).await
+}
+
+/// Records that `by` was shown the real name behind a pseudonym, and why;
+/// a ledgered custody record of kind `reveal` (the person's page lists it).
+pub async fn reveal(
+    store: &dyn Store,
+    ledger: &LedgerContext,
+    at: DateTime<FixedOffset>,
+    user: &str,
+    by: &str,
+    reason: &str,
+) -> Result<CustodyRecord> {
+    if reason.trim().len() < 4 || reason.len() > 2_000 {
+        bail!("say why the name is needed (4 to 2,000 characters)");
+    }
+    let body = json!({"type": "reveal", "subject": user, "by": by, "reason": reason.trim(),
+                      "at": at.to_rfc3339()});
+    ledgered(store, ledger, "reveal", user, at, &body).await
 }

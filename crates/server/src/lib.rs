@@ -37,6 +37,7 @@ use custodian_store::{LedgerContext, NewContact, Store};
 
 pub mod cases;
 pub mod console;
+pub mod people;
 
 /// The roles of DESIGN.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -144,6 +145,12 @@ pub const ROUTES: &[Route] = &[
         summary: "alerts, highest score first, with explanations",
     },
     Route {
+        method: "POST",
+        path: "/api/alerts/{alert}/ack",
+        access: Access::Roles(&[Role::Analyst]),
+        summary: "acknowledge an alert, with an optional note (ledgered)",
+    },
+    Route {
         method: "GET",
         path: "/api/contacts/groups",
         access: Access::Roles(&[Role::Analyst]),
@@ -166,6 +173,24 @@ pub const ROUTES: &[Route] = &[
         path: "/api/ledger/status",
         access: Access::Roles(&[Role::Auditor]),
         summary: "ledger size, root and latest signed checkpoint",
+    },
+    Route {
+        method: "GET",
+        path: "/api/ledger/checkpoint",
+        access: Access::Roles(&[Role::Auditor]),
+        summary: "the latest signed checkpoint (C2SP signed note, text/plain)",
+    },
+    Route {
+        method: "GET",
+        path: "/api/ledger/proofs/{kind}/{record}",
+        access: Access::Roles(&[Role::Auditor]),
+        summary: "a record's inclusion proof against the latest checkpoint (what custodian ledger prove writes)",
+    },
+    Route {
+        method: "POST",
+        path: "/api/ledger/verify",
+        access: Access::Roles(&[Role::Auditor]),
+        summary: "rebuild the tree from every stored record and check every checkpoint (one at a time)",
     },
     Route {
         method: "GET",
@@ -241,6 +266,54 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/ui/logout",
+        access: Access::Public,
+        summary: "console: log out (clears the session cookie)",
+    },
+    Route {
+        method: "POST",
+        path: "/ui/alerts/{alert}/ack",
+        access: Access::Console(&[Role::Analyst]),
+        summary: "console: acknowledge an alert (form)",
+    },
+    Route {
+        method: "GET",
+        path: "/ui/people/{person}",
+        access: Access::Console(&[Role::Analyst]),
+        summary: "console: a person (by pseudonym): timeline and the weekly outside-scope chart",
+    },
+    Route {
+        method: "POST",
+        path: "/ui/people/{person}/reveal",
+        access: Access::Console(&[Role::Analyst]),
+        summary: "console: reveal the name behind a pseudonym, with a reason (ledgered)",
+    },
+    Route {
+        method: "GET",
+        path: "/ui/contacts",
+        access: Access::Console(&[Role::Analyst]),
+        summary: "console: contact reports grouped by approacher",
+    },
+    Route {
+        method: "GET",
+        path: "/ui/cases",
+        access: Access::Console(&[Role::Analyst]),
+        summary: "console: the cases",
+    },
+    Route {
+        method: "GET",
+        path: "/ui/ledger",
+        access: Access::Console(&[Role::Auditor]),
+        summary: "console: the ledger's status and a verify action",
+    },
+    Route {
+        method: "POST",
+        path: "/ui/ledger/verify",
+        access: Access::Console(&[Role::Auditor]),
+        summary: "console: verify the whole ledger (form)",
+    },
+    Route {
+        method: "POST",
         path: "/ui/cases",
         access: Access::Console(&[Role::Analyst]),
         summary: "console: open a case from an alert (form)",
@@ -290,9 +363,16 @@ pub struct AppState {
     failures: Mutex<HashMap<String, (u32, i64)>>,
     metrics: Metrics,
     dummy_hash: String,
+    /// One full verification at a time (it reads the whole store).
+    verifying: tokio::sync::Mutex<()>,
 }
 
 impl AppState {
+    /// The pseudonym analysts see for a person.
+    pub fn pseudonym(&self, user: &str) -> String {
+        console::pseudonym(&self.pseudonym_key(), user)
+    }
+
     /// The key analysts' pseudonyms are derived from (stable while the
     /// session key is).
     pub(crate) fn pseudonym_key(&self) -> [u8; 32] {
@@ -319,6 +399,7 @@ impl AppState {
             // Verified against when the account does not exist, so an
             // unknown name costs what a wrong password costs.
             dummy_hash: hash_password("not a password", &[7u8; 16]).unwrap_or_default(),
+            verifying: tokio::sync::Mutex::new(()),
         }
     }
 }
@@ -529,10 +610,14 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/logout", post(logout))
         .route("/api/me", get(me))
         .route("/api/alerts", get(alerts))
+        .route("/api/alerts/{alert}/ack", post(ack_alert))
         .route("/api/contacts/groups", get(contact_groups))
         .route("/api/contact-reports", post(file_contact_report))
         .route("/api/events", post(ingest_events))
         .route("/api/ledger/status", get(ledger_status))
+        .route("/api/ledger/checkpoint", get(ledger_checkpoint))
+        .route("/api/ledger/proofs/{kind}/{record}", get(ledger_proof))
+        .route("/api/ledger/verify", post(ledger_verify))
         .route("/api/people", get(people))
         .route("/api/register", get(register))
         .route("/api/cases", get(list_cases).post(open_case))
@@ -547,8 +632,18 @@ pub fn app(state: Arc<AppState>) -> Router {
             "/ui/report",
             get(console::report_form).post(console::report_submit),
         )
+        .route("/ui/logout", post(console::logout))
         .route("/ui/alerts", get(console::alert_queue))
-        .route("/ui/cases", post(console::open_case))
+        .route("/ui/alerts/{alert}/ack", post(console::ack_alert))
+        .route("/ui/people/{person}", get(console::person_page))
+        .route("/ui/people/{person}/reveal", post(console::reveal_name))
+        .route("/ui/contacts", get(console::contacts_page))
+        .route(
+            "/ui/cases",
+            get(console::cases_page).post(console::open_case),
+        )
+        .route("/ui/ledger", get(console::ledger_page))
+        .route("/ui/ledger/verify", post(console::ledger_verify))
         .route("/ui/cases/{case}", get(console::case_page))
         .route("/ui/cases/{case}/notes", post(console::add_note))
         .route("/ui/cases/{case}/bundle", get(case_bundle))
@@ -644,8 +739,14 @@ pub fn openapi_document() -> Value {
                 "type": "object", "required": ["username", "password"],
                 "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}});
         }
-        if r.path.contains("{case}") {
-            op["parameters"] = json!([{"name": "case", "in": "path", "required": true, "schema": {"type": "string"}}]);
+        let params: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        if !params.is_empty() {
+            op["parameters"] = Value::Array(params);
         }
         match (r.method, r.path) {
             ("POST", "/api/cases") => {
@@ -659,6 +760,10 @@ pub fn openapi_document() -> Value {
                                    "text": {"type": "string"}, "to": {"type": "string"},
                                    "status": {"type": "string", "enum": ["open", "closed"]},
                                    "reason": {"type": "string"}}}}}});
+            }
+            ("POST", "/api/alerts/{alert}/ack") => {
+                op["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": {
+                    "type": "object", "properties": {"note": {"type": "string"}}}}}});
             }
             ("POST", "/api/events") => {
                 op["requestBody"] = json!({"required": true, "content": {"text/plain": {"schema": {
@@ -852,10 +957,108 @@ async fn me(axum::Extension(p): axum::Extension<Principal>) -> Json<Value> {
     Json(json!({"name": p.name, "role": p.role.as_str(), "user_id": p.user_id}))
 }
 
-async fn alerts(State(state): State<Arc<AppState>>) -> Response {
-    match cases::ranked_alerts(state.store.as_ref(), 500).await {
-        Ok(list) => Json(list.iter().map(cases::alert_json).collect::<Vec<_>>()).into_response(),
-        Err(e) => internal(e),
+/// Which alerts a list shows: `?severity=high|medium|low`, `?user=`,
+/// `?min_score=`, `?unacknowledged=1`, `?limit=` (at most 5,000).
+#[derive(Debug, Default)]
+pub struct AlertFilter {
+    pub severity: Option<String>,
+    pub user: Option<String>,
+    pub min_score: Option<f64>,
+    pub unacknowledged: bool,
+    pub limit: usize,
+}
+
+impl AlertFilter {
+    pub fn from_query(q: &HashMap<String, String>) -> AlertFilter {
+        let some = |k: &str| {
+            q.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        AlertFilter {
+            severity: some("severity"),
+            user: some("user"),
+            min_score: some("min_score").and_then(|v| v.parse().ok()),
+            unacknowledged: matches!(
+                q.get("unacknowledged").map(String::as_str),
+                Some("1" | "true")
+            ),
+            limit: some("limit")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(500)
+                .min(5_000),
+        }
+    }
+
+    pub fn admits(&self, a: &custodian_store::StoredAlert, acknowledged: bool) -> bool {
+        self.severity.as_ref().is_none_or(|s| *s == a.severity)
+            && self.user.as_ref().is_none_or(|u| *u == a.user)
+            && self.min_score.is_none_or(|m| a.score >= m)
+            && !(self.unacknowledged && acknowledged)
+    }
+}
+
+async fn alerts(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let filter = AlertFilter::from_query(&q);
+    let (list, acks) = match (
+        cases::ranked_alerts(state.store.as_ref(), usize::MAX).await,
+        cases::acknowledgements(state.store.as_ref()).await,
+    ) {
+        (Ok(l), Ok(a)) => (l, a),
+        (Err(e), _) => return internal(e),
+        (_, Err(e)) => return case_error(e),
+    };
+    let out: Vec<Value> = list
+        .iter()
+        .filter(|a| filter.admits(a, acks.contains_key(&a.id)))
+        .take(filter.limit)
+        .map(|a| {
+            let mut v = cases::alert_json(a);
+            v["acknowledged"] = acks.get(&a.id).cloned().unwrap_or(Value::Null);
+            v
+        })
+        .collect();
+    Json(out).into_response()
+}
+
+#[derive(serde::Deserialize, Default)]
+struct Ack {
+    note: Option<String>,
+}
+
+async fn ack_alert(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    axum::extract::Path(alert): axum::extract::Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    let ack: Ack = if body.iter().all(u8::is_ascii_whitespace) {
+        Ack::default()
+    } else {
+        match json_body(&body) {
+            Ok(b) => b,
+            Err((s, why)) => return problem(s, &why),
+        }
+    };
+    match cases::acknowledge(
+        state.store.as_ref(),
+        &state.ledger,
+        now_of(&state),
+        &alert,
+        &p.name,
+        ack.note.as_deref(),
+    )
+    .await
+    {
+        Ok(r) => (
+            StatusCode::CREATED,
+            Json(json!({"alert": alert, "record": r.id})),
+        )
+            .into_response(),
+        Err(e) => case_error(e),
     }
 }
 
@@ -994,18 +1197,98 @@ async fn ingest_events(State(state): State<Arc<AppState>>, body: axum::body::Byt
     }
 }
 
-async fn ledger_status(State(state): State<Arc<AppState>>) -> Response {
+/// Size, root, checkpoint count and the latest signed checkpoint.
+pub(crate) async fn ledger_status_json(state: &AppState) -> Result<Value, Response> {
     let (cps, runs) = match (
         state.store.ledger_checkpoints().await,
         state.store.ledger_runs().await,
     ) {
         (Ok(c), Ok(r)) => (c, r),
-        (Err(e), _) | (_, Err(e)) => return internal(e),
+        (Err(e), _) | (_, Err(e)) => return Err(internal(e)),
     };
     let size: u64 = runs.iter().map(|r| r.count).sum();
-    Json(json!({"size": size, "checkpoints": cps.len(),
-                "latest_checkpoint": cps.last().map(|c| c.note.clone())}))
-    .into_response()
+    let latest = cps.last();
+    let root = latest.and_then(|c| {
+        let text = c.note.split("\n\n").next()?;
+        custodian_ledger::Checkpoint::parse(&format!("{text}\n")).ok()
+    });
+    Ok(json!({"size": size, "checkpoints": cps.len(),
+              "checkpoint_size": latest.map(|c| c.size),
+              "root": root.map(|c| base64::engine::general_purpose::STANDARD.encode(c.root)),
+              "latest_checkpoint": latest.map(|c| c.note.clone())}))
+}
+
+async fn ledger_status(State(state): State<Arc<AppState>>) -> Response {
+    match ledger_status_json(&state).await {
+        Ok(v) => Json(v).into_response(),
+        Err(r) => r,
+    }
+}
+
+async fn ledger_checkpoint(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.ledger_checkpoints().await {
+        Ok(cps) => match cps.last() {
+            Some(c) => (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                )],
+                c.note.clone(),
+            )
+                .into_response(),
+            None => problem(StatusCode::NOT_FOUND, "the ledger has no checkpoint yet"),
+        },
+        Err(e) => internal(e),
+    }
+}
+
+async fn ledger_proof(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Path((kind, record)): axum::extract::Path<(String, String)>,
+) -> Response {
+    match custodian_store::audit::prove(state.store.as_ref(), &kind, &record).await {
+        Ok(b) => Json(b).into_response(),
+        Err(custodian_store::audit::AuditError::Failed(f)) => {
+            problem(StatusCode::NOT_FOUND, &f.what)
+        }
+        Err(custodian_store::audit::AuditError::Store(e)) => internal(e),
+        Err(e) => problem(StatusCode::NOT_FOUND, &e.to_string()),
+    }
+}
+
+/// Verifies the whole ledger with the server's own key (one verification
+/// at a time); `{"verified": true, "report": …}` or `{"verified": false,
+/// "failure": …}`.
+pub(crate) async fn verify_ledger(state: &AppState) -> Result<Value, (StatusCode, String)> {
+    let Ok(_guard) = state.verifying.try_lock() else {
+        return Err((
+            StatusCode::CONFLICT,
+            "a verification is already running; try again when it ends".into(),
+        ));
+    };
+    let started = std::time::Instant::now();
+    let verifier = state.ledger.signer.verifier();
+    match custodian_store::audit::verify(state.store.as_ref(), &verifier, None, &|_, _| {}).await {
+        Ok(r) => {
+            tracing::info!(size = r.size, "ledger verified");
+            Ok(json!({"verified": true, "report": r, "seconds": started.elapsed().as_secs_f64()}))
+        }
+        Err(custodian_store::audit::AuditError::Failed(f)) => {
+            tracing::warn!(what = %f.what, "ledger does not verify");
+            Ok(json!({"verified": false, "failure": f}))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "ledger verification failed to run");
+            Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()))
+        }
+    }
+}
+
+async fn ledger_verify(State(state): State<Arc<AppState>>) -> Response {
+    match verify_ledger(&state).await {
+        Ok(v) => Json(v).into_response(),
+        Err((s, why)) => problem(s, &why),
+    }
 }
 
 async fn people(State(state): State<Arc<AppState>>) -> Response {

@@ -19,6 +19,9 @@ use custodian_store::{Account, ApiToken, LedgerContext, Store};
 
 struct World {
     router: axum::Router,
+    store: Arc<dyn Store>,
+    /// The pseudonym of E10001, the subject of the alert.
+    person: String,
     now: Arc<AtomicI64>,
     /// A case opened from the one stored alert.
     case: String,
@@ -61,6 +64,49 @@ async fn world() -> World {
         signer: custodian_ledger::NoteSigner::from_seed("test.example/ledger", [9; 32]).unwrap(),
         origin: "test.example/ledger".into(),
     };
+    // The alert's subject, in R&D on project HX, and a document of the
+    // sales unit's project PX they opened (outside their scope).
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let person = |id: &str, name: &str, unit: &str, project: &str| custodian_core::model::Person {
+        user_id: id.into(),
+        name: name.into(),
+        email: format!("{id}@example.com"),
+        org_unit: unit.into(),
+        site: "Tokyo".into(),
+        role: "engineer".into(),
+        manager_id: None,
+        clearance: custodian_core::Level::Confidential,
+        projects: [project.to_string()].into_iter().collect(),
+        hire_date: day("2020-04-01"),
+        leave_date: None,
+    };
+    store
+        .put_people(&[
+            person("E10001", "Taro Yamada", "R&D", "HX"),
+            person("E10002", "Hanako Sato", "Sales", "PX"),
+        ])
+        .await
+        .unwrap();
+    store
+        .put_documents(
+            &[custodian_core::model::Document {
+                doc_id: "D1".into(),
+                title: "PX price list".into(),
+                classification: custodian_core::Level::Confidential,
+                owner_id: "E10002".into(),
+                projects: custodian_core::model::Projects::parse("PX"),
+                kind: "pricing".into(),
+                created: day("2026-01-01"),
+                medium: custodian_core::model::Medium::File,
+            }],
+            &[],
+            &ledger,
+        )
+        .await
+        .unwrap();
+    let line = r#"{"id":"ev-1","ts":"2026-11-19T19:00:00+09:00","user":"E10001","action":"doc.print","doc":"D1","pages":12}"#;
+    let ev = custodian_ingest::accept_event_line(line.as_bytes(), |_| true).unwrap();
+    store.insert_events(vec![ev], &ledger).await.unwrap();
     store
         .insert_alerts(
             &[custodian_store::NewAlert {
@@ -82,13 +128,15 @@ async fn world() -> World {
         .await
         .unwrap();
     let state = Arc::new(AppState::new(
-        store,
+        store.clone(),
         ledger,
         [5; 32],
         Arc::new(move || clock_now.load(Ordering::SeqCst)),
     ));
     World {
-        router: app(state),
+        router: app(state.clone()),
+        person: state.pseudonym("E10001"),
+        store,
         now,
         case,
         _dir: dir,
@@ -180,6 +228,17 @@ fn expected(route: &custodian_server::Route, who: Option<Role>) -> StatusCode {
         (Access::Public, _) if route.method == "POST" && route.path.starts_with("/ui/") => {
             StatusCode::SEE_OTHER
         }
+        // These forms answer with the page itself (the revealed name, the
+        // verification's result), not a redirect.
+        (Access::Console(rs), Some(r))
+            if rs.contains(&r)
+                && matches!(
+                    route.path,
+                    "/ui/people/{person}/reveal" | "/ui/ledger/verify"
+                ) =>
+        {
+            StatusCode::OK
+        }
         (Access::Public, _) => StatusCode::OK,
         (Access::Console(_), None) => StatusCode::SEE_OTHER,
         (Access::Console(rs), Some(r)) if rs.contains(&r) => {
@@ -196,7 +255,10 @@ fn expected(route: &custodian_server::Route, who: Option<Role>) -> StatusCode {
                 (route.method, route.path),
                 (
                     "POST",
-                    "/api/contact-reports" | "/api/cases" | "/api/cases/{case}/actions"
+                    "/api/contact-reports"
+                        | "/api/cases"
+                        | "/api/cases/{case}/actions"
+                        | "/api/alerts/{alert}/ack"
                 )
             ) {
                 StatusCode::CREATED
@@ -217,7 +279,13 @@ async fn every_role_against_every_route() {
     }
     let mut checked = 0;
     for route in ROUTES {
-        let path = route.path.replace("{case}", &w.case);
+        let path = route
+            .path
+            .replace("{case}", &w.case)
+            .replace("{alert}", "A-1")
+            .replace("{person}", &w.person)
+            .replace("{kind}", "alert")
+            .replace("{record}", "A-1");
         let path = path.as_str();
         let body = |role: Option<Role>| match route.path {
             "/api/login" => Some(
@@ -244,6 +312,14 @@ async fn every_role_against_every_route() {
             ))),
             ("POST", "/ui/cases/{case}/notes") => Some(Value::String(format!(
                 "form:csrf={}&text=seen",
+                urlencode(&csrf_of(role))
+            ))),
+            ("POST", "/ui/alerts/{alert}/ack" | "/ui/ledger/verify") => Some(Value::String(format!(
+                "form:csrf={}",
+                urlencode(&csrf_of(role))
+            ))),
+            ("POST", "/ui/people/{person}/reveal") => Some(Value::String(format!(
+                "form:csrf={}&reason=interview+for+the+case",
                 urlencode(&csrf_of(role))
             ))),
             ("POST", "/ui/login") => Some(Value::String(format!(
@@ -657,4 +733,173 @@ async fn a_case_over_the_api_exports_a_bundle_that_verifies() {
     assert_eq!(report["verified"], true, "{report}");
     assert_eq!(report["by_kind"]["alert"], 1, "{report}");
     assert_eq!(report["by_kind"]["custody"], 3, "{report}");
+}
+
+#[tokio::test]
+async fn the_person_page_pseudonymises_until_a_logged_reveal() {
+    let w = world().await;
+    let (cookie, csrf) = login(&w, Role::Analyst).await;
+    let h = [("cookie", cookie.as_str())];
+    let person_url = format!("/ui/people/{}", w.person);
+    let (s, page, _) = call(&w, "GET", &person_url, &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap().to_string();
+    // The week of the print outside their scope is drawn at its level.
+    assert!(page.contains("<rect class=\"week confidential\""), "{page}");
+    assert!(page
+        .contains("printed confidential &#39;PX price list&#39; (12 pages), outside their scope"));
+    assert!(
+        !page.contains("Taro Yamada") && !page.contains("E10001"),
+        "{page}"
+    );
+    // An unknown pseudonym is a 404, not someone else.
+    let (s, _, _) = call(&w, "GET", "/ui/people/P-000000", &h, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Revealing needs a reason and the form's CSRF token, and is ledgered.
+    let form = |c: &str, reason: &str| {
+        Some(Value::String(format!(
+            "form:csrf={}&reason={reason}",
+            urlencode(c)
+        )))
+    };
+    let reveal = format!("{person_url}/reveal");
+    let (s, _, _) = call(&w, "POST", &reveal, &h, form("wrong", "interview")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = call(&w, "POST", &reveal, &h, form(&csrf, "no")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(w
+        .store
+        .custody_records("reveal", None, None)
+        .await
+        .unwrap()
+        .is_empty());
+    let before = w.store.ledger_record_count("custody").await.unwrap();
+    let (s, page, _) = call(&w, "POST", &reveal, &h, form(&csrf, "case+interview")).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap();
+    assert!(
+        page.contains("<b class=\"revealed\">Taro Yamada</b>"),
+        "{page}"
+    );
+    let reveals = w
+        .store
+        .custody_records("reveal", None, Some("E10001"))
+        .await
+        .unwrap();
+    assert_eq!(reveals.len(), 1);
+    let body: Value = serde_json::from_str(&reveals[0].body).unwrap();
+    assert_eq!(body["by"], "analyst");
+    assert_eq!(body["reason"], "case interview");
+    assert_eq!(
+        w.store.ledger_record_count("custody").await.unwrap(),
+        before + 1
+    );
+    // The next plain view is pseudonymised again, and lists the reveal.
+    let (_, page, _) = call(&w, "GET", &person_url, &h, None).await;
+    let page = page.as_str().unwrap();
+    assert!(!page.contains("Taro Yamada"));
+    assert!(page.contains("name revealed to analyst (reason: case interview)"));
+}
+
+#[tokio::test]
+async fn alerts_filter_and_acknowledge_and_the_auditor_proves_and_verifies() {
+    let w = world().await;
+    let (cookie, csrf) = login(&w, Role::Analyst).await;
+    let h = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, v, _) = call(&w, "GET", "/api/alerts?severity=high", &h, None).await;
+    assert_eq!(ids(&v), ["A-1"]);
+    let (_, v, _) = call(&w, "GET", "/api/alerts?severity=low", &h, None).await;
+    assert!(ids(&v).is_empty());
+    let (_, v, _) = call(&w, "GET", "/api/alerts?min_score=81", &h, None).await;
+    assert!(ids(&v).is_empty());
+    let (_, v, _) = call(
+        &w,
+        "GET",
+        "/api/alerts?user=E10001&unacknowledged=1",
+        &h,
+        None,
+    )
+    .await;
+    assert_eq!(ids(&v), ["A-1"]);
+    assert_eq!(v[0]["acknowledged"], Value::Null);
+    let (s, _, _) = call(&w, "POST", "/api/alerts/A-9/ack", &h, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v, _) = call(
+        &w,
+        "POST",
+        "/api/alerts/A-1/ack",
+        &h,
+        Some(json!({"note": "seen, benign"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, v, _) = call(&w, "GET", "/api/alerts?unacknowledged=1", &h, None).await;
+    assert!(ids(&v).is_empty());
+    let (_, v, _) = call(&w, "GET", "/api/alerts", &h, None).await;
+    assert_eq!(v[0]["acknowledged"]["by"], "analyst");
+    assert_eq!(v[0]["acknowledged"]["note"], "seen, benign");
+
+    // The auditor: checkpoint, a proof that verifies offline, full verify.
+    let (cookie, csrf) = login(&w, Role::Auditor).await;
+    let h = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let (s, note, _) = call(&w, "GET", "/api/ledger/checkpoint", &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(note.as_str().unwrap().starts_with("test.example/ledger\n"));
+    let (s, proof, _) = call(&w, "GET", "/api/ledger/proofs/alert/A-1", &h, None).await;
+    assert_eq!(s, StatusCode::OK, "{proof}");
+    let bundle: custodian_ledger::entry::ProofBundle = serde_json::from_value(proof).unwrap();
+    let key = custodian_ledger::NoteSigner::from_seed("test.example/ledger", [9; 32])
+        .unwrap()
+        .verifier();
+    bundle.verify(&key).unwrap();
+    let (s, _, _) = call(&w, "GET", "/api/ledger/proofs/alert/A-404", &h, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v, _) = call(&w, "POST", "/api/ledger/verify", &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["verified"], true, "{v}");
+}
+
+/// The table's rows as docs/api.md shows them.
+fn documented_rows() -> Vec<String> {
+    ROUTES
+        .iter()
+        .map(|route| {
+            let mut cells = vec![format!("{} `{}`", route.method, route.path)];
+            for who in std::iter::once(None).chain(Role::ALL.into_iter().map(Some)) {
+                let s = expected(route, who).as_u16().to_string();
+                cells.push(match (route.access, who) {
+                    (Access::Console(_), None) => format!("{s} (to login)"),
+                    _ => s,
+                });
+            }
+            cells.push(route.summary.to_string());
+            format!("| {} |", cells.join(" | "))
+        })
+        .collect()
+}
+
+#[test]
+fn the_documented_table_is_the_tested_table() {
+    // CUSTODIAN_PRINT_TABLE=1 prints the rows to paste into the document.
+    if std::env::var_os("CUSTODIAN_PRINT_TABLE").is_some() {
+        println!("{}", documented_rows().join("\n"));
+    }
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md")).unwrap();
+    let missing: Vec<String> = documented_rows()
+        .into_iter()
+        .filter(|row| !doc.contains(row.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/api.md lacks these rows of the tested table:\n{}",
+        missing.join("\n")
+    );
 }

@@ -146,7 +146,7 @@ pub async fn verify(
     store: &dyn Store,
     key: &NoteVerifier,
     trusted: Option<&str>,
-    progress: &dyn Fn(u64, u64),
+    progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<VerifyReport, AuditError> {
     let fail = |f: VerifyFailure| AuditError::Failed(f);
     let runs = store.ledger_runs().await?;

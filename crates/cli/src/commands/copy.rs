@@ -2,7 +2,7 @@
 //! `copy issue`, and `trace` (PDF copies: word-gap geometry, token and
 //! visible mark; text copies: wording, token and banner).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context as _, Result};
@@ -339,7 +339,7 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
                         code.len(),
                     )
                 };
-            write_private(&out, &copy)?;
+            super::write_private(&out, &copy)?;
             use sha2::{Digest, Sha256};
             let r = CustodyRecord::new(
                 "copy",
@@ -365,22 +365,6 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    use std::io::Write as _;
-    let mut f = opts
-        .open(path)
-        .with_context(|| format!("cannot write {}", path.display()))?;
-    f.write_all(bytes)?;
-    Ok(())
 }
 
 #[derive(Debug, clap::Args)]

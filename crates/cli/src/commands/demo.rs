@@ -33,6 +33,19 @@ pub struct Args {
     top: usize,
 }
 
+impl Args {
+    /// The defaults, with this directory and size.
+    pub fn new(dir: PathBuf, people: usize, days: u32) -> Args {
+        Args {
+            people,
+            days,
+            seed: 2026,
+            dir,
+            top: 5,
+        }
+    }
+}
+
 pub async fn run(base: &Settings, args: &Args) -> Result<ExitCode> {
     let started = Instant::now();
     let dir = &args.dir;

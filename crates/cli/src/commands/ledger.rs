@@ -258,14 +258,7 @@ pub fn parse_verifier(arg: &str) -> Result<NoteVerifier> {
 
 fn create_key(path: &Path, origin: &str) -> Result<NoteSigner> {
     let key = NoteSigner::generate(origin).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).with_context(|| {
+    let mut f = super::create_private(path).with_context(|| {
         format!(
             "cannot create the key file {} (it must not exist yet)",
             path.display()

@@ -24,6 +24,34 @@ use custodian_store_sqlite::SqliteStore;
 use crate::settings::{Settings, StoreUrl};
 
 /// Opens the store the settings name, bringing its schema up to date.
+/// Creates a file only its owner can read or write (mode 0600 on Unix);
+/// fails if it exists.
+pub fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+/// Writes `bytes` to a file only its owner can read, replacing any file
+/// there (so an earlier file's wider mode does not survive).
+pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use anyhow::Context as _;
+    use std::io::Write as _;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("cannot replace {}", path.display())),
+    }
+    create_private(path)
+        .and_then(|mut f| f.write_all(bytes))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
 pub async fn open_store(settings: &Settings) -> Result<Box<dyn Store>> {
     Ok(match &settings.store {
         StoreUrl::Sqlite(url) => Box::new(SqliteStore::open(url).await?),

@@ -111,15 +111,7 @@ pub fn content_key(path: &std::path::Path) -> Result<custodian_broker::ContentKe
             .with_context(|| format!("{}", path.display()));
     }
     let key = custodian_broker::ContentKey::generate();
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts
-        .open(path)
+    let mut f = super::create_private(path)
         .with_context(|| format!("cannot create the content key {}", path.display()))?;
     use std::io::Write as _;
     writeln!(f, "{}", key.to_text())?;

@@ -18,6 +18,20 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
+    /// Serve the console on the demo company: runs `custodian demo` into
+    /// --demo-dir unless it holds one already, gives the demo accounts
+    /// (analyst, auditor, admin, employee, owner) fresh passwords, prints
+    /// them and writes them to DIR/demo-accounts.txt (readable only by you).
+    #[arg(long)]
+    pub demo: bool,
+    #[arg(long, default_value = "custodian-demo", requires = "demo")]
+    demo_dir: PathBuf,
+    /// Employees of the demo company (when it is made).
+    #[arg(long, default_value_t = 2000, requires = "demo")]
+    demo_people: usize,
+    /// Days of activity of the demo company (when it is made).
+    #[arg(long, default_value_t = 180, requires = "demo")]
+    demo_days: u32,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -57,6 +71,74 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     rand::rngs::OsRng.fill_bytes(&mut b);
     b
+}
+
+/// `serve --demo`: the demo company (made if missing), demo accounts with
+/// fresh passwords, then the server on it.
+pub async fn demo(base: &Settings, args: ServeArgs) -> Result<ExitCode> {
+    let dir = args.demo_dir.clone();
+    let db = dir.join("custodian.db");
+    if !db.exists() {
+        eprintln!(
+            "no demo company in {} yet: making one (custodian demo)",
+            dir.display()
+        );
+        let demo = super::demo::Args::new(dir.clone(), args.demo_people, args.demo_days);
+        super::demo::run(base, &demo).await?;
+    }
+    let mut settings = base.clone();
+    settings.store = crate::settings::StoreUrl::Sqlite(format!("sqlite://{}", db.display()));
+    settings.store_source = crate::settings::Source::Flag;
+    settings.ledger_key_file = dir.join("custodian-ledger.key");
+    settings.content_key_file = dir.join("custodian-content.key");
+    settings.rejects_dir = dir.join("rejects");
+    let store = super::open_store(&settings).await?;
+    let people = store.people().await?;
+    // The employee and the owner are real people of the demo company: the
+    // first person in the directory, and the owner of the first document.
+    let employee = people
+        .first()
+        .map(|p| p.user_id.clone())
+        .context("the demo company has nobody in it")?;
+    let owner = store.documents().await?.first().map(|d| d.owner_id.clone());
+    let mut lines = Vec::new();
+    for (name, role, person) in [
+        ("analyst", "analyst", None),
+        ("auditor", "auditor", None),
+        ("admin", "admin", None),
+        ("employee", "employee", Some(employee)),
+        ("owner", "owner", owner),
+    ] {
+        use base64::Engine as _;
+        let password =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<12>());
+        let hash = hash_password(&password, &random_bytes::<16>())
+            .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
+        store
+            .put_account(&Account {
+                username: name.into(),
+                role: role.into(),
+                user_id: person.clone(),
+                password_hash: hash,
+                disabled: false,
+            })
+            .await?;
+        lines.push(format!(
+            "{name:<9} {password}  ({role}{})",
+            person.map(|p| format!(", person {p}")).unwrap_or_default()
+        ));
+    }
+    let accounts_file = dir.join("demo-accounts.txt");
+    super::write_private(&accounts_file, format!("{}\n", lines.join("\n")).as_bytes())?;
+    println!(
+        "demo accounts (new passwords each start; also in {}):",
+        accounts_file.display()
+    );
+    for l in &lines {
+        println!("  {l}");
+    }
+    println!("open http://{}/ui/login", args.listen);
+    serve(&settings, store, args).await
 }
 
 pub async fn serve(

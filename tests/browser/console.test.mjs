@@ -1,0 +1,226 @@
+// The console in headless Chromium, against the real binary on the demo
+// company (`custodian serve --demo`, SQLite):
+//  1. an analyst logs in, sees the queue ranked by score, opens the top
+//     alert's person (timeline and escalation chart), reveals the name (a
+//     logged action), opens a case from the top alert, adds a note,
+//     downloads the evidence bundle and `custodian bundle verify` checks it;
+//  2. an employee (browser in Japanese) files a contact report describing
+//     an approacher others reported, partially and differently, and the
+//     analyst sees it grouped with the earlier reports;
+//  3. an auditor verifies the ledger from the console.
+// Screenshots go to $BROWSER_ARTIFACTS (default target/browser-artifacts).
+//
+// Needs: CUSTODIAN_BIN (default target/release/custodian, then
+// target/debug/custodian), Chromium (CHROMIUM, default /usr/bin/chromium).
+
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.resolve(here, "../..");
+const bin =
+  process.env.CUSTODIAN_BIN ||
+  [path.join(repo, "target/release/custodian"), path.join(repo, "target/debug/custodian")].find(
+    (p) => fs.existsSync(p),
+  );
+const artifacts = process.env.BROWSER_ARTIFACTS || path.join(repo, "target/browser-artifacts");
+const port = 20000 + (process.pid % 20000);
+const base = `http://127.0.0.1:${port}`;
+
+let server;
+let browser;
+let dir;
+let accounts = {};
+let serverLog = "";
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });
+}
+
+before(async () => {
+  assert.ok(bin, "no custodian binary: build it first (cargo build --release -p custodian-cli)");
+  fs.mkdirSync(artifacts, { recursive: true });
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "custodian-browser-"));
+  server = spawn(
+    bin,
+    [
+      "serve",
+      "--demo",
+      "--demo-dir",
+      path.join(dir, "demo"),
+      "--demo-people",
+      "400",
+      "--demo-days",
+      "120",
+      "--listen",
+      `127.0.0.1:${port}`,
+    ],
+    { cwd: dir, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  server.stdout.on("data", (d) => (serverLog += d));
+  server.stderr.on("data", (d) => (serverLog += d));
+  const started = Date.now();
+  while (!serverLog.includes("serving on")) {
+    if (server.exitCode !== null) throw new Error(`the server stopped:\n${serverLog}`);
+    if (Date.now() - started > 300_000) throw new Error(`the server did not start:\n${serverLog}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  for (const line of fs.readFileSync(path.join(dir, "demo/demo-accounts.txt"), "utf8").split("\n")) {
+    const [name, password] = line.trim().split(/\s+/);
+    if (name) accounts[name] = password;
+  }
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGTERM");
+  fs.writeFileSync(path.join(artifacts, "server.log"), serverLog);
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function session(user, locale = "en-US") {
+  const ctx = await browser.newContext({ acceptDownloads: true, locale });
+  const page = await ctx.newPage();
+  await page.goto(`${base}/ui/login`);
+  await page.fill("input[name=username]", user);
+  await page.fill("input[name=password]", accounts[user]);
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/ui/login"] button')]);
+  assert.ok(!page.url().includes("failed"), `${user} could not log in`);
+  return { ctx, page };
+}
+
+test("an analyst works the top alert into a case and a bundle that verifies", async () => {
+  const { ctx, page } = await session("analyst");
+  await page.goto(`${base}/ui/alerts`);
+  await shot(page, "01-alert-queue");
+  const scores = (await page.locator("tr.alert td:first-child").allTextContents()).map(Number);
+  assert.ok(scores.length >= 3, `expected alerts in the demo queue, got ${scores.length}`);
+  for (let i = 1; i < scores.length; i++) assert.ok(scores[i - 1] >= scores[i], "ranked by score");
+  const top = page.locator("tr.alert").first();
+  const alertId = await top.getAttribute("data-alert");
+  const pseudonym = (await top.locator("td a").first().textContent()).trim();
+  assert.match(pseudonym, /^P-[0-9A-F]{6}$/);
+  // Names are pseudonymised in the queue.
+  assert.ok(!/E1\d{4}/.test(await top.textContent()), "the queue shows no user id");
+
+  // The person behind the top alert: timeline and escalation chart.
+  await Promise.all([page.waitForNavigation(), top.locator("td a").first().click()]);
+  assert.equal(new URL(page.url()).pathname, `/ui/people/${pseudonym}`);
+  assert.ok((await page.locator("svg.escalation rect.week").count()) > 0, "weekly bars drawn");
+  assert.ok((await page.locator("table.timeline tr.alert").count()) >= 1, "alerts on the timeline");
+  await shot(page, "02-person");
+  await page.locator("svg.escalation").screenshot({ path: path.join(artifacts, "02-person-chart.png") });
+  assert.equal(await page.locator("b.revealed").count(), 0);
+  await page.fill("input[name=reason]", "Interview planned for the case");
+  await Promise.all([page.waitForNavigation(), page.click("form.reveal button")]);
+  const name = (await page.locator("b.revealed").textContent()).trim();
+  assert.ok(name.length > 2, "the name is shown once revealed");
+  assert.ok(
+    (await page.locator("table.timeline").textContent()).includes("name revealed to analyst"),
+    "the reveal is on the person's record",
+  );
+  await shot(page, "03-name-revealed");
+
+  // Open a case from the top alert, add a note.
+  await page.goto(`${base}/ui/alerts`);
+  await Promise.all([
+    page.waitForURL(/\/ui\/cases\/CASE-/),
+    page.locator(`tr.alert[data-alert="${alertId}"] button`, { hasText: "Open a case" }).click(),
+  ]);
+  const caseId = page.url().split("/").pop();
+  assert.ok((await page.textContent("body")).includes(alertId), "the case names its alert");
+  const note = "Printed confidential manuals the evening before each meeting; interview with HR on Monday.";
+  await page.fill("textarea[name=text]", note);
+  await Promise.all([page.waitForNavigation(), page.click("text=Add the note")]);
+  assert.ok((await page.textContent("table")).includes(note), "the note is on the case");
+  await shot(page, "04-case-with-note");
+
+  // Export the bundle and verify it offline with the binary.
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.click("text=Download the evidence bundle"),
+  ]);
+  const zip = path.join(artifacts, `${caseId}.zip`);
+  await download.saveAs(zip);
+  const out = execFileSync(bin, ["bundle", "verify", zip, "--json"], { encoding: "utf8" });
+  const report = JSON.parse(out);
+  assert.equal(report.verified, true, out);
+  assert.ok(report.by_kind.custody >= 2, `open and note proven: ${out}`);
+  const text = execFileSync(bin, ["bundle", "verify", zip], { encoding: "utf8" });
+  assert.match(text, /^VERIFIED: /);
+  fs.writeFileSync(path.join(artifacts, "bundle-verify.txt"), text);
+
+  // The case list shows it.
+  await page.goto(`${base}/ui/cases`);
+  assert.ok((await page.textContent("table")).includes(caseId));
+  await ctx.close();
+});
+
+test("an employee's report joins the group of an earlier one", async () => {
+  const analyst = await session("analyst");
+  const groups = await (await analyst.page.request.get(`${base}/api/contacts/groups`)).json();
+  assert.ok(groups.length >= 1, "the demo company has a group of reports");
+  const g = groups[0];
+  const earlier = g.reports[0];
+  const first = g.name.split(/\s+/)[0];
+  const metOn = new Date(Date.parse(g.first_met) + 20 * 86400_000).toISOString().slice(0, 10);
+
+  // The employee's browser speaks Japanese: the form does too.
+  const { ctx, page } = await session("employee", "ja-JP");
+  await page.goto(`${base}/ui/report`);
+  assert.equal(await page.getAttribute("html", "lang"), "ja");
+  assert.ok((await page.textContent(".note")).includes("道を尋ね"), "the known pattern is explained");
+  await page.fill("input[name=met_on]", metOn);
+  await page.fill("input[name=place]", "駅前の喫茶店");
+  await page.selectOption("select[name=approach]", earlier.approach);
+  await page.fill("input[name=claimed_name]", first);
+  if (earlier.counterpart.claimed_nationality)
+    await page.fill("input[name=claimed_nationality]", earlier.counterpart.claimed_nationality);
+  await page.fill("input[name=meetings]", "2");
+  await page.fill("input[name=requests]", "brochure");
+  await page.fill("textarea[name=narrative]", "道を聞かれ、お礼に食事に誘われた。");
+  await shot(page, "05-contact-report-ja");
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/ui/report"] button')]);
+  const filed = new URL(page.url()).searchParams.get("filed");
+  assert.match(filed, /^CR-WEB-/);
+  await shot(page, "06-contact-report-filed");
+  await ctx.close();
+
+  // The analyst sees it in the same group as the earlier report.
+  await analyst.page.goto(`${base}/ui/contacts`);
+  const section = analyst.page.locator("section.group", { hasText: filed });
+  assert.equal(await section.count(), 1, "the new report is in a group");
+  const members = await section.locator("tr").allTextContents();
+  assert.ok(
+    members.some((m) => m.includes(earlier.id)),
+    `grouped with ${earlier.id}: ${members.join(" | ")}`,
+  );
+  await section.scrollIntoViewIfNeeded();
+  await shot(analyst.page, "07-contact-groups");
+  await analyst.ctx.close();
+});
+
+test("an auditor verifies the ledger from the console", async () => {
+  const { ctx, page } = await session("auditor");
+  await page.goto(`${base}/ui/ledger?lang=en`);
+  const size = Number(await page.textContent("td.size"));
+  assert.ok(size > 1000, `the demo's ledger has entries: ${size}`);
+  await Promise.all([page.waitForNavigation(), page.click("text=Verify the whole ledger now")]);
+  const result = await page.textContent(".verify-result");
+  assert.match(result, /^VERIFIED: \d+ entries/);
+  await shot(page, "08-ledger-verified");
+  // The auditor has no business in the alert queue.
+  const r = await page.goto(`${base}/ui/alerts`);
+  assert.equal(r.status(), 403);
+  await ctx.close();
+});
