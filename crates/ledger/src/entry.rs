@@ -19,6 +19,15 @@ pub mod kinds {
     pub const REGISTER_CHANGE: &str = "register-change";
     pub const ALERT: &str = "alert";
     pub const CUSTODY: &str = "custody";
+    /// Every kind.
+    pub const ALL: [&str; 6] = [
+        EVENT,
+        HR_EVENT,
+        CONTACT_REPORT,
+        REGISTER_CHANGE,
+        ALERT,
+        CUSTODY,
+    ];
 }
 
 /// Encodes an entry's leaf data.

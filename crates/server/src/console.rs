@@ -467,7 +467,8 @@ pub(crate) async fn ack_alert(
     }
 }
 
-pub(crate) async fn logout() -> Response {
+pub(crate) async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    crate::revoke(&state, &headers);
     let mut r = Redirect::to("/ui/login").into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,

@@ -365,6 +365,11 @@ pub struct AppState {
     dummy_hash: String,
     /// One full verification at a time (it reads the whole store).
     verifying: tokio::sync::Mutex<()>,
+    /// Sessions logged out before they expire (by their CSRF token, which
+    /// is unique per session), with when they would have expired. Kept in
+    /// memory: a restart forgets them (disabling the account does not
+    /// depend on it: every request checks the account).
+    revoked: Mutex<HashMap<String, i64>>,
 }
 
 impl AppState {
@@ -400,6 +405,7 @@ impl AppState {
             // unknown name costs what a wrong password costs.
             dummy_hash: hash_password("not a password", &[7u8; 16]).unwrap_or_default(),
             verifying: tokio::sync::Mutex::new(()),
+            revoked: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -462,7 +468,7 @@ fn session_cookie(state: &AppState, p: &Principal, csrf: &str) -> String {
     )
 }
 
-pub(crate) fn from_cookie(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
+fn from_cookie(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
     let cookies = headers.get(header::COOKIE)?.to_str().ok()?;
     let value = cookies
         .split(';')
@@ -484,6 +490,42 @@ pub(crate) fn from_cookie(state: &AppState, headers: &HeaderMap) -> Option<Princ
         user_id: v["p"].as_str().map(str::to_string),
         csrf: Some(v["c"].as_str()?.to_string()),
     })
+}
+
+/// The session of a request, if it has a valid one: signed, not expired,
+/// not logged out, and its account still enabled with the same role (so
+/// disabling an account or changing its role ends its sessions at once).
+pub(crate) async fn session(state: &AppState, headers: &HeaderMap) -> Option<Principal> {
+    let who = from_cookie(state, headers)?;
+    let csrf = who.csrf.as_deref().unwrap_or_default();
+    if state
+        .revoked
+        .lock()
+        .map(|r| r.contains_key(csrf))
+        .unwrap_or(true)
+    {
+        return None;
+    }
+    match state.store.account(&who.name).await {
+        Ok(Some(a)) if !a.disabled && Role::parse(&a.role) == Some(who.role) => Some(who),
+        Ok(_) => None,
+        Err(e) => {
+            tracing::error!(error = %e, "account lookup failed");
+            None
+        }
+    }
+}
+
+/// Ends the request's session, if it has one, before it expires.
+pub(crate) fn revoke(state: &AppState, headers: &HeaderMap) {
+    let Some(who) = from_cookie(state, headers) else {
+        return;
+    };
+    let now = (state.clock)();
+    if let (Ok(mut r), Some(csrf)) = (state.revoked.lock(), who.csrf) {
+        r.retain(|_, until| *until >= now);
+        r.insert(csrf, now + SESSION_SECS);
+    }
 }
 
 async fn from_token(
@@ -532,7 +574,7 @@ async fn enforce(State(state): State<Arc<AppState>>, mut req: Request, next: Nex
     let resp = match route.access {
         Access::Public => next.run(req).await,
         Access::Console(roles) => {
-            let Some(who) = from_cookie(&state, req.headers()) else {
+            let Some(who) = session(&state, req.headers()).await else {
                 return count(
                     &state,
                     &path,
@@ -553,7 +595,7 @@ async fn enforce(State(state): State<Arc<AppState>>, mut req: Request, next: Nex
             let who = match from_token(&state, req.headers()).await {
                 Some(Ok(p)) => Some(p),
                 Some(Err(s)) => return count(&state, &path, problem(s, "invalid API token")),
-                None => from_cookie(&state, req.headers()),
+                None => session(&state, req.headers()).await,
             };
             let Some(who) = who else {
                 return count(
@@ -942,7 +984,8 @@ async fn login(
     }
 }
 
-async fn logout() -> Response {
+async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    revoke(&state, &headers);
     let mut resp = Json(json!({"logged_out": true})).into_response();
     resp.headers_mut().insert(
         header::SET_COOKIE,
@@ -1248,11 +1291,12 @@ async fn ledger_proof(
 ) -> Response {
     match custodian_store::audit::prove(state.store.as_ref(), &kind, &record).await {
         Ok(b) => Json(b).into_response(),
-        Err(custodian_store::audit::AuditError::Failed(f)) => {
-            problem(StatusCode::NOT_FOUND, &f.what)
+        Err(custodian_store::audit::AuditError::NotFound(why)) => {
+            problem(StatusCode::NOT_FOUND, &why)
         }
-        Err(custodian_store::audit::AuditError::Store(e)) => internal(e),
-        Err(e) => problem(StatusCode::NOT_FOUND, &e.to_string()),
+        // A record that is stored but cannot be proven is the store's
+        // fault (tampering or corruption): logged, not explained here.
+        Err(e) => internal(e),
     }
 }
 

@@ -345,6 +345,12 @@ async fn every_role_against_every_route() {
         checked += 1;
         // Each role with its session (and its CSRF token).
         for (r, (cookie, csrf)) in &sessions {
+            // Logging out ends the session: log out of a session of its own.
+            let (cookie, csrf) = if route.path.ends_with("/logout") {
+                login(&w, *r).await
+            } else {
+                (cookie.clone(), csrf.clone())
+            };
             let h = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
             let (s, v, _) = call(&w, route.method, path, &h, raw(Some(*r))).await;
             assert_eq!(
@@ -902,4 +908,62 @@ fn the_documented_table_is_the_tested_table() {
         "docs/api.md lacks these rows of the tested table:\n{}",
         missing.join("\n")
     );
+}
+
+#[tokio::test]
+async fn logging_out_or_disabling_the_account_ends_the_session_at_once() {
+    let w = world().await;
+    // Logging out (API): the copied cookie no longer works.
+    let (cookie, csrf) = login(&w, Role::Analyst).await;
+    let h = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let (s, _, _) = call(&w, "GET", "/api/alerts", &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = call(&w, "POST", "/api/logout", &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = call(&w, "GET", "/api/alerts", &h, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A new login works; logging out of the console ends that one too.
+    let (cookie, _) = login(&w, Role::Analyst).await;
+    let h = [("cookie", cookie.as_str())];
+    let (s, _, _) = call(&w, "GET", "/ui/alerts", &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _, _) = call(&w, "POST", "/ui/logout", &h, None).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (s, _, _) = call(&w, "GET", "/ui/alerts", &h, None).await;
+    assert_eq!(s, StatusCode::SEE_OTHER, "sent back to log in");
+    // Disabling the account, or changing its role, ends its sessions.
+    let (cookie, _) = login(&w, Role::Auditor).await;
+    let h = [("cookie", cookie.as_str())];
+    let (s, _, _) = call(&w, "GET", "/api/ledger/status", &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut a = w.store.account("auditor").await.unwrap().unwrap();
+    a.role = "analyst".into();
+    w.store.put_account(&a).await.unwrap();
+    let (s, _, _) = call(&w, "GET", "/api/ledger/status", &h, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "role changed");
+    let (cookie, _) = login(&w, Role::Employee).await;
+    let h = [("cookie", cookie.as_str())];
+    let (s, _, _) = call(&w, "GET", "/api/me", &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let mut a = w.store.account("employee").await.unwrap().unwrap();
+    a.disabled = true;
+    w.store.put_account(&a).await.unwrap();
+    let (s, _, _) = call(&w, "GET", "/api/me", &h, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "account disabled");
+}
+
+#[tokio::test]
+async fn a_proof_of_an_unknown_kind_or_record_is_not_found() {
+    let w = world().await;
+    let (cookie, _) = login(&w, Role::Auditor).await;
+    let h = [("cookie", cookie.as_str())];
+    for path in [
+        "/api/ledger/proofs/nonsense/A-1",
+        "/api/ledger/proofs/alert/nonsense",
+        "/api/ledger/proofs/event/A-1",
+        "/api/ledger/proofs/%00/%00",
+    ] {
+        let (s, v, _) = call(&w, "GET", path, &h, None).await;
+        assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {v}");
+    }
 }

@@ -333,13 +333,7 @@ pub async fn verify(
             }));
         }
     }
-    for kind in [
-        "event",
-        "hr-event",
-        "contact-report",
-        "register-change",
-        "alert",
-    ] {
+    for kind in custodian_ledger::entry::kinds::ALL {
         if !by_kind.contains_key(kind) {
             let held = store.ledger_record_count(kind).await?;
             if held > 0 {
@@ -372,6 +366,12 @@ pub async fn prove(
     kind: &str,
     record_id: &str,
 ) -> Result<ProofBundle, AuditError> {
+    if !custodian_ledger::entry::kinds::ALL.contains(&kind) {
+        return Err(AuditError::NotFound(format!(
+            "no record kind '{kind}' (the kinds are {})",
+            custodian_ledger::entry::kinds::ALL.join(", ")
+        )));
+    }
     let seq = store
         .record_seq(kind, record_id)
         .await?
