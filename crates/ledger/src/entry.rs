@@ -34,14 +34,20 @@ pub mod kinds {
 pub fn encode_entry(kind: &str, record_id: &str, canonical: &str) -> Vec<u8> {
     let mut v =
         Vec::with_capacity(ENTRY_PREFIX.len() + kind.len() + record_id.len() + canonical.len() + 3);
-    v.extend_from_slice(ENTRY_PREFIX.as_bytes());
-    v.push(b' ');
-    v.extend_from_slice(kind.as_bytes());
-    v.push(b' ');
-    v.extend_from_slice(record_id.as_bytes());
-    v.push(b'\n');
+    write_entry_head(&mut v, kind, record_id);
     v.extend_from_slice(canonical.as_bytes());
     v
+}
+
+/// Writes what precedes the canonical record in an entry's leaf data:
+/// `custodian-ledger/v1 KIND RECORD_ID\n`.
+pub fn write_entry_head(out: &mut Vec<u8>, kind: &str, record_id: &str) {
+    out.extend_from_slice(ENTRY_PREFIX.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(kind.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(record_id.as_bytes());
+    out.push(b'\n');
 }
 
 /// The leaf hash of an entry.

@@ -28,9 +28,9 @@ use custodian_store::ledger::{
 };
 use custodian_store::{
     columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Account, ApiToken, Backend,
-    CheckpointRow, Counts, CustodyRecord, Inserted, LedgerContext, LedgerRecord, LedgerRun,
-    NewAlert, NewContact, NewEvent, RegisterChange, Reject, Result, SealedContent, Store,
-    StoreError, StoredAlert, StoredEvent,
+    CheckpointRow, Counts, CustodyRecord, Inserted, LedgerContext, LedgerLeaf, LedgerRecord,
+    LedgerRun, NewAlert, NewContact, NewEvent, RegisterChange, Reject, Result, SealedContent,
+    Store, StoreError, StoredAlert, StoredEvent,
 };
 
 /// Rows per multi-row statement (7 parameters each, under SQLite's
@@ -47,6 +47,10 @@ pub struct SqliteStore {
     tiles: custodian_store::ledger::TileCache,
     pool: SqlitePool,
     location: String,
+    /// The database file for the bulk reader (None for in-memory stores).
+    file: Option<std::path::PathBuf>,
+    /// Read-only connections for bulk re-reads of events.
+    bulk: Bulk,
 }
 
 fn be(e: sqlx::Error) -> StoreError {
@@ -203,6 +207,10 @@ impl SqliteStore {
             .pragma("mmap_size", "4294967296")
             .log_slow_statements(tracing::log::LevelFilter::Debug, Duration::from_secs(5));
         let location = opts.get_filename().display().to_string();
+        let file = (!opts.get_filename().as_os_str().is_empty()
+            && opts.get_filename() != std::path::Path::new(":memory:")
+            && !url.contains("mode=memory"))
+        .then(|| opts.get_filename().to_path_buf());
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
@@ -222,6 +230,8 @@ impl SqliteStore {
             tiles: custodian_store::ledger::TileCache::new(4096),
             pool,
             location,
+            file,
+            bulk: Default::default(),
         })
     }
 
@@ -893,8 +903,44 @@ impl Store for SqliteStore {
         first_seq: i64,
         count: u64,
     ) -> Result<Vec<LedgerRecord>> {
+        if kind == kinds::EVENT {
+            if let Some(file) = self.file.clone() {
+                let bulk = self.bulk.clone();
+                return tokio::task::spawn_blocking(move || {
+                    bulk_event_records(&bulk, &file, first_seq, count)
+                })
+                .await
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            }
+        }
         let mut conn = self.pool.acquire().await.map_err(be)?;
         fetch_records(&mut conn, kind, first_seq, count).await
+    }
+
+    async fn ledger_leaves(
+        &self,
+        kind: &str,
+        first_seq: i64,
+        count: u64,
+    ) -> Result<Vec<LedgerLeaf>> {
+        let Some(file) = self.file.clone().filter(|_| kind == kinds::EVENT) else {
+            return custodian_store::default_ledger_leaves(self, kind, first_seq, count).await;
+        };
+        // Two halves, read and hashed on two threads.
+        let half = if count >= 4_096 { count / 2 } else { count };
+        let part = |which: usize, from: i64, n: u64| {
+            let (bulk, file) = (self.bulk.clone(), file.clone());
+            tokio::task::spawn_blocking(move || bulk_event_leaves(&bulk, which, &file, from, n))
+        };
+        let first = part(0, first_seq, half);
+        let second = part(1, first_seq + half as i64, count - half);
+        let join = |r: std::result::Result<Result<Vec<LedgerLeaf>>, tokio::task::JoinError>| {
+            r.map_err(|e| StoreError::Backend(e.to_string()))?
+        };
+        // Both run from here on; wait for the first, then the second.
+        let mut out = join(first.await)?;
+        out.extend(join(second.await)?);
+        Ok(out)
     }
 
     async fn ledger_record_count(&self, kind: &str) -> Result<u64> {
@@ -922,6 +968,14 @@ impl Store for SqliteStore {
     }
 
     async fn ledger_tiles_from(&self, level: u8, from: u64, limit: u32) -> Result<Vec<Tile>> {
+        if let Some(file) = self.file.clone() {
+            let bulk = self.bulk.clone();
+            return tokio::task::spawn_blocking(move || {
+                bulk_tiles_from(&bulk, &file, level, from, limit)
+            })
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        }
         let rows = sqlx::query("SELECT idx, width, nodes FROM ledger_tiles WHERE level = ? AND idx >= ? ORDER BY idx LIMIT ?")
             .bind(i64::from(level))
             .bind(from as i64)
@@ -1189,6 +1243,219 @@ async fn fetch_event_records(
         });
     })
     .await?;
+    Ok(out)
+}
+
+/// The bulk reader's connections (read-only, opened on first use): two so
+/// verification reads and hashes two halves of a run at once, and one for
+/// the stored tiles it compares meanwhile.
+type Bulk = std::sync::Arc<[std::sync::Mutex<Option<rusqlite::Connection>>; 3]>;
+
+fn rb(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Bulk connection `which`, opened read-only on first use.
+fn bulk_conn<'a>(
+    bulk: &'a Bulk,
+    which: usize,
+    file: &std::path::Path,
+) -> Result<std::sync::MutexGuard<'a, Option<rusqlite::Connection>>> {
+    let mut guard = bulk[which]
+        .lock()
+        .map_err(|_| StoreError::Backend("the bulk reader's lock is poisoned".into()))?;
+    if guard.is_none() {
+        let c = rusqlite::Connection::open_with_flags(
+            file,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(rb)?;
+        c.busy_timeout(Duration::from_secs(30)).map_err(rb)?;
+        c.pragma_update(None, "cache_size", -65536).map_err(rb)?;
+        c.pragma_update(None, "mmap_size", 4_294_967_296_i64)
+            .map_err(rb)?;
+        *guard = Some(c);
+    }
+    Ok(guard)
+}
+
+/// Stored tiles of one level from `from` on, read in place on bulk
+/// connection 2 (verification compares every tile it rebuilds).
+fn bulk_tiles_from(
+    bulk: &Bulk,
+    file: &std::path::Path,
+    level: u8,
+    from: u64,
+    limit: u32,
+) -> Result<Vec<Tile>> {
+    let guard = bulk_conn(bulk, 2, file)?;
+    let Some(conn) = guard.as_ref() else {
+        return Err(StoreError::Backend("no bulk reader".into()));
+    };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT idx, width, nodes FROM ledger_tiles WHERE level = ?1 AND idx >= ?2 ORDER BY idx LIMIT ?3",
+        )
+        .map_err(rb)?;
+    let mut rows = stmt
+        .query(rusqlite::params![
+            i64::from(level),
+            from as i64,
+            i64::from(limit)
+        ])
+        .map_err(rb)?;
+    let mut out = Vec::with_capacity(limit as usize);
+    while let Some(r) = rows.next().map_err(rb)? {
+        let idx: i64 = r.get(0).map_err(rb)?;
+        let width: i64 = r.get(1).map_err(rb)?;
+        let nodes = r.get_ref(2).map_err(rb)?;
+        let nodes = match nodes {
+            rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => b,
+            _ => &[],
+        };
+        let id = TileId {
+            level,
+            index: idx as u64,
+        };
+        out.push(
+            Tile::from_bytes(id, usize::try_from(width).unwrap_or(usize::MAX), nodes)
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+    }
+    Ok(out)
+}
+
+/// An event row's fields as stored, borrowed from SQLite.
+struct EventCols<'a> {
+    us: i64,
+    off: i32,
+    user: &'a str,
+    action: &'a str,
+    doc: Option<&'a str>,
+    rest: &'a str,
+}
+
+/// Steps the events of a seq range in place on bulk connection `which`,
+/// calling `f` with each row's seq, id and fields. A stored value of the
+/// wrong type fails that record (named), not the batch.
+fn bulk_event_rows(
+    bulk: &Bulk,
+    which: usize,
+    file: &std::path::Path,
+    first_seq: i64,
+    count: u64,
+    mut f: impl FnMut(i64, &[u8], std::result::Result<EventCols<'_>, String>),
+) -> Result<()> {
+    use rusqlite::types::ValueRef;
+    let guard = bulk_conn(bulk, which, file)?;
+    let Some(conn) = guard.as_ref() else {
+        return Err(StoreError::Backend("no bulk reader".into()));
+    };
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
+        )
+        .map_err(rb)?;
+    let mut rows = stmt
+        .query(rusqlite::params![first_seq, first_seq + count as i64])
+        .map_err(rb)?;
+    fn text<'a>(v: ValueRef<'a>, what: &str) -> std::result::Result<&'a str, String> {
+        match v {
+            ValueRef::Text(b) | ValueRef::Blob(b) => utf8_field(b, what),
+            ValueRef::Null => Err(format!("{what} is missing")),
+            _ => Err(format!("{what} is not text")),
+        }
+    }
+    fn int(v: ValueRef<'_>, what: &str) -> std::result::Result<i64, String> {
+        match v {
+            ValueRef::Integer(i) => Ok(i),
+            other => Err(format!("{what} {other:?} is not an integer")),
+        }
+    }
+    while let Some(r) = rows.next().map_err(rb)? {
+        let seq: i64 = r.get(0).map_err(rb)?;
+        let v = |i: usize| r.get_ref(i).map_err(rb);
+        let id: &[u8] = match v(1)? {
+            ValueRef::Text(b) | ValueRef::Blob(b) => b,
+            _ => b"",
+        };
+        let (us, off, user, action, doc, rest) = (v(2)?, v(3)?, v(4)?, v(5)?, v(6)?, v(7)?);
+        let cols = (|| {
+            let off = int(off, "ts_off")?;
+            Ok(EventCols {
+                us: int(us, "ts_us")?,
+                off: i32::try_from(off)
+                    .ok()
+                    .filter(|o| o.abs() < 86_400)
+                    .ok_or_else(|| format!("ts_off {off} is not a UTC offset"))?,
+                user: text(user, "user_id")?,
+                action: text(action, "action")?,
+                doc: match doc {
+                    ValueRef::Null => None,
+                    d => Some(text(d, "doc")?),
+                },
+                rest: text(rest, "rest")?,
+            })
+        })();
+        f(seq, id, cols);
+    }
+    Ok(())
+}
+
+/// Events as ledger records, read by the bulk reader.
+fn bulk_event_records(
+    bulk: &Bulk,
+    file: &std::path::Path,
+    first_seq: i64,
+    count: u64,
+) -> Result<Vec<LedgerRecord>> {
+    let mut out = Vec::with_capacity(count as usize);
+    bulk_event_rows(bulk, 0, file, first_seq, count, |seq, id, cols| {
+        let canonical = cols.and_then(|c| {
+            let mut body = Vec::with_capacity(64 + c.rest.len());
+            custodian_store::ledger::write_event_body(
+                &mut body, c.us, c.off, c.user, c.action, c.doc, c.rest,
+            );
+            String::from_utf8(body).map_err(|e| e.to_string())
+        });
+        out.push(LedgerRecord {
+            seq,
+            record_id: String::from_utf8_lossy(id).into_owned(),
+            canonical,
+        });
+    })?;
+    Ok(out)
+}
+
+/// Events' leaf hashes, read and hashed in place on bulk connection
+/// `which` (one buffer for every entry).
+fn bulk_event_leaves(
+    bulk: &Bulk,
+    which: usize,
+    file: &std::path::Path,
+    first_seq: i64,
+    count: u64,
+) -> Result<Vec<LedgerLeaf>> {
+    let mut out = Vec::with_capacity(count as usize);
+    let mut buf = Vec::with_capacity(1024);
+    bulk_event_rows(bulk, which, file, first_seq, count, |seq, id, cols| {
+        let record_id = String::from_utf8_lossy(id);
+        let leaf = match cols {
+            Ok(c) => {
+                buf.clear();
+                custodian_ledger::entry::write_entry_head(&mut buf, kinds::EVENT, &record_id);
+                custodian_store::ledger::write_event_body(
+                    &mut buf, c.us, c.off, c.user, c.action, c.doc, c.rest,
+                );
+                Ok((custodian_ledger::leaf_hash(&buf), buf.len() as u64))
+            }
+            Err(why) => Err(custodian_store::LeafError {
+                record_id: record_id.into_owned(),
+                why,
+            }),
+        };
+        out.push(LedgerLeaf { seq, leaf });
+    })?;
     Ok(out)
 }
 

@@ -6,7 +6,7 @@
 //! stored tile and every signed checkpoint with what it computed. The first
 //! difference is reported with the leaf, the kind of record and its id.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
@@ -16,7 +16,7 @@ use custodian_ledger::entry::{encode_entry, ProofBundle, PROOF_FORMAT};
 use custodian_ledger::tiles::{
     tile_width, Appender, NodeRecorder, Tile, TileId, TileSet, TILE_WIDTH,
 };
-use custodian_ledger::{inclusion_proof, leaf_hash, Checkpoint, Hash, NoteVerifier};
+use custodian_ledger::{inclusion_proof, Checkpoint, Hash, NoteVerifier};
 
 use crate::{Store, StoreError};
 
@@ -66,19 +66,37 @@ pub enum AuditError {
     Other(String),
 }
 
-struct Named {
-    recent: VecDeque<(u64, std::sync::Arc<str>, String)>,
+/// Names the record behind a leaf, from the store, when a failure needs
+/// it (verification keeps no ids on its way).
+struct Named<'a> {
+    runs: &'a [crate::LedgerRun],
 }
 
-impl Named {
-    fn name(&self, leaf: u64, what: String) -> VerifyFailure {
-        let hit = self.recent.iter().find(|(l, _, _)| *l == leaf);
+impl Named<'_> {
+    async fn name(&self, store: &dyn Store, leaf: u64, what: String) -> VerifyFailure {
+        let run = self
+            .runs
+            .iter()
+            .find(|r| r.first_leaf <= leaf && leaf < r.first_leaf + r.count);
+        let hit = match run {
+            Some(r) => {
+                let seq = r.first_seq + (leaf - r.first_leaf) as i64;
+                let id = store
+                    .ledger_records(&r.kind, seq, 1)
+                    .await
+                    .ok()
+                    .and_then(|v| v.into_iter().next())
+                    .map(|x| x.record_id);
+                id.map(|id| (r.kind.clone(), id))
+            }
+            None => None,
+        };
         VerifyFailure {
             leaf: Some(leaf),
-            kind: hit.map(|h| h.1.to_string()),
-            record_id: hit.map(|h| h.2.clone()),
-            what: match hit {
-                Some((_, k, id)) => format!("leaf {leaf} ({k} '{id}'): {what}"),
+            kind: hit.as_ref().map(|h| h.0.clone()),
+            record_id: hit.as_ref().map(|h| h.1.clone()),
+            what: match &hit {
+                Some((k, id)) => format!("leaf {leaf} ({k} '{id}'): {what}"),
                 None => format!("leaf {leaf}: {what}"),
             },
         }
@@ -95,7 +113,7 @@ impl TileCompare {
         &mut self,
         store: &dyn Store,
         t: &Tile,
-        named: &Named,
+        named: &Named<'_>,
     ) -> Result<(), AuditError> {
         let level = t.id.level;
         let need_fetch = match self.pages.get(&level) {
@@ -127,10 +145,15 @@ impl TileCompare {
                 .find(|&i| t.base().get(i) != stored.base().get(i));
             if let Some(pos) = pos {
                 let leaf = t.id.index * TILE_WIDTH as u64 + pos as u64;
-                return Err(AuditError::Failed(named.name(
-                    leaf,
-                    "the stored record does not hash to the leaf the log holds for it (the record or the log was changed)".into(),
-                )));
+                return Err(AuditError::Failed(
+                    named
+                        .name(
+                            store,
+                            leaf,
+                            "the stored record does not hash to the leaf the log holds for it (the record or the log was changed)".into(),
+                        )
+                        .await,
+                ));
             }
         }
         Err(AuditError::Failed(VerifyFailure::general(format!(
@@ -209,21 +232,19 @@ pub async fn verify(
     let mut compare = TileCompare {
         pages: BTreeMap::new(),
     };
-    let mut named = Named {
-        recent: VecDeque::new(),
-    };
+    let named = Named { runs: &runs };
     let mut by_kind: BTreeMap<String, u64> = BTreeMap::new();
     let mut bytes_hashed = 0u64;
     let mut root_at: BTreeMap<u64, Hash> = BTreeMap::new();
     let mut expected_leaf = 0u64;
-    // Fetch run k+1 while run k is re-encoded and hashed: SQLite's worker
-    // thread reads while this one hashes.
+    // Read and hash run k+1 (the store may use other threads) while run k
+    // is appended to the tree and its tiles compared with the stored ones.
     let fetch = |i: usize| {
         let run = runs.get(i).cloned();
         async move {
             match run {
                 Some(r) => store
-                    .ledger_records(&r.kind, r.first_seq, r.count)
+                    .ledger_leaves(&r.kind, r.first_seq, r.count)
                     .await
                     .map(Some),
                 None => Ok(None),
@@ -239,58 +260,46 @@ pub async fn verify(
             ))));
         }
         let records = next.take().unwrap_or_default();
-        let kind: std::sync::Arc<str> = run.kind.as_str().into();
-        let hashed = async {
-            let mut leaves = Vec::with_capacity(run.count as usize);
-            let mut it = records.into_iter().peekable();
-            for k in 0..run.count {
-                let leaf = run.first_leaf + k;
-                let seq = run.first_seq + k as i64;
-                let Some(r) = it.next_if(|r| r.seq == seq) else {
-                    return Err(fail(VerifyFailure {
-                        leaf: Some(leaf),
-                        kind: Some(run.kind.clone()),
-                        record_id: None,
-                        what: format!(
-                            "leaf {leaf}: the {} with seq {seq} that it logs is missing from the store (deleted?)",
-                            run.kind
-                        ),
-                    }));
-                };
-                let canonical = r.canonical.map_err(|e| {
-                    fail(VerifyFailure {
-                        leaf: Some(leaf),
-                        kind: Some(run.kind.clone()),
-                        record_id: Some(r.record_id.clone()),
-                        what: format!(
-                            "leaf {leaf} ({} '{}'): the stored row cannot be read: {e}",
-                            run.kind, r.record_id
-                        ),
-                    })
-                })?;
-                let data = encode_entry(&run.kind, &r.record_id, &canonical);
-                leaves.push((leaf_hash(&data), data.len() as u64, r.record_id));
-            }
-            Ok(leaves)
-        };
-        let (fetched, hashed) = futures_util::future::join(fetch(i + 1), hashed).await;
-        next = fetched?;
-        let hashed = hashed?;
-        let mut leaves = Vec::with_capacity(hashed.len());
-        for (k, (h, len, id)) in hashed.into_iter().enumerate() {
+        let mut leaves = Vec::with_capacity(run.count as usize);
+        let mut it = records.into_iter().peekable();
+        for k in 0..run.count {
+            let leaf = run.first_leaf + k;
+            let seq = run.first_seq + k as i64;
+            let Some(r) = it.next_if(|r| r.seq == seq) else {
+                return Err(fail(VerifyFailure {
+                    leaf: Some(leaf),
+                    kind: Some(run.kind.clone()),
+                    record_id: None,
+                    what: format!(
+                        "leaf {leaf}: the {} with seq {seq} that it logs is missing from the store (deleted?)",
+                        run.kind
+                    ),
+                }));
+            };
+            let (h, len) = r.leaf.map_err(|e| {
+                fail(VerifyFailure {
+                    leaf: Some(leaf),
+                    kind: Some(run.kind.clone()),
+                    record_id: Some(e.record_id.clone()),
+                    what: format!(
+                        "leaf {leaf} ({} '{}'): the stored row cannot be read: {}",
+                        run.kind, e.record_id, e.why
+                    ),
+                })
+            })?;
             bytes_hashed += len + 1 + 65;
             leaves.push(h);
-            named
-                .recent
-                .push_back((run.first_leaf + k as u64, kind.clone(), id));
         }
-        while named.recent.len() > 2 * TILE_WIDTH + run.count as usize {
-            named.recent.pop_front();
-        }
-        let tiles = appender.append(&leaves);
-        for t in tiles.iter().filter(|t| t.is_full()) {
-            compare.check(store, t, &named).await?;
-        }
+        let integrate = async {
+            let tiles = appender.append(&leaves);
+            for t in tiles.iter().filter(|t| t.is_full()) {
+                compare.check(store, t, &named).await?;
+            }
+            Ok::<(), AuditError>(())
+        };
+        let (fetched, integrated) = futures_util::future::join(fetch(i + 1), integrate).await;
+        integrated?;
+        next = fetched?;
         *by_kind.entry(run.kind.clone()).or_default() += run.count;
         expected_leaf += run.count;
         if want_roots.contains_key(&expected_leaf) {

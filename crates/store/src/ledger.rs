@@ -64,6 +64,22 @@ pub struct LedgerRecord {
     pub canonical: std::result::Result<String, String>,
 }
 
+/// A stored record's leaf as verification recomputes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerLeaf {
+    pub seq: i64,
+    /// The leaf hash and the entry's length in bytes, or why the stored
+    /// row cannot be read back into an entry.
+    pub leaf: std::result::Result<(Hash, u64), LeafError>,
+}
+
+/// A stored row that cannot be read back into its entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafError {
+    pub record_id: String,
+    pub why: String,
+}
+
 /// What one batch adds to the ledger, computed before it is written.
 #[derive(Debug, Clone)]
 pub struct LedgerUpdate {
@@ -135,16 +151,105 @@ pub fn event_entry_body(
     doc: Option<&str>,
     rest: &str,
 ) -> String {
-    let ts = ts.to_rfc3339_opts(SecondsFormat::AutoSi, true);
-    let doc = doc.unwrap_or("");
-    let mut s =
-        String::with_capacity(ts.len() + user.len() + action.len() + doc.len() + rest.len() + 4);
-    for part in [ts.as_str(), user, action, doc] {
-        s.push_str(part);
-        s.push('\n');
+    let (us, off) = crate::ts_to_db(ts);
+    let mut out = Vec::with_capacity(32 + user.len() + action.len() + rest.len() + 4);
+    write_event_body(&mut out, us, off, user, action, doc, rest);
+    // Every part is text, and so is what is written between them.
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// Writes an event's canonical body (see [`event_entry_body`]) from its
+/// stored columns: the timestamp as microseconds since the epoch and the
+/// UTC offset in seconds.
+pub fn write_event_body(
+    out: &mut Vec<u8>,
+    us: i64,
+    off: i32,
+    user: &str,
+    action: &str,
+    doc: Option<&str>,
+    rest: &str,
+) {
+    write_rfc3339_micros(out, us, off);
+    for part in [user, action, doc.unwrap_or("")] {
+        out.push(b'\n');
+        out.extend_from_slice(part.as_bytes());
     }
-    s.push_str(rest);
-    s
+    out.push(b'\n');
+    out.extend_from_slice(rest.as_bytes());
+}
+
+/// Writes a timestamp exactly as chrono's `to_rfc3339_opts(AutoSi, true)`
+/// does (no fraction, or 3 or 6 digits; `Z` for UTC), without chrono for
+/// the common case (years 0000-9999, offsets in whole minutes): this runs
+/// once per entry when the ledger is verified.
+pub fn write_rfc3339_micros(out: &mut Vec<u8>, us: i64, off: i32) {
+    let fallback = |out: &mut Vec<u8>| {
+        if let Ok(ts) = crate::ts_from_db(us, i64::from(off)) {
+            out.extend_from_slice(ts.to_rfc3339_opts(SecondsFormat::AutoSi, true).as_bytes());
+        }
+    };
+    let Some(local) = us.checked_add(i64::from(off) * 1_000_000) else {
+        return fallback(out);
+    };
+    if off % 60 != 0 || off.abs() >= 86_400 {
+        return fallback(out);
+    }
+    let secs = local.div_euclid(1_000_000);
+    let micros = local.rem_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let sod = secs.rem_euclid(86_400);
+    // Days since 1970-01-01 to a civil date (H. Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    if !(0..=9999).contains(&year) {
+        return fallback(out);
+    }
+    // `v` as exactly `width` decimal digits.
+    fn digits(out: &mut Vec<u8>, v: i64, width: usize) {
+        let mut buf = [b'0'; 6];
+        let mut v = v;
+        for d in buf[..width].iter_mut().rev() {
+            *d = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        out.extend_from_slice(&buf[..width]);
+    }
+    digits(out, year, 4);
+    for (sep, v) in [
+        (b'-', month),
+        (b'-', day),
+        (b'T', sod / 3600),
+        (b':', sod / 60 % 60),
+        (b':', sod % 60),
+    ] {
+        out.push(sep);
+        digits(out, v, 2);
+    }
+    if micros != 0 {
+        out.push(b'.');
+        if micros % 1_000 == 0 {
+            digits(out, micros / 1_000, 3);
+        } else {
+            digits(out, micros, 6);
+        }
+    }
+    if off == 0 {
+        out.push(b'Z');
+    } else {
+        out.push(if off < 0 { b'-' } else { b'+' });
+        let m = i64::from(off.abs() / 60);
+        digits(out, m / 60, 2);
+        out.push(b':');
+        digits(out, m % 60, 2);
+    }
 }
 
 /// The leaf hash of an event with its stored `rest`.
@@ -261,6 +366,63 @@ impl TileCache {
                     g.0.remove(&old);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn chrono_form(us: i64, off: i32) -> String {
+        crate::ts_from_db(us, i64::from(off))
+            .unwrap()
+            .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    }
+
+    fn fast_form(us: i64, off: i32) -> String {
+        let mut out = Vec::new();
+        write_rfc3339_micros(&mut out, us, off);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn timestamps_are_written_as_chrono_writes_them_at_the_edges() {
+        let year_10000 = 253_402_300_800_000_000_i64;
+        for us in [
+            0,
+            -1,
+            1,
+            999,
+            1_000,
+            1_000_000,
+            -1_000_000,
+            1_790_000_000_123_456,
+            1_790_000_000_120_000,
+            -62_135_596_800_000_000, // 0001-01-01
+            -62_167_219_200_000_000, // 0000-01-01
+            -62_167_219_200_000_001,
+            year_10000 - 1,
+            year_10000,
+            year_10000 + 123,
+        ] {
+            for off in [0, 32_400, -18_000, 19_800, 20_700, -1, 61, 86_399, -86_399] {
+                assert_eq!(fast_form(us, off), chrono_form(us, off), "{us} {off}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn timestamps_are_written_as_chrono_writes_them(
+            us in -70_000_000_000_000_000_i64..300_000_000_000_000_000_i64,
+            off_min in -1439i32..1440,
+            frac in prop_oneof![Just(0i64), Just(1), Just(2)],
+        ) {
+            // Whole seconds, milliseconds and microseconds, all offsets.
+            let us = match frac { 0 => us / 1_000_000 * 1_000_000, 1 => us / 1_000 * 1_000, _ => us };
+            prop_assert_eq!(fast_form(us, off_min * 60), chrono_form(us, off_min * 60));
         }
     }
 }

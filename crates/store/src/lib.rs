@@ -18,7 +18,7 @@ pub mod audit;
 pub mod conformance;
 pub mod ledger;
 
-pub use ledger::{CheckpointRow, LedgerContext, LedgerRecord, LedgerRun};
+pub use ledger::{CheckpointRow, LeafError, LedgerContext, LedgerLeaf, LedgerRecord, LedgerRun};
 
 /// Which backend a store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -450,6 +450,20 @@ pub trait Store: Send + Sync {
     /// How many records of `kind` the store holds.
     async fn ledger_record_count(&self, kind: &str) -> Result<u64>;
 
+    /// The leaf hashes of the records of `kind` with seq `[first_seq,
+    /// first_seq + count)`, recomputed from what is stored (what
+    /// verification compares with the log), in seq order. The default
+    /// hashes [`Store::ledger_records`]; a backend may read and hash in
+    /// parallel.
+    async fn ledger_leaves(
+        &self,
+        kind: &str,
+        first_seq: i64,
+        count: u64,
+    ) -> Result<Vec<LedgerLeaf>> {
+        default_ledger_leaves(self, kind, first_seq, count).await
+    }
+
     /// The seq of the record of `kind` with id `record_id`.
     async fn record_seq(&self, kind: &str, record_id: &str) -> Result<Option<i64>>;
 
@@ -474,6 +488,34 @@ pub trait Store: Send + Sync {
 }
 
 /// The leaf index of a record, from the runs.
+/// [`Store::ledger_leaves`] by hashing [`Store::ledger_records`] (for
+/// backends that override it for some kinds only).
+pub async fn default_ledger_leaves<S: Store + ?Sized>(
+    store: &S,
+    kind: &str,
+    first_seq: i64,
+    count: u64,
+) -> Result<Vec<LedgerLeaf>> {
+    Ok(store
+        .ledger_records(kind, first_seq, count)
+        .await?
+        .into_iter()
+        .map(|r| LedgerLeaf {
+            seq: r.seq,
+            leaf: match r.canonical {
+                Ok(c) => {
+                    let data = custodian_ledger::entry::encode_entry(kind, &r.record_id, &c);
+                    Ok((custodian_ledger::leaf_hash(&data), data.len() as u64))
+                }
+                Err(why) => Err(ledger::LeafError {
+                    record_id: r.record_id,
+                    why,
+                }),
+            },
+        })
+        .collect())
+}
+
 pub fn leaf_of(runs: &[LedgerRun], kind: &str, seq: i64) -> Option<u64> {
     runs.iter()
         .find(|r| r.kind == kind && seq >= r.first_seq && ((seq - r.first_seq) as u64) < r.count)

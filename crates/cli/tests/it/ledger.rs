@@ -79,7 +79,7 @@ fn tampering_with_plain_sql_is_detected_and_named() {
             &["UPDATE register_changes SET actor = 'someone-else' WHERE seq = 3"],
             "(register-change 'rc-",
         ),
-        ("tile-byte", &["UPDATE ledger_tiles SET nodes = zeroblob(length(nodes)) WHERE level = 0 AND idx = 1"], "leaf 256"),
+        ("tile-byte", &["UPDATE ledger_tiles SET nodes = zeroblob(length(nodes)) WHERE level = 0 AND idx = 1"], "leaf 256 (event '"),
         ("deleted-row", &["DELETE FROM events WHERE seq = 700"], "missing from the store"),
         (
             "swapped-rows",
