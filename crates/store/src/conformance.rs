@@ -228,6 +228,8 @@ pub async fn large_batches_are_complete(s: &dyn Store) {
         0
     );
     assert_eq!(s.counts().await.unwrap().events, 25_000);
+    // A run of 20,000: a bulk reader splits it between threads.
+    leaves_agree_with_records(s).await;
 }
 
 pub async fn hr_contacts_and_rejects_are_idempotent(s: &dyn Store) {
@@ -303,6 +305,22 @@ pub async fn empty_store_counts_zero(s: &dyn Store) {
     assert!(s.register_history("D1").await.unwrap().is_empty());
 }
 
+/// A backend's own `ledger_leaves` (bulk, parallel) agrees leaf for leaf
+/// with hashing its `ledger_records`.
+async fn leaves_agree_with_records(s: &dyn Store) {
+    for run in s.ledger_runs().await.unwrap() {
+        let own = s
+            .ledger_leaves(&run.kind, run.first_seq, run.count)
+            .await
+            .unwrap();
+        let by_records = crate::default_ledger_leaves(s, &run.kind, run.first_seq, run.count)
+            .await
+            .unwrap();
+        assert_eq!(own.len() as u64, run.count, "{run:?}");
+        assert!(own == by_records, "the leaves of {run:?} differ");
+    }
+}
+
 pub async fn the_ledger_covers_every_record_and_verifies(s: &dyn Store) {
     use crate::audit::{prove, verify};
     let key = ctx().signer.verifier();
@@ -373,6 +391,7 @@ pub async fn the_ledger_covers_every_record_and_verifies(s: &dyn Store) {
         .unwrap()
         .verifier();
     assert!(verify(s, &other, None, &|_, _| {}).await.is_err());
+    leaves_agree_with_records(s).await;
 }
 
 pub async fn alerts_and_event_lines(s: &dyn Store) {
