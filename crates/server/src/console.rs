@@ -740,8 +740,25 @@ pub(crate) async fn contacts_page(
     let groups = custodian_detect::contacts::link(&reports);
     let mut html = String::new();
     let mut n = 0;
-    for g in groups.iter().filter(|g| g.members.len() >= 2) {
-        n += 1;
+    // Linked groups first, then the reports nothing else describes (an
+    // analyst reads every report).
+    let mut ordered: Vec<_> = groups.iter().collect();
+    ordered.sort_by_key(|g| g.members.len() < 2);
+    let mut singles_started = false;
+    for g in ordered {
+        if g.members.len() >= 2 {
+            n += 1;
+        } else if !singles_started {
+            singles_started = true;
+            html.push_str(&format!(
+                "<h2 class=\"unlinked\">{}</h2>",
+                t(
+                    l,
+                    "Reports not linked to any other",
+                    "他の報告と結び付いていない報告"
+                )
+            ));
+        }
         let mut rows = String::new();
         for &i in &g.members {
             let r = &reports[i];

@@ -154,7 +154,7 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/api/contacts/groups",
         access: Access::Roles(&[Role::Analyst]),
-        summary: "contact reports grouped by approacher",
+        summary: "contact reports grouped by approacher (?all=1: also those linked to no other)",
     },
     Route {
         method: "POST",
@@ -292,7 +292,7 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/ui/contacts",
         access: Access::Console(&[Role::Analyst]),
-        summary: "console: contact reports grouped by approacher",
+        summary: "console: every contact report, grouped by approacher",
     },
     Route {
         method: "GET",
@@ -1105,7 +1105,12 @@ async fn ack_alert(
     }
 }
 
-async fn contact_groups(State(state): State<Arc<AppState>>) -> Response {
+/// `?all=1` includes reports linked to no other (groups of one).
+async fn contact_groups(
+    State(state): State<Arc<AppState>>,
+    axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
+) -> Response {
+    let all = matches!(q.get("all").map(String::as_str), Some("1" | "true"));
     let mut reports = match state.store.contact_reports().await {
         Ok(r) => r,
         Err(e) => return internal(e),
@@ -1114,7 +1119,7 @@ async fn contact_groups(State(state): State<Arc<AppState>>) -> Response {
     let groups = custodian_detect::contacts::link(&reports);
     let v: Vec<Value> = groups
         .iter()
-        .filter(|g| g.members.len() >= 2)
+        .filter(|g| all || g.members.len() >= 2)
         .map(|g| {
             json!({"name": g.name, "reporters": g.reporters,
                    "first_met": g.first_met.map(|d| d.to_string()),

@@ -967,3 +967,33 @@ async fn a_proof_of_an_unknown_kind_or_record_is_not_found() {
         assert_eq!(s, StatusCode::NOT_FOUND, "{path}: {v}");
     }
 }
+
+#[tokio::test]
+async fn analysts_read_every_contact_report_linked_or_not() {
+    let w = world().await;
+    let (cookie, csrf) = login(&w, Role::Employee).await;
+    let h = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let (s, v, _) = call(
+        &w,
+        "POST",
+        "/api/contact-reports",
+        &h,
+        Some(contact_report()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let (cookie, _) = login(&w, Role::Analyst).await;
+    let h = [("cookie", cookie.as_str())];
+    let (_, v, _) = call(&w, "GET", "/api/contacts/groups", &h, None).await;
+    assert_eq!(v, json!([]), "a lone report is no group");
+    let (_, v, _) = call(&w, "GET", "/api/contacts/groups?all=1", &h, None).await;
+    assert_eq!(v[0]["reports"][0]["id"], id.as_str());
+    let (s, page, _) = call(&w, "GET", "/ui/contacts", &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap();
+    assert!(page.contains("Reports not linked to any other"), "{page}");
+    assert!(page.contains(&id));
+    // The reporter appears as a pseudonym, never as a user id.
+    assert!(!page.contains("E10000"), "{page}");
+}
