@@ -166,8 +166,10 @@ pub async fn run(base: &Settings, args: &Args) -> Result<ExitCode> {
     )?;
     super::evaluate::print_scorecard(&card);
     println!(
-        "done in {:.0} s. Explore: custodian --store sqlite://{} ledger verify | status | people show USER",
+        "done in {:.0} s. Explore:\n  custodian serve --demo --demo-dir {}   # the console on this company\n  CUSTODIAN_LEDGER_KEY_FILE={} custodian --store sqlite://{} ledger verify   # or status, people show USER",
         started.elapsed().as_secs_f64(),
+        dir.display(),
+        settings.ledger_key_file.display(),
         db.display()
     );
     Ok(ExitCode::SUCCESS)
