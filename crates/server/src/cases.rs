@@ -163,6 +163,66 @@ async fn ledgered(
     Ok(r)
 }
 
+/// What is done to an existing case (the API's `actions` body, and the
+/// CLI's `case assign|note|status`).
+#[derive(Debug, serde::Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum CaseAction {
+    Note {
+        text: String,
+    },
+    Assign {
+        to: String,
+    },
+    Status {
+        status: String,
+        reason: Option<String>,
+    },
+}
+
+/// Checks `action` and appends it to `case` as done by `by`.
+pub async fn apply(
+    store: &dyn Store,
+    ledger: &LedgerContext,
+    at: DateTime<FixedOffset>,
+    case: &str,
+    action: CaseAction,
+    by: &str,
+) -> Result<CustodyRecord> {
+    nonempty("by", by)?;
+    let body = match action {
+        CaseAction::Note { text } => {
+            nonempty("the note", &text)?;
+            json!({"action": "note", "text": text, "by": by})
+        }
+        CaseAction::Assign { to } => {
+            nonempty("to", &to)?;
+            json!({"action": "assign", "to": to, "by": by})
+        }
+        CaseAction::Status { status, reason } => {
+            if status != "open" && status != "closed" {
+                bail!("status is open or closed");
+            }
+            json!({"action": "status", "status": status, "reason": reason, "by": by})
+        }
+    };
+    act(store, ledger, at, case, body).await
+}
+
+/// Every contact report (oldest first) and the groups of reports that
+/// describe the same approacher (indexes into the reports).
+pub async fn contact_groups(
+    store: &dyn Store,
+) -> Result<(
+    Vec<custodian_core::ContactReport>,
+    Vec<custodian_detect::contacts::ContactGroup>,
+)> {
+    let mut reports = store.contact_reports().await?;
+    reports.sort_by(|a, b| a.reported_at.cmp(&b.reported_at).then(a.id.cmp(&b.id)));
+    let groups = custodian_detect::contacts::link(&reports);
+    Ok((reports, groups))
+}
+
 /// Appends an action to an existing case (a closed case takes only a
 /// status change).
 pub async fn act(

@@ -358,13 +358,9 @@ pub(crate) async fn alert_queue(
     headers: HeaderMap,
 ) -> Response {
     let l = lang(&q, &headers);
-    let list = match crate::cases::ranked_alerts(state.store.as_ref(), usize::MAX).await {
-        Ok(a) => a,
-        Err(e) => return crate::internal(e),
-    };
-    let acks = match crate::cases::acknowledgements(state.store.as_ref()).await {
-        Ok(a) => a,
-        Err(e) => return crate::case_error(e),
+    let (list, acks) = match crate::alerts_and_acks(&state).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let filter = crate::AlertFilter::from_query(&q);
     let csrf = esc(p.csrf.as_deref().unwrap_or(""));
@@ -732,12 +728,10 @@ pub(crate) async fn contacts_page(
     headers: HeaderMap,
 ) -> Response {
     let l = lang(&q, &headers);
-    let mut reports = match state.store.contact_reports().await {
-        Ok(r) => r,
-        Err(e) => return crate::internal(e),
+    let (reports, groups) = match crate::cases::contact_groups(state.store.as_ref()).await {
+        Ok(x) => x,
+        Err(e) => return crate::case_error(e),
     };
-    reports.sort_by(|a, b| a.reported_at.cmp(&b.reported_at).then(a.id.cmp(&b.id)));
-    let groups = custodian_detect::contacts::link(&reports);
     let mut html = String::new();
     let mut n = 0;
     // Linked groups first, then the reports nothing else describes (an
@@ -1047,15 +1041,13 @@ pub(crate) async fn add_note(
     if let Some(r) = check_csrf(&p, &f.csrf) {
         return r;
     }
-    if let Err(e) = crate::cases::nonempty("the note", &f.text) {
-        return crate::case_error(e);
-    }
-    match crate::cases::act(
+    match crate::cases::apply(
         state.store.as_ref(),
         &state.ledger,
         crate::now_of(&state),
         &case,
-        json!({"action": "note", "text": f.text, "by": p.name}),
+        crate::cases::CaseAction::Note { text: f.text },
+        &p.name,
     )
     .await
     {

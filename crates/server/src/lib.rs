@@ -1041,18 +1041,33 @@ impl AlertFilter {
     }
 }
 
+/// Every stored alert, highest score first, and who acknowledged which.
+pub(crate) async fn alerts_and_acks(
+    state: &AppState,
+) -> Result<
+    (
+        Vec<custodian_store::StoredAlert>,
+        std::collections::BTreeMap<String, Value>,
+    ),
+    Response,
+> {
+    let list = cases::ranked_alerts(state.store.as_ref(), usize::MAX)
+        .await
+        .map_err(internal)?;
+    let acks = cases::acknowledgements(state.store.as_ref())
+        .await
+        .map_err(case_error)?;
+    Ok((list, acks))
+}
+
 async fn alerts(
     State(state): State<Arc<AppState>>,
     axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
 ) -> Response {
     let filter = AlertFilter::from_query(&q);
-    let (list, acks) = match (
-        cases::ranked_alerts(state.store.as_ref(), usize::MAX).await,
-        cases::acknowledgements(state.store.as_ref()).await,
-    ) {
-        (Ok(l), Ok(a)) => (l, a),
-        (Err(e), _) => return internal(e),
-        (_, Err(e)) => return case_error(e),
+    let (list, acks) = match alerts_and_acks(&state).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
     let out: Vec<Value> = list
         .iter()
@@ -1111,12 +1126,10 @@ async fn contact_groups(
     axum::extract::Query(q): axum::extract::Query<HashMap<String, String>>,
 ) -> Response {
     let all = matches!(q.get("all").map(String::as_str), Some("1" | "true"));
-    let mut reports = match state.store.contact_reports().await {
-        Ok(r) => r,
-        Err(e) => return internal(e),
+    let (reports, groups) = match cases::contact_groups(state.store.as_ref()).await {
+        Ok(x) => x,
+        Err(e) => return case_error(e),
     };
-    reports.sort_by(|a, b| a.reported_at.cmp(&b.reported_at).then(a.id.cmp(&b.id)));
-    let groups = custodian_detect::contacts::link(&reports);
     let v: Vec<Value> = groups
         .iter()
         .filter(|g| all || g.members.len() >= 2)
@@ -1247,23 +1260,13 @@ async fn ingest_events(State(state): State<Arc<AppState>>, body: axum::body::Byt
 
 /// Size, root, checkpoint count and the latest signed checkpoint.
 pub(crate) async fn ledger_status_json(state: &AppState) -> Result<Value, Response> {
-    let (cps, runs) = match (
-        state.store.ledger_checkpoints().await,
-        state.store.ledger_runs().await,
-    ) {
-        (Ok(c), Ok(r)) => (c, r),
-        (Err(e), _) | (_, Err(e)) => return Err(internal(e)),
-    };
-    let size: u64 = runs.iter().map(|r| r.count).sum();
-    let latest = cps.last();
-    let root = latest.and_then(|c| {
-        let text = c.note.split("\n\n").next()?;
-        custodian_ledger::Checkpoint::parse(&format!("{text}\n")).ok()
-    });
-    Ok(json!({"size": size, "checkpoints": cps.len(),
-              "checkpoint_size": latest.map(|c| c.size),
-              "root": root.map(|c| base64::engine::general_purpose::STANDARD.encode(c.root)),
-              "latest_checkpoint": latest.map(|c| c.note.clone())}))
+    let st = custodian_store::audit::status(state.store.as_ref())
+        .await
+        .map_err(internal)?;
+    Ok(json!({"size": st.size, "checkpoints": st.checkpoints,
+              "checkpoint_size": st.latest.as_ref().map(|c| c.size),
+              "root": st.latest_parsed.map(|c| base64::engine::general_purpose::STANDARD.encode(c.root)),
+              "latest_checkpoint": st.latest.map(|c| c.note)}))
 }
 
 async fn ledger_status(State(state): State<Arc<AppState>>) -> Response {
@@ -1438,72 +1441,34 @@ async fn show_case(
     }
 }
 
-#[derive(serde::Deserialize)]
-#[serde(tag = "action", rename_all = "lowercase")]
-enum CaseAction {
-    Note {
-        text: String,
-    },
-    Assign {
-        to: String,
-    },
-    Status {
-        status: String,
-        reason: Option<String>,
-    },
-}
-
 async fn case_action(
     State(state): State<Arc<AppState>>,
     axum::Extension(p): axum::Extension<Principal>,
     axum::extract::Path(case): axum::extract::Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    let action: CaseAction = match json_body(&body) {
+    let action: cases::CaseAction = match json_body(&body) {
         Ok(b) => b,
         Err((s, why)) => return problem(s, &why),
     };
-    match run_case_action(&state, &p, &case, action).await {
-        Ok(id) => (
+    let now = now_of(&state);
+    match cases::apply(
+        state.store.as_ref(),
+        &state.ledger,
+        now,
+        &case,
+        action,
+        &p.name,
+    )
+    .await
+    {
+        Ok(r) => (
             StatusCode::CREATED,
-            Json(json!({"case": case, "record": id})),
+            Json(json!({"case": case, "record": r.id})),
         )
             .into_response(),
         Err(e) => case_error(e),
     }
-}
-
-async fn run_case_action(
-    state: &AppState,
-    p: &Principal,
-    case: &str,
-    action: CaseAction,
-) -> Result<String, cases::CaseError> {
-    let body = match action {
-        CaseAction::Note { text } => {
-            cases::nonempty("the note", &text)?;
-            json!({"action": "note", "text": text, "by": p.name})
-        }
-        CaseAction::Assign { to } => {
-            cases::nonempty("to", &to)?;
-            json!({"action": "assign", "to": to, "by": p.name})
-        }
-        CaseAction::Status { status, reason } => {
-            if status != "open" && status != "closed" {
-                return Err(cases::CaseError::Invalid("status is open or closed".into()));
-            }
-            json!({"action": "status", "status": status, "reason": reason, "by": p.name})
-        }
-    };
-    let r = cases::act(
-        state.store.as_ref(),
-        &state.ledger,
-        now_of(state),
-        case,
-        body,
-    )
-    .await?;
-    Ok(r.id)
 }
 
 async fn case_bundle(

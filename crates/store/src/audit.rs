@@ -18,7 +18,7 @@ use custodian_ledger::tiles::{
 };
 use custodian_ledger::{inclusion_proof, Checkpoint, Hash, NoteVerifier};
 
-use crate::{Store, StoreError};
+use crate::{CheckpointRow, Store, StoreError};
 
 /// What verification established.
 #[derive(Debug, Clone, Serialize)]
@@ -161,6 +161,33 @@ impl TileCompare {
             level, t.id.index
         ))))
     }
+}
+
+/// What `ledger status` shows: size, checkpoints and the latest one.
+#[derive(Debug, Clone)]
+pub struct LedgerStatus {
+    pub size: u64,
+    pub checkpoints: usize,
+    /// The latest signed checkpoint (note text) and what it says, if it parses.
+    pub latest: Option<CheckpointRow>,
+    pub latest_parsed: Option<Checkpoint>,
+}
+
+pub async fn status(store: &dyn Store) -> Result<LedgerStatus, AuditError> {
+    let mut cps = store.ledger_checkpoints().await?;
+    let size: u64 = store.ledger_runs().await?.iter().map(|r| r.count).sum();
+    let checkpoints = cps.len();
+    let latest = cps.pop();
+    let latest_parsed = latest.as_ref().and_then(|c| {
+        let text = c.note.split("\n\n").next()?;
+        Checkpoint::parse(&format!("{text}\n")).ok()
+    });
+    Ok(LedgerStatus {
+        size,
+        checkpoints,
+        latest,
+        latest_parsed,
+    })
 }
 
 /// Verifies the whole ledger of `store` with the log's verifier key. With

@@ -130,27 +130,25 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
             );
         }
         Cmd::Assign { case, to, by } => {
-            cases::nonempty("--to", &to)?;
-            cases::nonempty("--by", &by)?;
-            let r = cases::act(
+            let r = cases::apply(
                 store,
                 &ledger,
                 now,
                 &case,
-                json!({"action": "assign", "to": to, "by": by}),
+                cases::CaseAction::Assign { to: to.clone() },
+                &by,
             )
             .await?;
             println!("{case} assigned to {to} (record {})", r.id);
         }
         Cmd::Note { case, text, by } => {
-            cases::nonempty("the note", &text)?;
-            cases::nonempty("--by", &by)?;
-            let r = cases::act(
+            let r = cases::apply(
                 store,
                 &ledger,
                 now,
                 &case,
-                json!({"action": "note", "text": text, "by": by}),
+                cases::CaseAction::Note { text },
+                &by,
             )
             .await?;
             println!("note added to {case} (record {})", r.id);
@@ -161,15 +159,11 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
             by,
             reason,
         } => {
-            cases::nonempty("--by", &by)?;
-            let r = cases::act(
-                store,
-                &ledger,
-                now,
-                &case,
-                json!({"action": "status", "status": set, "reason": reason, "by": by}),
-            )
-            .await?;
+            let action = cases::CaseAction::Status {
+                status: set.clone(),
+                reason,
+            };
+            let r = cases::apply(store, &ledger, now, &case, action, &by).await?;
             println!("{case} is now {set} (record {})", r.id);
         }
         Cmd::Show { case, json } => {

@@ -10,7 +10,6 @@ use std::process::ExitCode;
 use anyhow::Result;
 use serde_json::{json, Value};
 
-use custodian_detect::contacts::link;
 use custodian_store::Store;
 
 #[derive(Debug, clap::Args)]
@@ -23,9 +22,7 @@ pub struct Args {
 }
 
 pub async fn run(store: &dyn Store, args: Args) -> Result<ExitCode> {
-    let mut reports = store.contact_reports().await?;
-    reports.sort_by(|a, b| a.reported_at.cmp(&b.reported_at).then(a.id.cmp(&b.id)));
-    let mut groups = link(&reports);
+    let (reports, mut groups) = custodian_server::cases::contact_groups(store).await?;
     groups.sort_by(|a, b| {
         b.members
             .len()

@@ -9,7 +9,7 @@ use base64::Engine;
 use serde_json::json;
 
 use custodian_ledger::entry::ProofBundle;
-use custodian_ledger::{Checkpoint, NoteSigner, NoteVerifier};
+use custodian_ledger::{NoteSigner, NoteVerifier};
 use custodian_store::audit::{self, AuditError};
 use custodian_store::{LedgerContext, Store};
 
@@ -119,30 +119,24 @@ pub fn run_offline(settings: &Settings, cmd: &Cmd) -> Result<Option<ExitCode>> {
 pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<ExitCode> {
     match cmd {
         Cmd::Status { json } => {
-            let cps = store.ledger_checkpoints().await?;
-            let runs = store.ledger_runs().await?;
-            let size: u64 = runs.iter().map(|r| r.count).sum();
-            let latest = cps.last();
-            let parsed = latest.and_then(|c| {
-                let text = c.note.split("\n\n").next()?;
-                Checkpoint::parse(&format!("{text}\n")).ok()
-            });
-            let root = parsed
+            let st = audit::status(store).await?;
+            let root = st
+                .latest_parsed
                 .as_ref()
                 .map(|c| base64::engine::general_purpose::STANDARD.encode(c.root));
             if json {
                 crate::output::json(&json!({
-                    "size": size,
+                    "size": st.size,
                     "root": root,
-                    "checkpoints": cps.len(),
-                    "latest_checkpoint": latest.map(|c| c.note.clone()),
-                    "origin": parsed.as_ref().map(|c| c.origin.clone()),
+                    "checkpoints": st.checkpoints,
+                    "latest_checkpoint": st.latest.as_ref().map(|c| c.note.clone()),
+                    "origin": st.latest_parsed.as_ref().map(|c| c.origin.clone()),
                 }))?;
             } else {
-                println!("entries      {size}");
+                println!("entries      {}", st.size);
                 println!("root         {}", root.as_deref().unwrap_or("-"));
-                println!("checkpoints  {}", cps.len());
-                if let Some(c) = latest {
+                println!("checkpoints  {}", st.checkpoints);
+                if let Some(c) = &st.latest {
                     println!("latest checkpoint:\n{}", c.note);
                 }
             }
