@@ -28,9 +28,9 @@ use custodian_store::ledger::{
 };
 use custodian_store::{
     columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Account, ApiToken, Backend,
-    CheckpointRow, Counts, CustodyRecord, Inserted, LedgerContext, LedgerLeaf, LedgerRecord,
-    LedgerRun, NewAlert, NewContact, NewEvent, RegisterChange, Reject, Result, SealedContent,
-    Store, StoreError, StoredAlert, StoredEvent,
+    CheckpointRow, Counts, CustodyRecord, Inserted, LeafChunk, LeafChunkBuilder, LedgerContext,
+    LedgerRecord, LedgerRun, NewAlert, NewContact, NewEvent, RegisterChange, Reject, Result,
+    SealedContent, Store, StoreError, StoredAlert, StoredEvent,
 };
 
 /// Rows per multi-row statement (7 parameters each, under SQLite's
@@ -905,12 +905,10 @@ impl Store for SqliteStore {
     ) -> Result<Vec<LedgerRecord>> {
         if kind == kinds::EVENT {
             if let Some(file) = self.file.clone() {
-                let bulk = self.bulk.clone();
-                return tokio::task::spawn_blocking(move || {
-                    bulk_event_records(&bulk, &file, first_seq, count)
+                return on_reader(&self.bulk, &file, move |c| {
+                    bulk_event_records(c, first_seq, count)
                 })
-                .await
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
+                .await;
             }
         }
         let mut conn = self.pool.acquire().await.map_err(be)?;
@@ -922,24 +920,32 @@ impl Store for SqliteStore {
         kind: &str,
         first_seq: i64,
         count: u64,
-    ) -> Result<Vec<LedgerLeaf>> {
+    ) -> Result<Vec<LeafChunk>> {
         let Some(file) = self.file.clone().filter(|_| kind == kinds::EVENT) else {
             return custodian_store::default_ledger_leaves(self, kind, first_seq, count).await;
         };
-        // Two halves, read and hashed on two threads.
-        let half = if count >= 4_096 { count / 2 } else { count };
-        let part = |which: usize, from: i64, n: u64| {
-            let (bulk, file) = (self.bulk.clone(), file.clone());
-            tokio::task::spawn_blocking(move || bulk_event_leaves(&bulk, which, &file, from, n))
-        };
-        let first = part(0, first_seq, half);
-        let second = part(1, first_seq + half as i64, count - half);
-        let join = |r: std::result::Result<Result<Vec<LedgerLeaf>>, tokio::task::JoinError>| {
-            r.map_err(|e| StoreError::Backend(e.to_string()))?
-        };
-        // Both run from here on; wait for the first, then the second.
-        let mut out = join(first.await)?;
-        out.extend(join(second.await)?);
+        // Chunks read and hashed by the reader threads, whichever is free.
+        let mut parts = Vec::new();
+        let mut from = 0;
+        while from < count {
+            let n = READ_CHUNK.min(count - from);
+            let seq = first_seq + from as i64;
+            parts.push(queue_read(&self.bulk, &file, move |c| {
+                bulk_event_leaves(c, seq, n)
+            })?);
+            from += n;
+        }
+        let mut out = Vec::with_capacity(parts.len());
+        for p in parts {
+            let chunk = p
+                .await
+                .map_err(|_| StoreError::Backend("a bulk reader thread ended".into()))??;
+            let stopped = chunk.stop.is_some();
+            out.push(chunk);
+            if stopped {
+                break;
+            }
+        }
         Ok(out)
     }
 
@@ -1246,35 +1252,110 @@ async fn fetch_event_records(
     Ok(out)
 }
 
-/// The bulk reader's connections (read-only, opened on first use): two so
-/// verification reads and hashes two halves of a run at once, and one for
-/// the stored tiles it compares meanwhile.
-type Bulk = std::sync::Arc<[std::sync::Mutex<Option<rusqlite::Connection>>; 3]>;
+/// The bulk reader (read-only connections opened on first use):
+/// [`EVENT_READERS`] threads, each with its own connection, that take
+/// read jobs from one queue in order (so verification's chunks go to
+/// whichever is free and the queue can run far ahead of the tree), and one
+/// connection for the stored tiles verification compares meanwhile.
+#[derive(Default)]
+struct BulkConns {
+    jobs: std::sync::Mutex<Option<flume::Sender<ReadJob>>>,
+    tiles: std::sync::Mutex<Option<rusqlite::Connection>>,
+}
+
+type Bulk = std::sync::Arc<BulkConns>;
+
+/// Work for a reader thread: given its connection, or why it has none.
+type ReadJob = Box<dyn FnOnce(std::result::Result<&rusqlite::Connection, &str>) + Send>;
+
+/// Reader threads: one per core these machines have (two); more would
+/// only contend with the thread that rebuilds the tree.
+const EVENT_READERS: usize = 2;
+
+/// Rows per chunk a reader reads and hashes in one go.
+const READ_CHUNK: u64 = 4_096;
 
 fn rb(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
-/// Bulk connection `which`, opened read-only on first use.
-fn bulk_conn<'a>(
-    bulk: &'a Bulk,
-    which: usize,
+fn poisoned<T>(_: T) -> StoreError {
+    StoreError::Backend("the bulk reader's lock is poisoned".into())
+}
+
+fn open_bulk(file: &std::path::Path) -> Result<rusqlite::Connection> {
+    let c = rusqlite::Connection::open_with_flags(
+        file,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(rb)?;
+    c.busy_timeout(Duration::from_secs(30)).map_err(rb)?;
+    c.pragma_update(None, "cache_size", -65536).map_err(rb)?;
+    c.pragma_update(None, "mmap_size", 4_294_967_296_i64)
+        .map_err(rb)?;
+    Ok(c)
+}
+
+/// Queues `job` for the reader threads (started on first use; they end
+/// when the store is dropped) and waits for its answer.
+async fn on_reader<T: Send + 'static>(
+    bulk: &BulkConns,
+    file: &std::path::Path,
+    job: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let rx = queue_read(bulk, file, job)?;
+    rx.await
+        .map_err(|_| StoreError::Backend("a bulk reader thread ended".into()))?
+}
+
+/// Queues `job` for the reader threads; its answer comes on the receiver.
+fn queue_read<T: Send + 'static>(
+    bulk: &BulkConns,
+    file: &std::path::Path,
+    job: impl FnOnce(&rusqlite::Connection) -> Result<T> + Send + 'static,
+) -> Result<tokio::sync::oneshot::Receiver<Result<T>>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let job: ReadJob = Box::new(move |conn| {
+        let out = match conn {
+            Ok(c) => job(c),
+            Err(why) => Err(StoreError::Backend(why.to_string())),
+        };
+        let _ = tx.send(out);
+    });
+    let mut jobs = bulk.jobs.lock().map_err(poisoned)?;
+    let sender = match jobs.as_ref() {
+        Some(s) => s,
+        None => {
+            let (s, r) = flume::unbounded::<ReadJob>();
+            for i in 0..EVENT_READERS {
+                let (r, file) = (r.clone(), file.to_path_buf());
+                std::thread::Builder::new()
+                    .name(format!("ledger-reader-{i}"))
+                    .spawn(move || {
+                        let conn = open_bulk(&file).map_err(|e| e.to_string());
+                        while let Ok(job) = r.recv() {
+                            job(conn.as_ref().map_err(|e| e.as_str()));
+                        }
+                    })
+                    .map_err(|e| StoreError::Backend(format!("a bulk reader thread: {e}")))?;
+            }
+            jobs.insert(s)
+        }
+    };
+    sender
+        .send(job)
+        .map_err(|_| StoreError::Backend("the bulk readers ended".into()))?;
+    Ok(rx)
+}
+
+/// The tile reader, opened on first use.
+fn tile_reader<'a>(
+    bulk: &'a BulkConns,
     file: &std::path::Path,
 ) -> Result<std::sync::MutexGuard<'a, Option<rusqlite::Connection>>> {
-    let mut guard = bulk[which]
-        .lock()
-        .map_err(|_| StoreError::Backend("the bulk reader's lock is poisoned".into()))?;
+    let mut guard = bulk.tiles.lock().map_err(poisoned)?;
     if guard.is_none() {
-        let c = rusqlite::Connection::open_with_flags(
-            file,
-            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(rb)?;
-        c.busy_timeout(Duration::from_secs(30)).map_err(rb)?;
-        c.pragma_update(None, "cache_size", -65536).map_err(rb)?;
-        c.pragma_update(None, "mmap_size", 4_294_967_296_i64)
-            .map_err(rb)?;
-        *guard = Some(c);
+        *guard = Some(open_bulk(file)?);
     }
     Ok(guard)
 }
@@ -1288,7 +1369,7 @@ fn bulk_tiles_from(
     from: u64,
     limit: u32,
 ) -> Result<Vec<Tile>> {
-    let guard = bulk_conn(bulk, 2, file)?;
+    let guard = tile_reader(bulk, file)?;
     let Some(conn) = guard.as_ref() else {
         return Err(StoreError::Backend("no bulk reader".into()));
     };
@@ -1322,7 +1403,7 @@ fn bulk_tiles_from(
 
 /// Stored tiles by id (those that exist), on bulk connection 2.
 fn bulk_read_tiles(bulk: &Bulk, file: &std::path::Path, ids: &[TileId]) -> Result<Vec<Tile>> {
-    let guard = bulk_conn(bulk, 2, file)?;
+    let guard = tile_reader(bulk, file)?;
     let Some(conn) = guard.as_ref() else {
         return Err(StoreError::Backend("no bulk reader".into()));
     };
@@ -1365,22 +1446,16 @@ struct EventCols<'a> {
     rest: &'a str,
 }
 
-/// Steps the events of a seq range in place on bulk connection `which`,
-/// calling `f` with each row's seq, id and fields. A stored value of the
+/// Steps the events of a seq range in place on an event reader of the
+/// pool, calling `f` with each row's seq, id and fields. A stored value of the
 /// wrong type fails that record (named), not the batch.
 fn bulk_event_rows(
-    bulk: &Bulk,
-    which: usize,
-    file: &std::path::Path,
+    conn: &rusqlite::Connection,
     first_seq: i64,
     count: u64,
     mut f: impl FnMut(i64, &[u8], std::result::Result<EventCols<'_>, String>),
 ) -> Result<()> {
     use rusqlite::types::ValueRef;
-    let guard = bulk_conn(bulk, which, file)?;
-    let Some(conn) = guard.as_ref() else {
-        return Err(StoreError::Backend("no bulk reader".into()));
-    };
     let mut stmt = conn
         .prepare_cached(
             "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq >= ?1 AND seq < ?2 ORDER BY seq",
@@ -1434,13 +1509,12 @@ fn bulk_event_rows(
 
 /// Events as ledger records, read by the bulk reader.
 fn bulk_event_records(
-    bulk: &Bulk,
-    file: &std::path::Path,
+    conn: &rusqlite::Connection,
     first_seq: i64,
     count: u64,
 ) -> Result<Vec<LedgerRecord>> {
     let mut out = Vec::with_capacity(count as usize);
-    bulk_event_rows(bulk, 0, file, first_seq, count, |seq, id, cols| {
+    bulk_event_rows(conn, first_seq, count, |seq, id, cols| {
         let canonical = cols.and_then(|c| {
             let mut body = Vec::with_capacity(64 + c.rest.len());
             custodian_store::ledger::write_event_body(
@@ -1457,18 +1531,16 @@ fn bulk_event_records(
     Ok(out)
 }
 
-/// Events' leaf hashes, read and hashed in place on bulk connection
-/// `which` (one buffer for every entry).
-fn bulk_event_leaves(
-    bulk: &Bulk,
-    which: usize,
-    file: &std::path::Path,
-    first_seq: i64,
-    count: u64,
-) -> Result<Vec<LedgerLeaf>> {
-    let mut out = Vec::with_capacity(count as usize);
+/// Events' leaf hashes, read and hashed in place on an event reader of
+/// the pool (one buffer for every entry).
+fn bulk_event_leaves(conn: &rusqlite::Connection, first_seq: i64, count: u64) -> Result<LeafChunk> {
+    let mut out = LeafChunkBuilder::new(first_seq, count);
     let mut buf = Vec::with_capacity(1024);
-    bulk_event_rows(bulk, which, file, first_seq, count, |seq, id, cols| {
+    let mut going = true;
+    bulk_event_rows(conn, first_seq, count, |seq, id, cols| {
+        if !going {
+            return;
+        }
         let record_id = String::from_utf8_lossy(id);
         let leaf = match cols {
             Ok(c) => {
@@ -1479,14 +1551,11 @@ fn bulk_event_leaves(
                 );
                 Ok((custodian_ledger::leaf_hash(&buf), buf.len() as u64))
             }
-            Err(why) => Err(custodian_store::LeafError {
-                record_id: record_id.into_owned(),
-                why,
-            }),
+            Err(why) => Err((record_id.into_owned(), why)),
         };
-        out.push(LedgerLeaf { seq, leaf });
+        going = out.push(seq, leaf);
     })?;
-    Ok(out)
+    Ok(out.finish())
 }
 
 fn utf8_field<'a>(b: &'a [u8], what: &str) -> std::result::Result<&'a str, String> {

@@ -163,6 +163,96 @@ impl TileCompare {
     }
 }
 
+/// Entries verification reads ahead of the tree it rebuilds (8 MiB of
+/// leaf hashes)...
+const READ_AHEAD: u64 = 1 << 18;
+
+/// ... in at most this many reads: a pooled store holds a connection for
+/// each read in flight, and verification needs one more for tiles.
+const READS_AHEAD: usize = 4;
+
+type LeavesFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<crate::LeafChunk>, StoreError>> + Send + 'a>,
+>;
+
+type Leaves = Result<Vec<crate::LeafChunk>, StoreError>;
+
+/// A queued read: still running, or its result.
+enum Slot<'a> {
+    Running(LeavesFuture<'a>),
+    Done(Leaves),
+}
+
+/// Runs the reads of `pending` ahead, in order, while they cover fewer
+/// than `budget` entries in at most [`READS_AHEAD`] reads (at least
+/// one read): each is polled once as soon
+/// as it is queued, so work a store hands to other threads starts then,
+/// not when its result is awaited. Verification may pause to read stored
+/// tiles; reads queued this deep keep the store's readers busy meanwhile.
+struct Ahead<'a, I: Iterator<Item = (u64, LeavesFuture<'a>)>> {
+    pending: std::iter::Peekable<I>,
+    queue: std::collections::VecDeque<(u64, Slot<'a>)>,
+    queued: u64,
+    budget: u64,
+}
+
+impl<'a, I: Iterator<Item = (u64, LeavesFuture<'a>)>> Ahead<'a, I> {
+    fn new(budget: u64, pending: I) -> Self {
+        Ahead {
+            pending: pending.peekable(),
+            queue: Default::default(),
+            queued: 0,
+            budget,
+        }
+    }
+
+    async fn fill(&mut self) {
+        while self.queue.is_empty() || (self.queued < self.budget && self.queue.len() < READS_AHEAD)
+        {
+            let Some((n, mut f)) = self.pending.next() else {
+                break;
+            };
+            let polled =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(f.as_mut().poll(cx))).await;
+            let slot = match polled {
+                std::task::Poll::Ready(v) => Slot::Done(v),
+                std::task::Poll::Pending => Slot::Running(f),
+            };
+            self.queue.push_back((n, slot));
+            self.queued += n;
+        }
+    }
+
+    /// The next read's result, or `None` when all were taken. While it
+    /// waits, every queued read is polled (a read that holds a pooled
+    /// connection must go on, or the one awaited may wait for it forever).
+    async fn next(&mut self) -> Option<Leaves> {
+        self.fill().await;
+        let front_done = std::future::poll_fn(|cx| {
+            for (_, slot) in self.queue.iter_mut() {
+                if let Slot::Running(f) = slot {
+                    if let std::task::Poll::Ready(v) = f.as_mut().poll(cx) {
+                        *slot = Slot::Done(v);
+                    }
+                }
+            }
+            match self.queue.front() {
+                Some((_, Slot::Running(_))) => std::task::Poll::Pending,
+                _ => std::task::Poll::Ready(()),
+            }
+        });
+        front_done.await;
+        let (n, slot) = self.queue.pop_front()?;
+        self.queued -= n;
+        // Queue the next reads before this one is processed.
+        self.fill().await;
+        match slot {
+            Slot::Done(v) => Some(v),
+            Slot::Running(f) => Some(f.await),
+        }
+    }
+}
+
 /// What `ledger status` shows: size, checkpoints and the latest one.
 #[derive(Debug, Clone)]
 pub struct LedgerStatus {
@@ -264,69 +354,81 @@ pub async fn verify(
     let mut bytes_hashed = 0u64;
     let mut root_at: BTreeMap<u64, Hash> = BTreeMap::new();
     let mut expected_leaf = 0u64;
-    // Read and hash run k+1 (the store may use other threads) while run k
-    // is appended to the tree and its tiles compared with the stored ones.
-    let fetch = |i: usize| {
-        let run = runs.get(i).cloned();
-        async move {
-            match run {
-                Some(r) => store
-                    .ledger_leaves(&r.kind, r.first_seq, r.count)
-                    .await
-                    .map(Some),
-                None => Ok(None),
-            }
-        }
-    };
-    let mut next = fetch(0).await?;
-    for (i, run) in runs.iter().enumerate() {
+    // Runs are read and hashed ahead (the store may use other threads)
+    // while this task appends each run to the tree and compares its
+    // tiles, so the readers do not wait for it.
+    let mut fetched = Ahead::new(
+        READ_AHEAD,
+        runs.clone().into_iter().map(|r| {
+            let f =
+                Box::pin(async move { store.ledger_leaves(&r.kind, r.first_seq, r.count).await })
+                    as LeavesFuture<'_>;
+            (r.count, f)
+        }),
+    );
+    for run in runs.iter() {
         if run.first_leaf != expected_leaf {
             return Err(fail(VerifyFailure::general(format!(
                 "the ledger's runs skip from leaf {expected_leaf} to {}: entries are missing",
                 run.first_leaf
             ))));
         }
-        let records = next.take().unwrap_or_default();
-        let mut leaves = Vec::with_capacity(run.count as usize);
-        let mut it = records.into_iter().peekable();
-        for k in 0..run.count {
-            let leaf = run.first_leaf + k;
-            let seq = run.first_seq + k as i64;
-            let Some(r) = it.next_if(|r| r.seq == seq) else {
-                return Err(fail(VerifyFailure {
-                    leaf: Some(leaf),
-                    kind: Some(run.kind.clone()),
-                    record_id: None,
-                    what: format!(
-                        "leaf {leaf}: the {} with seq {seq} that it logs is missing from the store (deleted?)",
-                        run.kind
-                    ),
-                }));
-            };
-            let (h, len) = r.leaf.map_err(|e| {
-                fail(VerifyFailure {
-                    leaf: Some(leaf),
-                    kind: Some(run.kind.clone()),
-                    record_id: Some(e.record_id.clone()),
-                    what: format!(
-                        "leaf {leaf} ({} '{}'): the stored row cannot be read: {}",
-                        run.kind, e.record_id, e.why
-                    ),
-                })
-            })?;
-            bytes_hashed += len + 1 + 65;
-            leaves.push(h);
-        }
-        let integrate = async {
-            let tiles = appender.append(&leaves);
+        let chunks = fetched.next().await.transpose()?.unwrap_or_default();
+        let mut seq = run.first_seq;
+        let end = run.first_seq + run.count as i64;
+        for chunk in chunks {
+            if chunk.first_seq != seq || seq >= end {
+                break;
+            }
+            let n = (chunk.hashes.len() as u64).min((end - seq) as u64);
+            let tiles = appender.append(&chunk.hashes[..n as usize]);
             for t in tiles.iter().filter(|t| t.is_full()) {
                 compare.check(store, t, &named).await?;
             }
-            Ok::<(), AuditError>(())
-        };
-        let (fetched, integrated) = futures_util::future::join(fetch(i + 1), integrate).await;
-        integrated?;
-        next = fetched?;
+            bytes_hashed += chunk.bytes + n * (1 + 65);
+            seq += n as i64;
+            if let Some(stop) = chunk.stop {
+                let (at, what, record_id) = match stop {
+                    crate::LeafStop::Missing { seq } => (
+                        seq,
+                        format!("the {} with seq {seq} that it logs is missing from the store (deleted?)", run.kind),
+                        None,
+                    ),
+                    crate::LeafStop::Unreadable {
+                        seq,
+                        record_id,
+                        why,
+                    } => (
+                        seq,
+                        format!(
+                            "({} '{record_id}'): the stored row cannot be read: {why}",
+                            run.kind
+                        ),
+                        Some(record_id),
+                    ),
+                };
+                let leaf = run.first_leaf + (at - run.first_seq) as u64;
+                let sep = if record_id.is_some() { " " } else { ": " };
+                return Err(fail(VerifyFailure {
+                    leaf: Some(leaf),
+                    kind: Some(run.kind.clone()),
+                    record_id,
+                    what: format!("leaf {leaf}{sep}{what}"),
+                }));
+            }
+        }
+        if seq < end {
+            let leaf = run.first_leaf + (seq - run.first_seq) as u64;
+            return Err(fail(VerifyFailure {
+                leaf: Some(leaf),
+                kind: Some(run.kind.clone()),
+                record_id: None,
+                what: format!(
+                    "leaf {leaf}: the {} with seq {seq} that it logs is missing from the store (deleted?)",
+                    run.kind
+                ),
+            }));
+        }
         *by_kind.entry(run.kind.clone()).or_default() += run.count;
         expected_leaf += run.count;
         if want_roots.contains_key(&expected_leaf) {

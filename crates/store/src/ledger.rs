@@ -64,20 +64,115 @@ pub struct LedgerRecord {
     pub canonical: std::result::Result<String, String>,
 }
 
-/// A stored record's leaf as verification recomputes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LedgerLeaf {
-    pub seq: i64,
-    /// The leaf hash and the entry's length in bytes, or why the stored
-    /// row cannot be read back into an entry.
-    pub leaf: std::result::Result<(Hash, u64), LeafError>,
+/// Leaf hashes recomputed from the stored records of one contiguous range
+/// of seqs (what verification compares with the log), compact: a hash
+/// per record and no ids, which only a record that cannot be read needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LeafChunk {
+    /// The seq of the first hash.
+    pub first_seq: i64,
+    /// The leaf hashes of seqs `first_seq, first_seq + 1, …`, up to the
+    /// range's end or to `stop`.
+    pub hashes: Vec<Hash>,
+    /// The entries' total length in bytes.
+    pub bytes: u64,
+    /// Why the chunk ends before its range does.
+    pub stop: Option<LeafStop>,
 }
 
-/// A stored row that cannot be read back into its entry.
+/// One record as read for verification: its leaf hash and entry length,
+/// or its id and why the stored row cannot be read back into an entry.
+pub type LeafRead = std::result::Result<(Hash, u64), (String, String)>;
+
+/// The record at which a [`LeafChunk`] stops.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LeafError {
-    pub record_id: String,
-    pub why: String,
+pub enum LeafStop {
+    /// No record with this seq is stored.
+    Missing { seq: i64 },
+    /// The stored row cannot be read back into its entry.
+    Unreadable {
+        seq: i64,
+        record_id: String,
+        why: String,
+    },
+}
+
+impl LeafChunk {
+    /// Collects the leaves of seqs `[first_seq, first_seq + count)` from
+    /// rows in seq order; stops at the first missing or unreadable one.
+    pub fn collect<I>(first_seq: i64, count: u64, rows: I) -> LeafChunk
+    where
+        I: IntoIterator<Item = (i64, LeafRead)>,
+    {
+        let mut b = LeafChunkBuilder::new(first_seq, count);
+        for (seq, leaf) in rows {
+            if !b.push(seq, leaf) {
+                break;
+            }
+        }
+        b.finish()
+    }
+}
+
+/// Builds a [`LeafChunk`] row by row (see [`LeafChunk::collect`]).
+#[derive(Debug)]
+pub struct LeafChunkBuilder {
+    chunk: LeafChunk,
+    end: i64,
+}
+
+impl LeafChunkBuilder {
+    pub fn new(first_seq: i64, count: u64) -> Self {
+        LeafChunkBuilder {
+            chunk: LeafChunk {
+                first_seq,
+                hashes: Vec::with_capacity(count as usize),
+                bytes: 0,
+                stop: None,
+            },
+            end: first_seq + count as i64,
+        }
+    }
+
+    fn next_seq(&self) -> i64 {
+        self.chunk.first_seq + self.chunk.hashes.len() as i64
+    }
+
+    /// Adds the row with `seq`: its leaf and length, or its id and why it
+    /// cannot be read. False once the chunk has stopped (or is full).
+    pub fn push(&mut self, seq: i64, leaf: LeafRead) -> bool {
+        let want = self.next_seq();
+        if self.chunk.stop.is_some() || want >= self.end {
+            return false;
+        }
+        if seq != want {
+            self.chunk.stop = Some(LeafStop::Missing { seq: want });
+            return false;
+        }
+        match leaf {
+            Ok((h, len)) => {
+                self.chunk.hashes.push(h);
+                self.chunk.bytes += len;
+                true
+            }
+            Err((record_id, why)) => {
+                self.chunk.stop = Some(LeafStop::Unreadable {
+                    seq,
+                    record_id,
+                    why,
+                });
+                false
+            }
+        }
+    }
+
+    pub fn finish(mut self) -> LeafChunk {
+        let want = self.next_seq();
+        if self.chunk.stop.is_none() && want < self.end {
+            self.chunk.stop = Some(LeafStop::Missing { seq: want });
+        }
+        self.chunk
+    }
 }
 
 /// What one batch adds to the ledger, computed before it is written.
@@ -212,17 +307,28 @@ pub fn write_rfc3339_micros(out: &mut Vec<u8>, us: i64, off: i32) {
     if !(0..=9999).contains(&year) {
         return fallback(out);
     }
-    // `v` as exactly `width` decimal digits.
-    fn digits(out: &mut Vec<u8>, v: i64, width: usize) {
-        let mut buf = [b'0'; 6];
-        let mut v = v;
-        for d in buf[..width].iter_mut().rev() {
-            *d = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-        out.extend_from_slice(&buf[..width]);
+    // Written into one stack buffer and copied once (this runs per entry).
+    struct Buf {
+        b: [u8; 32],
+        n: usize,
     }
-    digits(out, year, 4);
+    impl Buf {
+        fn byte(&mut self, c: u8) {
+            self.b[self.n] = c;
+            self.n += 1;
+        }
+        /// `v` as exactly `width` decimal digits.
+        fn digits(&mut self, v: i64, width: usize) {
+            let mut v = v;
+            for i in (0..width).rev() {
+                self.b[self.n + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+            self.n += width;
+        }
+    }
+    let mut b = Buf { b: [0; 32], n: 0 };
+    b.digits(year, 4);
     for (sep, v) in [
         (b'-', month),
         (b'-', day),
@@ -230,26 +336,27 @@ pub fn write_rfc3339_micros(out: &mut Vec<u8>, us: i64, off: i32) {
         (b':', sod / 60 % 60),
         (b':', sod % 60),
     ] {
-        out.push(sep);
-        digits(out, v, 2);
+        b.byte(sep);
+        b.digits(v, 2);
     }
     if micros != 0 {
-        out.push(b'.');
+        b.byte(b'.');
         if micros % 1_000 == 0 {
-            digits(out, micros / 1_000, 3);
+            b.digits(micros / 1_000, 3);
         } else {
-            digits(out, micros, 6);
+            b.digits(micros, 6);
         }
     }
     if off == 0 {
-        out.push(b'Z');
+        b.byte(b'Z');
     } else {
-        out.push(if off < 0 { b'-' } else { b'+' });
+        b.byte(if off < 0 { b'-' } else { b'+' });
         let m = i64::from(off.abs() / 60);
-        digits(out, m / 60, 2);
-        out.push(b':');
-        digits(out, m % 60, 2);
+        b.digits(m / 60, 2);
+        b.byte(b':');
+        b.digits(m % 60, 2);
     }
+    out.extend_from_slice(&b.b[..b.n]);
 }
 
 /// The leaf hash of an event with its stored `rest`.
@@ -374,6 +481,36 @@ impl TileCache {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn rows(seqs: &[i64]) -> Vec<(i64, LeafRead)> {
+        seqs.iter().map(|&q| (q, Ok(([q as u8; 32], 10)))).collect()
+    }
+
+    #[test]
+    fn leaf_chunks_stop_at_the_first_missing_or_unreadable_record() {
+        let whole = LeafChunk::collect(5, 3, rows(&[5, 6, 7, 8]));
+        assert_eq!(whole.hashes, vec![[5; 32], [6; 32], [7; 32]]);
+        assert_eq!((whole.bytes, whole.stop), (30, None));
+        let gap = LeafChunk::collect(5, 4, rows(&[5, 7, 8]));
+        assert_eq!(gap.hashes.len(), 1);
+        assert_eq!(gap.stop, Some(LeafStop::Missing { seq: 6 }));
+        let short = LeafChunk::collect(5, 4, rows(&[5, 6]));
+        assert_eq!(short.stop, Some(LeafStop::Missing { seq: 7 }));
+        let empty = LeafChunk::collect(5, 2, rows(&[]));
+        assert_eq!(empty.stop, Some(LeafStop::Missing { seq: 5 }));
+        let mut bad = rows(&[5, 6, 7]);
+        bad[1].1 = Err(("ev-6".into(), "ts_us is not an integer".into()));
+        let bad = LeafChunk::collect(5, 3, bad);
+        assert_eq!(bad.hashes, vec![[5; 32]]);
+        assert_eq!(
+            bad.stop,
+            Some(LeafStop::Unreadable {
+                seq: 6,
+                record_id: "ev-6".into(),
+                why: "ts_us is not an integer".into()
+            })
+        );
+    }
 
     fn chrono_form(us: i64, off: i32) -> String {
         crate::ts_from_db(us, i64::from(off))

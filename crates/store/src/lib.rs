@@ -18,7 +18,10 @@ pub mod audit;
 pub mod conformance;
 pub mod ledger;
 
-pub use ledger::{CheckpointRow, LeafError, LedgerContext, LedgerLeaf, LedgerRecord, LedgerRun};
+pub use ledger::{
+    CheckpointRow, LeafChunk, LeafChunkBuilder, LeafRead, LeafStop, LedgerContext, LedgerRecord,
+    LedgerRun,
+};
 
 /// Which backend a store is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -452,15 +455,17 @@ pub trait Store: Send + Sync {
 
     /// The leaf hashes of the records of `kind` with seq `[first_seq,
     /// first_seq + count)`, recomputed from what is stored (what
-    /// verification compares with the log), in seq order. The default
-    /// hashes [`Store::ledger_records`]; a backend may read and hash in
+    /// verification compares with the log): chunks in seq order, each
+    /// continuing the one before; the first missing or unreadable record
+    /// stops its chunk and ends the list. The default hashes
+    /// [`Store::ledger_records`]; a backend may read and hash chunks in
     /// parallel.
     async fn ledger_leaves(
         &self,
         kind: &str,
         first_seq: i64,
         count: u64,
-    ) -> Result<Vec<LedgerLeaf>> {
+    ) -> Result<Vec<LeafChunk>> {
         default_ledger_leaves(self, kind, first_seq, count).await
     }
 
@@ -487,7 +492,6 @@ pub trait Store: Send + Sync {
     async fn ledger_checkpoints(&self) -> Result<Vec<CheckpointRow>>;
 }
 
-/// The leaf index of a record, from the runs.
 /// [`Store::ledger_leaves`] by hashing [`Store::ledger_records`] (for
 /// backends that override it for some kinds only).
 pub async fn default_ledger_leaves<S: Store + ?Sized>(
@@ -495,27 +499,22 @@ pub async fn default_ledger_leaves<S: Store + ?Sized>(
     kind: &str,
     first_seq: i64,
     count: u64,
-) -> Result<Vec<LedgerLeaf>> {
-    Ok(store
-        .ledger_records(kind, first_seq, count)
-        .await?
-        .into_iter()
-        .map(|r| LedgerLeaf {
-            seq: r.seq,
-            leaf: match r.canonical {
-                Ok(c) => {
-                    let data = custodian_ledger::entry::encode_entry(kind, &r.record_id, &c);
-                    Ok((custodian_ledger::leaf_hash(&data), data.len() as u64))
-                }
-                Err(why) => Err(ledger::LeafError {
-                    record_id: r.record_id,
-                    why,
-                }),
-            },
-        })
-        .collect())
+) -> Result<Vec<LeafChunk>> {
+    let records = store.ledger_records(kind, first_seq, count).await?;
+    let rows = records.into_iter().map(|r| {
+        let leaf = match r.canonical {
+            Ok(c) => {
+                let data = custodian_ledger::entry::encode_entry(kind, &r.record_id, &c);
+                Ok((custodian_ledger::leaf_hash(&data), data.len() as u64))
+            }
+            Err(why) => Err((r.record_id, why)),
+        };
+        (r.seq, leaf)
+    });
+    Ok(vec![LeafChunk::collect(first_seq, count, rows)])
 }
 
+/// The leaf index of a record, from the runs.
 pub fn leaf_of(runs: &[LedgerRun], kind: &str, seq: i64) -> Option<u64> {
     runs.iter()
         .find(|r| r.kind == kind && seq >= r.first_seq && ((seq - r.first_seq) as u64) < r.count)

@@ -26,6 +26,10 @@ pub enum Cmd {
         /// Entries per store transaction (one checkpoint each).
         #[arg(long, default_value_t = 20_000)]
         batch: u64,
+        /// Full verifications to time (the median is reported; these
+        /// machines are noisy).
+        #[arg(long, default_value_t = 3)]
+        verify_runs: u32,
         /// Store URL (default: a fresh SQLite file in a temporary folder).
         #[arg(long = "bench-store")]
         store: Option<String>,
@@ -85,6 +89,7 @@ pub async fn run(cmd: Cmd) -> Result<ExitCode> {
     let Cmd::Ledger {
         entries,
         batch,
+        verify_runs,
         store,
         json,
     } = cmd;
@@ -130,11 +135,20 @@ pub async fn run(cmd: Cmd) -> Result<ExitCode> {
     let p99 = lat[lat.len() * 99 / 100];
 
     // Full verification against raw SHA-256 on messages of the same size.
-    let t = Instant::now();
-    let report = audit::verify(store.as_ref(), &ctx.signer.verifier(), None, &|_, _| {})
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let verify_secs = t.elapsed().as_secs_f64();
+    let mut times = Vec::new();
+    let mut report = None;
+    for _ in 0..verify_runs.max(1) {
+        let t = Instant::now();
+        let r = audit::verify(store.as_ref(), &ctx.signer.verifier(), None, &|_, _| {})
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        times.push(t.elapsed().as_secs_f64());
+        report = Some(r);
+    }
+    let report = report.ok_or_else(|| anyhow::anyhow!("no verification ran"))?;
+    times.sort_by(f64::total_cmp);
+    let verify_secs = times[times.len() / 2];
+    let verify_best = times[0];
     let avg_entry = (report.bytes_hashed / report.size.max(1)) as usize;
     let raw = raw_sha256(avg_entry.max(64), 256 << 20);
     let verify_bps = report.bytes_hashed as f64 / verify_secs;
@@ -144,6 +158,8 @@ pub async fn run(cmd: Cmd) -> Result<ExitCode> {
         "appends_per_second": appends_per_s.round(),
         "inclusion_proof_us": {"p50": p50, "p99": p99},
         "verify_seconds": verify_secs,
+        "verify_seconds_best": verify_best,
+        "verify_runs": times.len(),
         "verify_bytes_per_second": verify_bps.round(),
         "raw_sha256_bytes_per_second": raw.round(),
         "verify_fraction_of_raw_sha256": verify_bps / raw,
@@ -163,8 +179,11 @@ pub async fn run(cmd: Cmd) -> Result<ExitCode> {
             p50, p99
         );
         println!(
-            "  full verification  {:.2} s, {:.0} MB/s hashed = {:.0} % of raw SHA-256 ({:.0} MB/s on {}-byte messages, same run)",
+            "  full verification  {:.2} s (median of {}; best {:.2} s = {:.0} %), {:.0} MB/s hashed = {:.0} % of raw SHA-256 ({:.0} MB/s on {}-byte messages, same run)",
             verify_secs,
+            times.len(),
+            verify_best,
+            100.0 * report.bytes_hashed as f64 / verify_best / raw,
             verify_bps / 1e6,
             100.0 * verify_bps / raw,
             raw / 1e6,
