@@ -1541,17 +1541,25 @@ fn bulk_event_leaves(conn: &rusqlite::Connection, first_seq: i64, count: u64) ->
         if !going {
             return;
         }
-        let record_id = String::from_utf8_lossy(id);
-        let leaf = match cols {
-            Ok(c) => {
+        let leaf = match (std::str::from_utf8(id), cols) {
+            (Ok(record_id), Ok(c)) => {
+                // The leaf prefix, then the entry, hashed in one pass.
                 buf.clear();
-                custodian_ledger::entry::write_entry_head(&mut buf, kinds::EVENT, &record_id);
+                buf.push(0);
+                custodian_ledger::entry::write_entry_head(&mut buf, kinds::EVENT, record_id);
                 custodian_store::ledger::write_event_body(
                     &mut buf, c.us, c.off, c.user, c.action, c.doc, c.rest,
                 );
-                Ok((custodian_ledger::leaf_hash(&buf), buf.len() as u64))
+                match custodian_ledger::leaf_hash_prefixed(&buf) {
+                    Some(h) => Ok((h, buf.len() as u64 - 1)),
+                    None => Err((record_id.to_string(), "no leaf prefix".to_string())),
+                }
             }
-            Err(why) => Err((record_id.into_owned(), why)),
+            (Ok(record_id), Err(why)) => Err((record_id.to_string(), why)),
+            (Err(_), _) => Err((
+                String::from_utf8_lossy(id).into_owned(),
+                "id is not UTF-8 text".to_string(),
+            )),
         };
         going = out.push(seq, leaf);
     })?;
