@@ -21,13 +21,13 @@ use custodian_ledger::entry::kinds;
 use custodian_ledger::{Hash, Tile, TileId};
 use custodian_store::ledger::{
     alert_leaf, contact_leaf, custody_leaf, edge_ids, event_entry_body, hr_leaf, ledger_update,
-    register_change_id, register_change_json, register_change_leaf, size_after,
+    register_change_id, register_change_json, register_change_leaf, size_after, write_event_body,
 };
 use custodian_store::{
     columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Account, ApiToken, Backend,
-    CheckpointRow, Counts, CustodyRecord, Inserted, LedgerContext, LedgerRecord, LedgerRun,
-    NewAlert, NewContact, NewEvent, RegisterChange, Reject, Result, SealedContent, Store,
-    StoreError, StoredAlert, StoredEvent,
+    CheckpointRow, Counts, CustodyRecord, Inserted, LeafChunk, LeafChunkBuilder, LedgerContext,
+    LedgerRecord, LedgerRun, NewAlert, NewContact, NewEvent, RegisterChange, Reject, Result,
+    SealedContent, Store, StoreError, StoredAlert, StoredEvent,
 };
 
 /// The secondary index a bulk load drops and rebuilds.
@@ -893,6 +893,25 @@ impl Store for PgStore {
         fetch_records(&mut conn, kind, first_seq, count).await
     }
 
+    async fn ledger_leaves(
+        &self,
+        kind: &str,
+        first_seq: i64,
+        count: u64,
+    ) -> Result<Vec<LeafChunk>> {
+        if kind != kinds::EVENT {
+            return custodian_store::default_ledger_leaves(self, kind, first_seq, count).await;
+        }
+        // Chunks fetched and hashed as tasks of their own, so they run on
+        // every worker thread of the runtime, each on a pooled connection.
+        custodian_store::leaves_in_chunks(first_seq, count, PG_READ_CHUNK, |seq, n| {
+            let pool = self.pool.clone();
+            let task = tokio::spawn(async move { event_leaves(&pool, seq, n).await });
+            Ok(async move { task.await.map_err(|e| StoreError::Backend(e.to_string()))? })
+        })
+        .await
+    }
+
     async fn ledger_record_count(&self, kind: &str) -> Result<u64> {
         let v: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", table_of(kind)?))
             .fetch_one(&self.pool)
@@ -1166,6 +1185,49 @@ async fn fetch_records(
 }
 
 /// The event's ledger entry body straight from its columns.
+/// Rows per chunk verification fetches and hashes as one task.
+const PG_READ_CHUNK: u64 = 8_192;
+
+/// Events' leaf hashes for a seq range, hashed from their columns in one
+/// reused buffer.
+async fn event_leaves(pool: &PgPool, first_seq: i64, count: u64) -> Result<LeafChunk> {
+    let rows = sqlx::query(
+        "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+    )
+    .bind(first_seq)
+    .bind(first_seq + count as i64)
+    .fetch_all(pool)
+    .await
+    .map_err(be)?;
+    let mut out = LeafChunkBuilder::new(first_seq, count);
+    let mut buf = Vec::with_capacity(1024);
+    for r in &rows {
+        let seq: i64 = r.try_get(0).map_err(be)?;
+        let id: &str = r.try_get(1).map_err(be)?;
+        let leaf = (|| {
+            let us: i64 = r.try_get(2).map_err(|e| e.to_string())?;
+            let off: i32 = r.try_get(3).map_err(|e| e.to_string())?;
+            ts_from_db(us, i64::from(off)).map_err(|e| e.to_string())?;
+            let user: &str = r.try_get(4).map_err(|e| e.to_string())?;
+            let action: &str = r.try_get(5).map_err(|e| e.to_string())?;
+            let doc: Option<&str> = r.try_get(6).map_err(|e| e.to_string())?;
+            let rest: &str = r.try_get(7).map_err(|e| e.to_string())?;
+            buf.clear();
+            buf.push(0);
+            custodian_ledger::entry::write_entry_head(&mut buf, kinds::EVENT, id);
+            write_event_body(&mut buf, us, off, user, action, doc, rest);
+            custodian_ledger::leaf_hash_prefixed(&buf)
+                .map(|h| (h, buf.len() as u64 - 1))
+                .ok_or_else(|| "no leaf prefix".to_string())
+        })()
+        .map_err(|why| (id.to_string(), why));
+        if !out.push(seq, leaf) {
+            break;
+        }
+    }
+    Ok(out.finish())
+}
+
 fn event_body(r: &PgRow) -> std::result::Result<String, String> {
     let us: i64 = r.try_get("ts_us").map_err(|e| e.to_string())?;
     let off: i32 = r.try_get("ts_off").map_err(|e| e.to_string())?;

@@ -925,28 +925,14 @@ impl Store for SqliteStore {
             return custodian_store::default_ledger_leaves(self, kind, first_seq, count).await;
         };
         // Chunks read and hashed by the reader threads, whichever is free.
-        let mut parts = Vec::new();
-        let mut from = 0;
-        while from < count {
-            let n = READ_CHUNK.min(count - from);
-            let seq = first_seq + from as i64;
-            parts.push(queue_read(&self.bulk, &file, move |c| {
-                bulk_event_leaves(c, seq, n)
-            })?);
-            from += n;
-        }
-        let mut out = Vec::with_capacity(parts.len());
-        for p in parts {
-            let chunk = p
-                .await
-                .map_err(|_| StoreError::Backend("a bulk reader thread ended".into()))??;
-            let stopped = chunk.stop.is_some();
-            out.push(chunk);
-            if stopped {
-                break;
-            }
-        }
-        Ok(out)
+        custodian_store::leaves_in_chunks(first_seq, count, READ_CHUNK, |seq, n| {
+            let rx = queue_read(&self.bulk, &file, move |c| bulk_event_leaves(c, seq, n))?;
+            Ok(async move {
+                rx.await
+                    .map_err(|_| StoreError::Backend("a bulk reader thread ended".into()))?
+            })
+        })
+        .await
     }
 
     async fn ledger_record_count(&self, kind: &str) -> Result<u64> {

@@ -514,6 +514,39 @@ pub async fn default_ledger_leaves<S: Store + ?Sized>(
     Ok(vec![LeafChunk::collect(first_seq, count, rows)])
 }
 
+/// For a backend's [`Store::ledger_leaves`]: splits the seqs from
+/// `first_seq` on (`count` of them) into chunks of `chunk` rows, starts
+/// every one with `start` (which hands it to other threads or tasks)
+/// before awaiting any, and collects their leaves in order up to the
+/// first chunk that stops.
+pub async fn leaves_in_chunks<F>(
+    first_seq: i64,
+    count: u64,
+    chunk: u64,
+    mut start: impl FnMut(i64, u64) -> Result<F>,
+) -> Result<Vec<LeafChunk>>
+where
+    F: std::future::Future<Output = Result<LeafChunk>>,
+{
+    let mut parts = Vec::new();
+    let mut from = 0;
+    while from < count {
+        let n = chunk.max(1).min(count - from);
+        parts.push(start(first_seq + from as i64, n)?);
+        from += n;
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    for p in parts {
+        let c = p.await?;
+        let stopped = c.stop.is_some();
+        out.push(c);
+        if stopped {
+            break;
+        }
+    }
+    Ok(out)
+}
+
 /// The leaf index of a record, from the runs.
 pub fn leaf_of(runs: &[LedgerRun], kind: &str, seq: i64) -> Option<u64> {
     runs.iter()
