@@ -29,8 +29,8 @@ use custodian_store::ledger::{
 use custodian_store::{
     columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Account, ApiToken, Backend,
     CheckpointRow, Counts, CustodyRecord, Inserted, LeafChunk, LeafChunkBuilder, LedgerContext,
-    LedgerRecord, LedgerRun, NewAlert, NewContact, NewEvent, RegisterChange, Reject, Result,
-    SealedContent, Store, StoreError, StoredAlert, StoredEvent,
+    LedgerRecord, LedgerRun, LedgerSnapshot, NewAlert, NewContact, NewEvent, RegisterChange,
+    Reject, Result, SealedContent, Store, StoreError, StoredAlert, StoredEvent,
 };
 
 /// Rows per multi-row statement (7 parameters each, under SQLite's
@@ -161,6 +161,50 @@ async fn append_ledger(
         .await
         .map_err(be)?;
     Ok(())
+}
+
+/// The ledger's runs, in leaf order.
+async fn read_runs<'e, E: sqlx::Executor<'e, Database = sqlx::Sqlite>>(
+    e: E,
+) -> Result<Vec<LedgerRun>> {
+    let rows = sqlx::query(
+        "SELECT first_leaf, kind, first_seq, count FROM ledger_runs ORDER BY first_leaf",
+    )
+    .fetch_all(e)
+    .await
+    .map_err(be)?;
+    rows.iter().map(run_row).collect()
+}
+
+/// Every stored checkpoint, smallest first.
+async fn read_checkpoints<'e, E: sqlx::Executor<'e, Database = sqlx::Sqlite>>(
+    e: E,
+) -> Result<Vec<CheckpointRow>> {
+    let rows = sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size")
+        .fetch_all(e)
+        .await
+        .map_err(be)?;
+    rows.iter()
+        .map(|r| {
+            let size: i64 = r.try_get("size").map_err(be)?;
+            Ok(CheckpointRow {
+                size: size as u64,
+                note: r.try_get("note").map_err(be)?,
+            })
+        })
+        .collect()
+}
+
+/// How many records of `kind` are stored.
+async fn read_count<'e, E: sqlx::Executor<'e, Database = sqlx::Sqlite>>(
+    e: E,
+    kind: &str,
+) -> Result<u64> {
+    let v: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", table_of(kind)?))
+        .fetch_one(e)
+        .await
+        .map_err(be)?;
+    Ok(v as u64)
 }
 
 fn run_row(r: &SqliteRow) -> Result<LedgerRun> {
@@ -888,13 +932,25 @@ impl Store for SqliteStore {
     }
 
     async fn ledger_runs(&self) -> Result<Vec<LedgerRun>> {
-        let rows = sqlx::query(
-            "SELECT first_leaf, kind, first_seq, count FROM ledger_runs ORDER BY first_leaf",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(be)?;
-        rows.iter().map(run_row).collect()
+        read_runs(&self.pool).await
+    }
+
+    async fn ledger_snapshot(&self, kinds: &[&str]) -> Result<LedgerSnapshot> {
+        let mut tx = self.pool.begin().await.map_err(be)?;
+        // A deferred transaction: its first read fixes the snapshot (WAL)
+        // that every later read sees.
+        let runs = read_runs(&mut *tx).await?;
+        let checkpoints = read_checkpoints(&mut *tx).await?;
+        let mut counts = std::collections::BTreeMap::new();
+        for kind in kinds {
+            counts.insert(kind.to_string(), read_count(&mut *tx, kind).await?);
+        }
+        tx.rollback().await.map_err(be)?;
+        Ok(LedgerSnapshot {
+            runs,
+            checkpoints,
+            counts,
+        })
     }
 
     async fn ledger_records(
@@ -936,11 +992,7 @@ impl Store for SqliteStore {
     }
 
     async fn ledger_record_count(&self, kind: &str) -> Result<u64> {
-        let v: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", table_of(kind)?))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(be)?;
-        Ok(v as u64)
+        read_count(&self.pool, kind).await
     }
 
     async fn record_seq(&self, kind: &str, record_id: &str) -> Result<Option<i64>> {
@@ -991,19 +1043,7 @@ impl Store for SqliteStore {
     }
 
     async fn ledger_checkpoints(&self) -> Result<Vec<CheckpointRow>> {
-        let rows = sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(be)?;
-        rows.iter()
-            .map(|r| {
-                let size: i64 = r.try_get("size").map_err(be)?;
-                Ok(CheckpointRow {
-                    size: size as u64,
-                    note: r.try_get("note").map_err(be)?,
-                })
-            })
-            .collect()
+        read_checkpoints(&self.pool).await
     }
 }
 

@@ -289,10 +289,15 @@ pub async fn verify(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<VerifyReport, AuditError> {
     let fail = |f: VerifyFailure| AuditError::Failed(f);
-    let runs = store.ledger_runs().await?;
+    // Runs, checkpoints and record counts from one snapshot: a store being
+    // written meanwhile is verified as it was then.
+    let snapshot = store
+        .ledger_snapshot(&custodian_ledger::entry::kinds::ALL)
+        .await?;
+    let runs = snapshot.runs;
     let total: u64 = runs.iter().map(|r| r.count).sum();
     let mut checkpoints = Vec::new();
-    for row in store.ledger_checkpoints().await? {
+    for row in snapshot.checkpoints {
         let cp = Checkpoint::open(&row.note, key).map_err(|e| {
             fail(VerifyFailure::general(format!(
                 "checkpoint of size {}: {e}",
@@ -445,6 +450,24 @@ pub async fn verify(
         let rebuilt = rebuild_edge(&appender, id);
         match (stored.first(), rebuilt) {
             (Some(s), Some(r)) if *s == r => {}
+            // Wider than what was verified: what it held then must be
+            // unchanged, and the log must have grown to cover the rest
+            // since the snapshot (else hashes were added to the tile).
+            (Some(s), Some(r))
+                if s.id == r.id && s.width() > r.width() && s.base()[..r.width()] == *r.base() =>
+            {
+                let now: u64 = store.ledger_runs().await?.iter().map(|r| r.count).sum();
+                let needs = (id.index * TILE_WIDTH as u64 + s.width() as u64)
+                    .saturating_mul((TILE_WIDTH as u64).saturating_pow(u32::from(id.level)));
+                if now < needs {
+                    return Err(fail(VerifyFailure::general(format!(
+                        "stored tile {}/{} holds {} hashes, more than the log's {now} entries make",
+                        id.level,
+                        id.index,
+                        s.width()
+                    ))));
+                }
+            }
             (_, Some(r)) => compare.check(store, &r, &named).await?,
             _ => {}
         }
@@ -461,7 +484,10 @@ pub async fn verify(
         }
     }
     for (kind, n) in &by_kind {
-        let held = store.ledger_record_count(kind).await?;
+        let held = match snapshot.counts.get(kind) {
+            Some(held) => *held,
+            None => store.ledger_record_count(kind).await?,
+        };
         if held != *n {
             return Err(fail(VerifyFailure {
                 leaf: None,
@@ -473,7 +499,7 @@ pub async fn verify(
     }
     for kind in custodian_ledger::entry::kinds::ALL {
         if !by_kind.contains_key(kind) {
-            let held = store.ledger_record_count(kind).await?;
+            let held = snapshot.counts.get(kind).copied().unwrap_or(0);
             if held > 0 {
                 return Err(fail(VerifyFailure::general(format!(
                     "the store holds {held} {kind} records that the ledger does not log"

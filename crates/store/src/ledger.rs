@@ -48,6 +48,16 @@ pub struct LedgerRun {
     pub count: u64,
 }
 
+/// What verification reads before it re-reads the records, in one
+/// snapshot (see [`crate::Store::ledger_snapshot`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct LedgerSnapshot {
+    pub runs: Vec<LedgerRun>,
+    pub checkpoints: Vec<CheckpointRow>,
+    /// Records stored, by kind.
+    pub counts: std::collections::BTreeMap<String, u64>,
+}
+
 /// A stored checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckpointRow {

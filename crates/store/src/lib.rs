@@ -20,7 +20,7 @@ pub mod ledger;
 
 pub use ledger::{
     CheckpointRow, LeafChunk, LeafChunkBuilder, LeafRead, LeafStop, LedgerContext, LedgerRecord,
-    LedgerRun,
+    LedgerRun, LedgerSnapshot,
 };
 
 /// Which backend a store is.
@@ -439,6 +439,12 @@ pub trait Store: Send + Sync {
 
     /// The ledger's runs, in leaf order.
     async fn ledger_runs(&self) -> Result<Vec<LedgerRun>>;
+
+    /// The runs, the checkpoints and how many records of each of `kinds`
+    /// are stored, read in one consistent snapshot: verification compares
+    /// them, and a batch committed between separate reads would look like
+    /// records outside the ledger or a checkpoint beyond the log.
+    async fn ledger_snapshot(&self, kinds: &[&str]) -> Result<LedgerSnapshot>;
 
     /// Records of `kind` with seq in `[first_seq, first_seq + count)`, in
     /// seq order, with their canonical encodings. Missing rows are simply

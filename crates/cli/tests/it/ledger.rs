@@ -10,8 +10,12 @@ use serde_json::Value;
 
 use crate::support::*;
 
-/// Runs SQL against a store with a plain driver connection.
-fn sql(store: &str, statements: &[&str]) {
+/// Runs `sqlite` or `pg` (whichever the store is) on a plain driver pool.
+fn with_pool(
+    store: &str,
+    sqlite: impl AsyncFnOnce(&sqlx::SqlitePool),
+    pg: impl AsyncFnOnce(&sqlx::PgPool),
+) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -21,25 +25,38 @@ fn sql(store: &str, statements: &[&str]) {
             let pool = sqlx::SqlitePool::connect(&format!("sqlite://{path}"))
                 .await
                 .unwrap();
-            for s in statements {
-                sqlx::query(s)
-                    .execute(&pool)
-                    .await
-                    .unwrap_or_else(|e| panic!("{s}: {e}"));
-            }
+            sqlite(&pool).await;
             pool.close().await;
         } else {
-            let pg = custodian_store_postgres::PgStore::open(store)
+            let store = custodian_store_postgres::PgStore::open(store)
                 .await
                 .unwrap();
+            pg(store.pool()).await;
+        }
+    });
+}
+
+/// Runs SQL against a store with a plain driver connection.
+fn sql(store: &str, statements: &[&str]) {
+    with_pool(
+        store,
+        async |pool| {
             for s in statements {
                 sqlx::query(s)
-                    .execute(pg.pool())
+                    .execute(pool)
                     .await
                     .unwrap_or_else(|e| panic!("{s}: {e}"));
             }
-        }
-    });
+        },
+        async |pool| {
+            for s in statements {
+                sqlx::query(s)
+                    .execute(pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{s}: {e}"));
+            }
+        },
+    );
 }
 
 fn verify(cwd: &Path, store: &str, extra: &[&str]) -> (bool, String) {
@@ -62,6 +79,54 @@ fn imported(cwd: &Path, store: &str, data: &Path) {
         .arg(data)
         .output()
         .unwrap());
+}
+
+/// Makes the log's right-edge tile one hash wider than the log (a
+/// well-formed tile holding a made-up hash), with a plain driver
+/// connection.
+fn extend_edge_tile(store: &str) {
+    use custodian_ledger::{Tile, TileId};
+    let wider = |idx: i64, width: i64, nodes: &[u8]| {
+        let id = TileId {
+            level: 0,
+            index: idx as u64,
+        };
+        let t = Tile::from_bytes(id, width as usize, nodes).unwrap();
+        assert!(!t.is_full(), "the edge tile is partial");
+        let mut base = t.base().to_vec();
+        base.push([0xab; 32]);
+        (base.len() as i64, Tile::from_base(id, &base).to_bytes())
+    };
+    let last = "SELECT idx, CAST(width AS BIGINT), nodes FROM ledger_tiles WHERE level = 0 ORDER BY idx DESC LIMIT 1";
+    with_pool(
+        store,
+        async |pool| {
+            let (idx, width, nodes): (i64, i64, Vec<u8>) =
+                sqlx::query_as(last).fetch_one(pool).await.unwrap();
+            let (w, bytes) = wider(idx, width, &nodes);
+            sqlx::query("UPDATE ledger_tiles SET width = ?, nodes = ? WHERE level = 0 AND idx = ?")
+                .bind(w)
+                .bind(bytes)
+                .bind(idx)
+                .execute(pool)
+                .await
+                .unwrap();
+        },
+        async |pool| {
+            let (idx, width, nodes): (i64, i64, Vec<u8>) =
+                sqlx::query_as(last).fetch_one(pool).await.unwrap();
+            let (w, bytes) = wider(idx, width, &nodes);
+            sqlx::query(
+                "UPDATE ledger_tiles SET width = $1, nodes = $2 WHERE level = 0 AND idx = $3",
+            )
+            .bind(w)
+            .bind(bytes)
+            .bind(idx)
+            .execute(pool)
+            .await
+            .unwrap();
+        },
+    );
 }
 
 #[test]
@@ -95,6 +160,7 @@ fn tampering_with_plain_sql_is_detected_and_named() {
             &["INSERT INTO events (seq, id, ts_us, ts_off, user_id, action, doc, rest) VALUES (999999, 'forged', 0, 0, 'E10001', 'logon', NULL, '{}')"],
             "outside the ledger",
         ),
+        ("extended-edge-tile", &["-- extend_edge_tile"], "more than the log's"),
         (
             "truncated-log",
             &["DELETE FROM ledger_runs WHERE first_leaf = (SELECT max(first_leaf) FROM ledger_runs)"],
@@ -127,10 +193,14 @@ fn tampering_with_plain_sql_is_detected_and_named() {
                     }
                 })
                 .collect();
-            sql(
-                &store,
-                &statements.iter().map(String::as_str).collect::<Vec<_>>(),
-            );
+            if statements == ["-- extend_edge_tile"] {
+                extend_edge_tile(&store);
+            } else {
+                sql(
+                    &store,
+                    &statements.iter().map(String::as_str).collect::<Vec<_>>(),
+                );
+            }
             let (good, text) = verify(tmp.path(), &store, &[]);
             assert!(!good, "{name} on {store}: tampering went unnoticed");
             assert!(text.contains("LEDGER DOES NOT VERIFY"), "{name}: {text}");
