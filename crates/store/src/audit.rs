@@ -184,13 +184,13 @@ enum Slot<'a> {
 }
 
 /// Runs the reads of `pending` ahead, in order, while they cover fewer
-/// than `budget` entries in at most [`READS_AHEAD`] reads (at least
-/// one read): each is polled once as soon
-/// as it is queued, so work a store hands to other threads starts then,
-/// not when its result is awaited. Verification may pause to read stored
-/// tiles; reads queued this deep keep the store's readers busy meanwhile.
+/// than `budget` entries in at most [`READS_AHEAD`] reads (at least one
+/// read): each is polled once as soon as it is queued, so work a store
+/// hands to other threads starts then, not when its result is awaited.
+/// Verification may pause to read stored tiles; reads queued this deep
+/// keep the store's readers busy meanwhile.
 struct Ahead<'a, I: Iterator<Item = (u64, LeavesFuture<'a>)>> {
-    pending: std::iter::Peekable<I>,
+    pending: I,
     queue: std::collections::VecDeque<(u64, Slot<'a>)>,
     queued: u64,
     budget: u64,
@@ -199,7 +199,7 @@ struct Ahead<'a, I: Iterator<Item = (u64, LeavesFuture<'a>)>> {
 impl<'a, I: Iterator<Item = (u64, LeavesFuture<'a>)>> Ahead<'a, I> {
     fn new(budget: u64, pending: I) -> Self {
         Ahead {
-            pending: pending.peekable(),
+            pending,
             queue: Default::default(),
             queued: 0,
             budget,
@@ -379,6 +379,25 @@ pub async fn verify(
             ))));
         }
         let chunks = fetched.next().await.transpose()?.unwrap_or_default();
+        let failure = |at: i64, what: String, record_id: Option<String>| {
+            let leaf = run.first_leaf + (at - run.first_seq) as u64;
+            fail(VerifyFailure {
+                leaf: Some(leaf),
+                kind: Some(run.kind.clone()),
+                record_id,
+                what: format!("leaf {leaf}{what}"),
+            })
+        };
+        let missing = |at: i64| {
+            failure(
+                at,
+                format!(
+                    ": the {} with seq {at} that it logs is missing from the store (deleted?)",
+                    run.kind
+                ),
+                None,
+            )
+        };
         let mut seq = run.first_seq;
         let end = run.first_seq + run.count as i64;
         for chunk in chunks {
@@ -392,47 +411,24 @@ pub async fn verify(
             }
             bytes_hashed += chunk.bytes + n * (1 + 65);
             seq += n as i64;
-            if let Some(stop) = chunk.stop {
-                let (at, what, record_id) = match stop {
-                    crate::LeafStop::Missing { seq } => (
-                        seq,
-                        format!("the {} with seq {seq} that it logs is missing from the store (deleted?)", run.kind),
-                        None,
-                    ),
-                    crate::LeafStop::Unreadable {
-                        seq,
-                        record_id,
-                        why,
-                    } => (
-                        seq,
-                        format!(
-                            "({} '{record_id}'): the stored row cannot be read: {why}",
-                            run.kind
-                        ),
-                        Some(record_id),
-                    ),
-                };
-                let leaf = run.first_leaf + (at - run.first_seq) as u64;
-                let sep = if record_id.is_some() { " " } else { ": " };
-                return Err(fail(VerifyFailure {
-                    leaf: Some(leaf),
-                    kind: Some(run.kind.clone()),
+            match chunk.stop {
+                None => {}
+                Some(crate::LeafStop::Missing { seq }) => return Err(missing(seq)),
+                Some(crate::LeafStop::Unreadable {
+                    seq,
                     record_id,
-                    what: format!("leaf {leaf}{sep}{what}"),
-                }));
+                    why,
+                }) => {
+                    let what = format!(
+                        " ({} '{record_id}'): the stored row cannot be read: {why}",
+                        run.kind
+                    );
+                    return Err(failure(seq, what, Some(record_id)));
+                }
             }
         }
         if seq < end {
-            let leaf = run.first_leaf + (seq - run.first_seq) as u64;
-            return Err(fail(VerifyFailure {
-                leaf: Some(leaf),
-                kind: Some(run.kind.clone()),
-                record_id: None,
-                what: format!(
-                    "leaf {leaf}: the {} with seq {seq} that it logs is missing from the store (deleted?)",
-                    run.kind
-                ),
-            }));
+            return Err(missing(seq));
         }
         *by_kind.entry(run.kind.clone()).or_default() += run.count;
         expected_leaf += run.count;
