@@ -264,8 +264,11 @@ pub struct LedgerStatus {
 }
 
 pub async fn status(store: &dyn Store) -> Result<LedgerStatus, AuditError> {
-    let mut cps = store.ledger_checkpoints().await?;
-    let size: u64 = store.ledger_runs().await?.iter().map(|r| r.count).sum();
+    // One snapshot: the size and the latest checkpoint agree even while
+    // batches are being written.
+    let snapshot = store.ledger_snapshot(&[]).await?;
+    let mut cps = snapshot.checkpoints;
+    let size: u64 = snapshot.runs.iter().map(|r| r.count).sum();
     let checkpoints = cps.len();
     let latest = cps.pop();
     let latest_parsed = latest.as_ref().and_then(|c| {
@@ -609,9 +612,11 @@ pub fn tile_path_index(mut n: u64) -> String {
 pub async fn export_tiles(store: &dyn Store, dir: &std::path::Path) -> Result<u64, AuditError> {
     let io =
         |e: std::io::Error| AuditError::Other(format!("cannot write under {}: {e}", dir.display()));
-    let cp = store
-        .ledger_checkpoints()
-        .await?
+    // The checkpoint and the runs from one snapshot, so the entries written
+    // are those the checkpoint covers even while batches are written.
+    let mut snapshot = store.ledger_snapshot(&[]).await?;
+    let cp = snapshot
+        .checkpoints
         .pop()
         .ok_or_else(|| AuditError::NotFound("the ledger has no checkpoint yet".into()))?;
     let size = cp.size;
@@ -651,7 +656,7 @@ pub async fn export_tiles(store: &dyn Store, dir: &std::path::Path) -> Result<u6
         files += 1;
     }
     // Entry bundles: each entry as a 2-byte big-endian length and its bytes.
-    let runs = store.ledger_runs().await?;
+    let runs = snapshot.runs;
     let mut bundle = Vec::new();
     let mut in_bundle = 0usize;
     let mut bundle_index = 0u64;
