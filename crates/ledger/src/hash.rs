@@ -13,17 +13,6 @@ pub fn leaf_hash(data: &[u8]) -> Hash {
     h.finalize().into()
 }
 
-/// The leaf hash of `data` given as `0x00 || data` (a buffer the caller
-/// wrote the entry into after a zero byte): one pass, no block-buffer
-/// copy of an unaligned message. `None` if the buffer does not start with
-/// the leaf prefix.
-pub fn leaf_hash_prefixed(prefixed: &[u8]) -> Option<Hash> {
-    match prefixed.first() {
-        Some(0) => Some(Sha256::digest(prefixed).into()),
-        _ => None,
-    }
-}
-
 /// `SHA-256(0x01 || left || right)`.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
     let mut buf = [0u8; 65];
@@ -60,17 +49,6 @@ pub fn root_of(leaves: &[Hash]) -> Hash {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn prefixed_leaf_hash_is_the_leaf_hash() {
-        for data in [&b""[..], b"a", &[7u8; 63], &[9u8; 64], &[1u8; 205]] {
-            let mut buf = vec![0u8];
-            buf.extend_from_slice(data);
-            assert_eq!(leaf_hash_prefixed(&buf), Some(leaf_hash(data)));
-        }
-        assert_eq!(leaf_hash_prefixed(b"\x01abc"), None);
-        assert_eq!(leaf_hash_prefixed(b""), None);
-    }
 
     #[test]
     fn split_points() {

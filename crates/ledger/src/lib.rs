@@ -14,7 +14,7 @@ pub mod note;
 pub mod proof;
 pub mod tiles;
 
-pub use hash::{empty_root, leaf_hash, leaf_hash_prefixed, node_hash, Hash};
+pub use hash::{empty_root, leaf_hash, node_hash, Hash};
 pub use note::{Checkpoint, NoteError, NoteSigner, NoteVerifier};
 pub use proof::{
     consistency_proof, inclusion_proof, verify_consistency, verify_inclusion, NodeSource,

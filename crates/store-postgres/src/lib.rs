@@ -1244,7 +1244,7 @@ async fn event_leaves(pool: &PgPool, first_seq: i64, count: u64) -> Result<LeafC
     .await
     .map_err(be)?;
     let mut out = LeafChunkBuilder::new(first_seq, count);
-    let mut buf = Vec::with_capacity(1024);
+    let mut buf = custodian_ledger::entry::LeafBuf::new();
     for r in &rows {
         let seq: i64 = r.try_get(0).map_err(be)?;
         let id: &str = r.try_get(1).map_err(be)?;
@@ -1256,13 +1256,9 @@ async fn event_leaves(pool: &PgPool, first_seq: i64, count: u64) -> Result<LeafC
             let action: &str = r.try_get(5).map_err(|e| e.to_string())?;
             let doc: Option<&str> = r.try_get(6).map_err(|e| e.to_string())?;
             let rest: &str = r.try_get(7).map_err(|e| e.to_string())?;
-            buf.clear();
-            buf.push(0);
-            custodian_ledger::entry::write_entry_head(&mut buf, kinds::EVENT, id);
-            write_event_body(&mut buf, us, off, user, action, doc, rest);
-            custodian_ledger::leaf_hash_prefixed(&buf)
-                .map(|h| (h, buf.len() as u64 - 1))
-                .ok_or_else(|| "no leaf prefix".to_string())
+            let entry = buf.start(kinds::EVENT, id);
+            write_event_body(entry, us, off, user, action, doc, rest);
+            Ok(buf.finish())
         })()
         .map_err(|why| (id.to_string(), why));
         if !out.push(seq, leaf) {

@@ -1279,7 +1279,7 @@ async fn fetch_event_records(
 }
 
 /// The bulk reader (read-only connections opened on first use):
-/// [`EVENT_READERS`] threads, each with its own connection, that take
+/// reader threads ([`event_readers`]), each with its own connection, that take
 /// read jobs from one queue in order (so verification's chunks go to
 /// whichever is free and the queue can run far ahead of the tree), and one
 /// connection for the stored tiles verification compares meanwhile.
@@ -1294,9 +1294,14 @@ type Bulk = std::sync::Arc<BulkConns>;
 /// Work for a reader thread: given its connection, or why it has none.
 type ReadJob = Box<dyn FnOnce(std::result::Result<&rusqlite::Connection, &str>) + Send>;
 
-/// Reader threads: one per core these machines have (two); more would
-/// only contend with the thread that rebuilds the tree.
-const EVENT_READERS: usize = 2;
+/// Reader threads: one per core (at least two, at most eight); more
+/// would only contend with the thread that rebuilds the tree.
+fn event_readers() -> usize {
+    std::thread::available_parallelism()
+        .map(usize::from)
+        .unwrap_or(2)
+        .clamp(2, 8)
+}
 
 /// Rows per chunk a reader reads and hashes in one go.
 const READ_CHUNK: u64 = 4_096;
@@ -1353,7 +1358,7 @@ fn queue_read<T: Send + 'static>(
         Some(s) => s,
         None => {
             let (s, r) = flume::unbounded::<ReadJob>();
-            for i in 0..EVENT_READERS {
+            for i in 0..event_readers() {
                 let (r, file) = (r.clone(), file.to_path_buf());
                 std::thread::Builder::new()
                     .name(format!("ledger-reader-{i}"))
@@ -1472,14 +1477,15 @@ struct EventCols<'a> {
     rest: &'a str,
 }
 
-/// Steps the events of a seq range in place on an event reader of the
-/// pool, calling `f` with each row's seq, id and fields. A stored value of the
-/// wrong type fails that record (named), not the batch.
+/// Steps the events of a seq range in place on a reader thread's
+/// connection, calling `f` with each row's seq, id and fields until it
+/// returns false. A stored value of the wrong type fails that record
+/// (named), not the batch.
 fn bulk_event_rows(
     conn: &rusqlite::Connection,
     first_seq: i64,
     count: u64,
-    mut f: impl FnMut(i64, &[u8], std::result::Result<EventCols<'_>, String>),
+    mut f: impl FnMut(i64, &[u8], std::result::Result<EventCols<'_>, String>) -> bool,
 ) -> Result<()> {
     use rusqlite::types::ValueRef;
     let mut stmt = conn
@@ -1528,7 +1534,9 @@ fn bulk_event_rows(
                 rest: text(rest, "rest")?,
             })
         })();
-        f(seq, id, cols);
+        if !f(seq, id, cols) {
+            break;
+        }
     }
     Ok(())
 }
@@ -1553,33 +1561,24 @@ fn bulk_event_records(
             record_id: String::from_utf8_lossy(id).into_owned(),
             canonical,
         });
+        true
     })?;
     Ok(out)
 }
 
-/// Events' leaf hashes, read and hashed in place on an event reader of
-/// the pool (one buffer for every entry).
+/// Events' leaf hashes, read and hashed in place on a reader thread's
+/// connection (one buffer for every entry).
 fn bulk_event_leaves(conn: &rusqlite::Connection, first_seq: i64, count: u64) -> Result<LeafChunk> {
     let mut out = LeafChunkBuilder::new(first_seq, count);
-    let mut buf = Vec::with_capacity(1024);
-    let mut going = true;
+    let mut buf = custodian_ledger::entry::LeafBuf::new();
     bulk_event_rows(conn, first_seq, count, |seq, id, cols| {
-        if !going {
-            return;
-        }
         let leaf = match (std::str::from_utf8(id), cols) {
             (Ok(record_id), Ok(c)) => {
-                // The leaf prefix, then the entry, hashed in one pass.
-                buf.clear();
-                buf.push(0);
-                custodian_ledger::entry::write_entry_head(&mut buf, kinds::EVENT, record_id);
+                let entry = buf.start(kinds::EVENT, record_id);
                 custodian_store::ledger::write_event_body(
-                    &mut buf, c.us, c.off, c.user, c.action, c.doc, c.rest,
+                    entry, c.us, c.off, c.user, c.action, c.doc, c.rest,
                 );
-                match custodian_ledger::leaf_hash_prefixed(&buf) {
-                    Some(h) => Ok((h, buf.len() as u64 - 1)),
-                    None => Err((record_id.to_string(), "no leaf prefix".to_string())),
-                }
+                Ok(buf.finish())
             }
             (Ok(record_id), Err(why)) => Err((record_id.to_string(), why)),
             (Err(_), _) => Err((
@@ -1587,7 +1586,7 @@ fn bulk_event_leaves(conn: &rusqlite::Connection, first_seq: i64, count: u64) ->
                 "id is not UTF-8 text".to_string(),
             )),
         };
-        going = out.push(seq, leaf);
+        out.push(seq, leaf)
     })?;
     Ok(out.finish())
 }

@@ -483,10 +483,7 @@ pub async fn verify(
         }
     }
     for (kind, n) in &by_kind {
-        let held = match snapshot.counts.get(kind) {
-            Some(held) => *held,
-            None => store.ledger_record_count(kind).await?,
-        };
+        let held = snapshot.counts.get(kind).copied().unwrap_or(0);
         if held != *n {
             return Err(fail(VerifyFailure {
                 leaf: None,

@@ -10,12 +10,8 @@ use serde_json::Value;
 
 use crate::support::*;
 
-/// Runs `sqlite` or `pg` (whichever the store is) on a plain driver pool.
-fn with_pool(
-    store: &str,
-    sqlite: impl AsyncFnOnce(&sqlx::SqlitePool),
-    pg: impl AsyncFnOnce(&sqlx::PgPool),
-) {
+/// Runs SQL against a store with a plain driver connection.
+fn sql(store: &str, statements: &[&str]) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -25,38 +21,25 @@ fn with_pool(
             let pool = sqlx::SqlitePool::connect(&format!("sqlite://{path}"))
                 .await
                 .unwrap();
-            sqlite(&pool).await;
+            for s in statements {
+                sqlx::query(s)
+                    .execute(&pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{s}: {e}"));
+            }
             pool.close().await;
         } else {
-            let store = custodian_store_postgres::PgStore::open(store)
+            let pg = custodian_store_postgres::PgStore::open(store)
                 .await
                 .unwrap();
-            pg(store.pool()).await;
+            for s in statements {
+                sqlx::query(s)
+                    .execute(pg.pool())
+                    .await
+                    .unwrap_or_else(|e| panic!("{s}: {e}"));
+            }
         }
     });
-}
-
-/// Runs SQL against a store with a plain driver connection.
-fn sql(store: &str, statements: &[&str]) {
-    with_pool(
-        store,
-        async |pool| {
-            for s in statements {
-                sqlx::query(s)
-                    .execute(pool)
-                    .await
-                    .unwrap_or_else(|e| panic!("{s}: {e}"));
-            }
-        },
-        async |pool| {
-            for s in statements {
-                sqlx::query(s)
-                    .execute(pool)
-                    .await
-                    .unwrap_or_else(|e| panic!("{s}: {e}"));
-            }
-        },
-    );
 }
 
 fn verify(cwd: &Path, store: &str, extra: &[&str]) -> (bool, String) {
@@ -81,53 +64,58 @@ fn imported(cwd: &Path, store: &str, data: &Path) {
         .unwrap());
 }
 
-/// Makes the log's right-edge tile one hash wider than the log (a
-/// well-formed tile holding a made-up hash), with a plain driver
-/// connection.
-fn extend_edge_tile(store: &str) {
-    use custodian_ledger::{Tile, TileId};
-    let wider = |idx: i64, width: i64, nodes: &[u8]| {
-        let id = TileId {
-            level: 0,
-            index: idx as u64,
-        };
-        let t = Tile::from_bytes(id, width as usize, nodes).unwrap();
-        assert!(!t.is_full(), "the edge tile is partial");
-        let mut base = t.base().to_vec();
-        base.push([0xab; 32]);
-        (base.len() as i64, Tile::from_base(id, &base).to_bytes())
-    };
-    let last = "SELECT idx, CAST(width AS BIGINT), nodes FROM ledger_tiles WHERE level = 0 ORDER BY idx DESC LIMIT 1";
-    with_pool(
-        store,
-        async |pool| {
-            let (idx, width, nodes): (i64, i64, Vec<u8>) =
-                sqlx::query_as(last).fetch_one(pool).await.unwrap();
-            let (w, bytes) = wider(idx, width, &nodes);
-            sqlx::query("UPDATE ledger_tiles SET width = ?, nodes = ? WHERE level = 0 AND idx = ?")
-                .bind(w)
-                .bind(bytes)
-                .bind(idx)
-                .execute(pool)
-                .await
-                .unwrap();
-        },
-        async |pool| {
-            let (idx, width, nodes): (i64, i64, Vec<u8>) =
-                sqlx::query_as(last).fetch_one(pool).await.unwrap();
-            let (w, bytes) = wider(idx, width, &nodes);
-            sqlx::query(
-                "UPDATE ledger_tiles SET width = $1, nodes = $2 WHERE level = 0 AND idx = $3",
+/// The UPDATE that makes the log's right-edge tile one hash wider than
+/// the log: a well-formed tile holding a made-up hash (the tile is read
+/// through the store, the statement is plain SQL).
+fn extend_edge_tile_sql(store: &str) -> String {
+    use custodian_store::Store;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let edge = rt.block_on(async {
+        let s: Box<dyn Store> = if store.starts_with("sqlite://") {
+            Box::new(
+                custodian_store_sqlite::SqliteStore::open(store)
+                    .await
+                    .unwrap(),
             )
-            .bind(w)
-            .bind(bytes)
-            .bind(idx)
-            .execute(pool)
+        } else {
+            Box::new(
+                custodian_store_postgres::PgStore::open(store)
+                    .await
+                    .unwrap(),
+            )
+        };
+        let size: u64 = s.ledger_runs().await.unwrap().iter().map(|r| r.count).sum();
+        s.ledger_tiles_from(0, size / 256, 1)
             .await
-            .unwrap();
-        },
-    );
+            .unwrap()
+            .pop()
+            .unwrap()
+    });
+    assert!(!edge.is_full(), "the edge tile is partial");
+    let mut base = edge.base().to_vec();
+    base.push([0xab; 32]);
+    let hex: String = custodian_ledger::Tile::from_base(edge.id, &base)
+        .to_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let blob = if store.starts_with("sqlite://") {
+        format!("X'{hex}'")
+    } else {
+        format!("decode('{hex}', 'hex')")
+    };
+    format!(
+        "UPDATE ledger_tiles SET width = {}, nodes = {blob} WHERE level = 0 AND idx = {}",
+        base.len(),
+        edge.id.index
+    )
 }
+
+/// Stands for [`extend_edge_tile_sql`]'s statement in a scenario.
+const EXTEND_EDGE_TILE: &str = "-- the UPDATE of extend_edge_tile_sql";
 
 #[test]
 fn tampering_with_plain_sql_is_detected_and_named() {
@@ -160,7 +148,7 @@ fn tampering_with_plain_sql_is_detected_and_named() {
             &["INSERT INTO events (seq, id, ts_us, ts_off, user_id, action, doc, rest) VALUES (999999, 'forged', 0, 0, 'E10001', 'logon', NULL, '{}')"],
             "outside the ledger",
         ),
-        ("extended-edge-tile", &["-- extend_edge_tile"], "more than the log's"),
+        ("extended-edge-tile", &[EXTEND_EDGE_TILE], "more than the log's"),
         (
             "truncated-log",
             &["DELETE FROM ledger_runs WHERE first_leaf = (SELECT max(first_leaf) FROM ledger_runs)"],
@@ -183,7 +171,9 @@ fn tampering_with_plain_sql_is_detected_and_named() {
             let statements: Vec<String> = statements
                 .iter()
                 .map(|s| {
-                    if store.starts_with("postgres") {
+                    if *s == EXTEND_EDGE_TILE {
+                        extend_edge_tile_sql(&store)
+                    } else if store.starts_with("postgres") {
                         s.replace(
                             "zeroblob(length(nodes))",
                             "decode(repeat('00', length(nodes)), 'hex')",
@@ -193,14 +183,10 @@ fn tampering_with_plain_sql_is_detected_and_named() {
                     }
                 })
                 .collect();
-            if statements == ["-- extend_edge_tile"] {
-                extend_edge_tile(&store);
-            } else {
-                sql(
-                    &store,
-                    &statements.iter().map(String::as_str).collect::<Vec<_>>(),
-                );
-            }
+            sql(
+                &store,
+                &statements.iter().map(String::as_str).collect::<Vec<_>>(),
+            );
             let (good, text) = verify(tmp.path(), &store, &[]);
             assert!(!good, "{name} on {store}: tampering went unnoticed");
             assert!(text.contains("LEDGER DOES NOT VERIFY"), "{name}: {text}");
