@@ -143,7 +143,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         return commands::bench::run(cmd).await;
     }
     if let Command::Evaluate(args) = &cli.command {
-        return commands::evaluate::run(args);
+        if !args.sweep {
+            return commands::evaluate::run(args);
+        }
     }
     if let Command::Bundle(cmd) = &cli.command {
         return commands::case::run_bundle(cmd);
@@ -151,6 +153,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::resolve(cli.config.as_deref(), cli.store.as_deref(), &ProcessEnv)?;
     if let Command::Demo(args) = &cli.command {
         return commands::demo::run(&settings, args).await;
+    }
+    if let Command::Evaluate(args) = &cli.command {
+        return commands::sweep::run(&settings, args);
     }
     let cli = match cli.command {
         Command::Serve(args) if args.demo => return commands::serve::demo(&settings, args).await,

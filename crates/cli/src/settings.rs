@@ -26,6 +26,9 @@ pub struct FileConfig {
     pub ledger: LedgerConfig,
     #[serde(default)]
     pub marking: MarkingConfig,
+    /// The detection engine's settings (see docs/detection.md).
+    #[serde(default)]
+    pub detect: custodian_detect::Config,
 }
 
 /// What the visible mark on issued copies says: the company's label for
@@ -146,6 +149,8 @@ pub struct Settings {
     pub content_key_file: PathBuf,
     /// The words of the visible mark on issued copies.
     pub marking: Marking,
+    /// The detection engine's settings, validated.
+    pub detect: custodian_detect::Config,
 }
 
 fn read_secret_file(path: &Path, what: &str) -> Result<String> {
@@ -239,7 +244,16 @@ impl Settings {
             .var("CUSTODIAN_CONTENT_KEY_FILE")
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from("custodian-content.key"));
+        file.detect.validate().with_context(|| {
+            format!(
+                "{} is not a valid Custodian config",
+                config_file
+                    .as_deref()
+                    .map_or("custodian.toml".into(), |p| p.display().to_string())
+            )
+        })?;
         Ok(Settings {
+            detect: file.detect,
             marking: Marking::from_config(file.marking)?,
             content_key_file,
             ledger_key_file,
@@ -312,6 +326,28 @@ mod tests {
         let s = Settings::resolve(Some(&cfg), Some("sqlite://flag.db"), &env).unwrap();
         assert_eq!(s.store, StoreUrl::Sqlite("sqlite://flag.db".into()));
         assert_eq!(s.store_source, Source::Flag);
+    }
+
+    #[test]
+    fn detection_settings_come_from_the_file_and_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("c.toml");
+        std::fs::write(
+            &cfg,
+            "[detect]\nbudget = 5.0\n[detect.weights]\nusb_files = 2.0\n[detect.domains]\npersonal = [\"home.example\"]\n",
+        )
+        .unwrap();
+        let s = Settings::resolve(Some(&cfg), None, &FakeEnv(HashMap::new())).unwrap();
+        assert_eq!(s.detect.budget, 5.0);
+        assert_eq!(s.detect.weights["usb_files"], 2.0);
+        assert_eq!(s.detect.domains.personal, vec!["home.example".to_string()]);
+        // Lists not named keep their defaults.
+        assert!(s.detect.domains.job.iter().any(|d| d == "monster.com"));
+        std::fs::write(&cfg, "[detect.weights]\nusb_fils = 2.0\n").unwrap();
+        let e = Settings::resolve(Some(&cfg), None, &FakeEnv(HashMap::new())).unwrap_err();
+        assert!(format!("{e:#}").contains("weights.usb_fils"), "{e:#}");
+        std::fs::write(&cfg, "[detect]\nbudgt = 5.0\n").unwrap();
+        assert!(Settings::resolve(Some(&cfg), None, &FakeEnv(HashMap::new())).is_err());
     }
 
     #[test]

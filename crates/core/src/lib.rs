@@ -5,6 +5,7 @@
 pub mod interchange;
 pub mod level;
 pub mod model;
+pub mod order;
 pub mod policy;
 
 pub use level::Level;

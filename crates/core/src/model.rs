@@ -137,6 +137,11 @@ pub enum Action {
         bytes: u64,
         attachments: u64,
         doc: Option<String>,
+        /// The sender's domain when the mail was not sent from the work
+        /// address (a personal account used at work; CERT's `from`).
+        from_domain: Option<String>,
+        /// How many recipients (to, cc and bcc), when the source says.
+        recipients: Option<u64>,
     },
     WebUpload {
         domain: String,

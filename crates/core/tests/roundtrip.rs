@@ -48,15 +48,21 @@ fn action() -> impl Strategy<Value = Action> {
             any::<bool>(),
             n.clone(),
             n.clone(),
-            proptest::option::of(text())
+            proptest::option::of(text()),
+            proptest::option::of(text()),
+            proptest::option::of(n.clone()),
         )
             .prop_map(
-                |(to_domain, external, bytes, attachments, doc)| Action::EmailSend {
-                    to_domain,
-                    external,
-                    bytes,
-                    attachments,
-                    doc
+                |(to_domain, external, bytes, attachments, doc, from_domain, recipients)| {
+                    Action::EmailSend {
+                        to_domain,
+                        external,
+                        bytes,
+                        attachments,
+                        doc,
+                        from_domain,
+                        recipients,
+                    }
                 }
             ),
         (text(), n.clone(), proptest::option::of(text()))

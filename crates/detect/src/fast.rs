@@ -26,6 +26,10 @@ struct Raw<'a> {
     external: Option<bool>,
     attachments: Option<u64>,
     domain: Option<&'a str>,
+    host: Option<&'a str>,
+    url: Option<&'a str>,
+    from_domain: Option<&'a str>,
+    recipients: Option<u64>,
 }
 
 /// A JSON value as the scanner met it.
@@ -62,7 +66,7 @@ fn scan(line: &str) -> Option<Raw<'_>> {
         line.get(start..start + len)
     };
     let mut raw = Raw::default();
-    let mut seen = 0u16;
+    let mut seen = 0u32;
     ws(&mut i);
     if b.get(i) != Some(&b'{') {
         return None;
@@ -131,9 +135,11 @@ fn scan(line: &str) -> Option<Raw<'_>> {
                 "attachments" => 12,
                 "domain" => 13,
                 "url" => 14,
-                _ => 15,
+                "from_domain" => 15,
+                "recipients" => 16,
+                _ => 17,
             };
-            if slot < 15 {
+            if slot < 17 {
                 if seen & (1 << slot) != 0 {
                     return None;
                 }
@@ -144,7 +150,10 @@ fn scan(line: &str) -> Option<Raw<'_>> {
                     (1, Val::Str(v)) => raw.ts = Some(v),
                     (2, Val::Str(v)) => raw.user = Some(v),
                     (3, Val::Str(v)) => raw.action = Some(v),
-                    (4 | 14, Val::Str(_)) => {}
+                    (4, Val::Str(v)) => raw.host = Some(v),
+                    (14, Val::Str(v)) => raw.url = Some(v),
+                    (15, Val::Str(v)) => raw.from_domain = Some(v),
+                    (16, Val::Num(n)) => raw.recipients = Some(*n),
                     (5, Val::Str(v)) => raw.query = Some(v),
                     (6, Val::Str(v)) => raw.doc = Some(v),
                     (7, Val::Num(n)) => raw.bytes = Some(*n),
@@ -195,6 +204,10 @@ pub struct Packed {
     pub attachments: u64,
     pub external: bool,
     pub domain: (u32, u32),
+    pub host: (u32, u32),
+    pub url: (u32, u32),
+    pub from_domain: (u32, u32),
+    pub recipients: u64,
 }
 
 fn slice(buf: &str, r: (u32, u32)) -> &str {
@@ -219,7 +232,22 @@ impl Packed {
             attachments: self.attachments,
             external: self.external,
             domain: slice(buf, self.domain),
+            host: slice(buf, self.host),
+            url: slice(buf, self.url),
+            from_domain: slice(buf, self.from_domain),
+            recipients: self.recipients,
         }
+    }
+
+    /// The string ranges, for moving them into another buffer.
+    pub fn ranges_mut(&mut self) -> [&mut (u32, u32); 5] {
+        [
+            &mut self.id,
+            &mut self.domain,
+            &mut self.host,
+            &mut self.url,
+            &mut self.from_domain,
+        ]
     }
 
     /// Sort key: data time, then the id's hash.
@@ -282,6 +310,10 @@ pub fn parse_line(buf: &str, line: &str, names: &Names) -> Result<Packed, Fallba
         attachments: 0,
         external: false,
         domain: (0, 0),
+        host: raw.host.filter(|h| !h.is_empty()).map_or((0, 0), range),
+        url: (0, 0),
+        from_domain: (0, 0),
+        recipients: 0,
     };
     let need_doc = || nonempty(raw.doc).ok_or(Fallback::Ordinary);
     let opt_doc = || {
@@ -332,6 +364,11 @@ pub fn parse_line(buf: &str, line: &str, names: &Names) -> Result<Packed, Fallba
             p.bytes = need(raw.bytes)?;
             p.attachments = need(raw.attachments)?;
             p.doc = opt_doc();
+            p.from_domain = raw
+                .from_domain
+                .filter(|d| !d.is_empty())
+                .map_or((0, 0), range);
+            p.recipients = raw.recipients.unwrap_or(0);
         }
         "web.upload" => {
             p.kind = Kind::Upload;
@@ -342,6 +379,7 @@ pub fn parse_line(buf: &str, line: &str, names: &Names) -> Result<Packed, Fallba
         "web.visit" => {
             p.kind = Kind::Visit;
             p.domain = range(nonempty(raw.domain).ok_or(Fallback::Ordinary)?);
+            p.url = raw.url.filter(|u| !u.is_empty()).map_or((0, 0), range);
         }
         "print.job" => {
             p.kind = Kind::PrintJob;

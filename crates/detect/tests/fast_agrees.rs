@@ -93,6 +93,8 @@ fn key() -> impl Strategy<Value = String> {
         Just("attachments"),
         Just("domain"),
         Just("url"),
+        Just("from_domain"),
+        Just("recipients"),
         Just("x_ext"),
     ]
     .prop_map(str::to_string)
@@ -163,6 +165,7 @@ proptest! {
                 let b = p.ev(&l);
                 prop_assert_eq!((a.id, a.ts_us, a.offset_s, a.user, a.kind, a.doc), (b.id, b.ts_us, b.offset_s, b.user, b.kind, b.doc));
                 prop_assert_eq!((a.bytes, a.pages, a.files, a.attachments, a.external, a.domain), (b.bytes, b.pages, b.files, b.attachments, b.external, b.domain));
+                prop_assert_eq!((a.host, a.url, a.from_domain, a.recipients), (b.host, b.url, b.from_domain, b.recipients));
             }
             Err(Fallback::UnknownUser) => {
                 let ev = ordinary.unwrap();

@@ -447,6 +447,8 @@ fn convert(
                 bytes,
                 attachments,
                 doc: None,
+                from_domain: None,
+                recipients: None,
             }
         }
         Kind::Http => {

@@ -6,6 +6,25 @@
 //! the time of the first misdeed; the escalation case also records when it
 //! first reached development data, so a scorecard can say whether it was
 //! caught before.
+//!
+//! The kinds ([`INSIDER_KINDS`]), one of each per thousand people:
+//! - `escalation`: the story this product exists for; an engineer groomed by
+//!   a handler climbs from other lines' brochures to their manuals to
+//!   development data, a few items printed the evening before each meeting.
+//! - `bulk-download-before-leaving`, `printing-before-leaving`: a leaver
+//!   takes their work with them in one go.
+//! - `need-to-know-snooping`: reads and tries confidential documents of
+//!   projects not theirs, a few a week.
+//! - `drip-email`: mails one document at a time to a personal address.
+//! - The three scenarios of the CERT r4.2 release notes, as their public
+//!   descriptions tell them: `leak-site-after-hours` (someone who never
+//!   used removable media or worked late starts logging on after hours,
+//!   using a thumb drive and uploading to a leak site, then leaves),
+//!   `job-hunt-then-usb` (surfs job sites and solicits a competitor, then
+//!   copies to a thumb drive at far higher rates than before leaving),
+//!   `sysadmin-keylogger` (an IT administrator fetches a keylogger, carries
+//!   it to the supervisor's PC on a thumb drive, the next day logs on there
+//!   and sends a mass mail, and leaves).
 
 use std::collections::BTreeSet;
 
@@ -16,12 +35,22 @@ use serde::Serialize;
 
 use custodian_core::{Action, Event, HrKind, Level, Medium};
 
-use super::{is_holiday, Sim, UNITS};
+use super::{
+    hr, is_holiday, own_pc, Sim, ADMIN_UNIT, CLOUD, CORP_DOMAIN, HACKING_SITES, JOB_SITES,
+    PERSONAL_MAIL, UNITS,
+};
 
-/// Free mail providers: where personal mail goes.
-pub const PERSONAL_MAIL: [&str; 4] = ["gmail.com", "yahoo.co.jp", "outlook.jp", "icloud.com"];
-/// Consumer cloud storage.
-pub const CLOUD: [&str; 3] = ["dropbox.com", "drive.google.com", "wetransfer.com"];
+/// Every kind of planted insider, in the order they are planted.
+pub const INSIDER_KINDS: [&str; 8] = [
+    "escalation",
+    "bulk-download-before-leaving",
+    "printing-before-leaving",
+    "need-to-know-snooping",
+    "drip-email",
+    "leak-site-after-hours",
+    "job-hunt-then-usb",
+    "sysadmin-keylogger",
+];
 
 /// One line of the ground-truth file.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -39,15 +68,30 @@ pub struct Truth {
     pub note: String,
 }
 
+impl Truth {
+    /// The same record with its times' wall-clock reading labelled UTC (the
+    /// CERT layout writes local times without an offset).
+    pub fn as_wall_clock_utc(&self) -> Truth {
+        let utc = |t: DateTime<FixedOffset>| {
+            t.naive_local()
+                .and_utc()
+                .with_timezone(&FixedOffset::east_opt(0).unwrap_or(*t.offset()))
+        };
+        Truth {
+            first_misdeed: utc(self.first_misdeed),
+            development_data_at: self.development_data_at.map(utc),
+            ..self.clone()
+        }
+    }
+}
+
 /// What the simulator plans beyond ordinary days.
 #[derive(Default)]
 pub(crate) struct Plan {
     pub events: Vec<Event>,
     pub truth: Vec<Truth>,
-    /// A unit in release crunch, and when.
-    pub crunch: Option<(usize, NaiveDate, NaiveDate)>,
-    /// People who now and then mail themselves at a free-mail address.
-    pub personal_mailers: BTreeSet<usize>,
+    /// Units in release crunch, and when.
+    pub crunch: Vec<(usize, NaiveDate, NaiveDate)>,
     /// Escalation insiders and the day their handler first met them.
     pub handled: Vec<(usize, NaiveDate)>,
     pub insiders: BTreeSet<usize>,
@@ -63,16 +107,58 @@ impl Sim {
     }
 
     fn plan_event(&mut self, user: usize, ts: DateTime<FixedOffset>, action: Action) -> Event {
+        let host = own_pc(&self.people[user].user_id);
+        self.plan_event_on(user, ts, &host, action)
+    }
+
+    fn plan_event_on(
+        &mut self,
+        user: usize,
+        ts: DateTime<FixedOffset>,
+        host: &str,
+        action: Action,
+    ) -> Event {
         let id = self.id();
-        let user_id = self.people[user].user_id.clone();
         Event {
             id,
             ts,
-            host: Some(format!("pc-{}", &user_id[1..])),
-            user: user_id,
+            host: Some(host.to_string()),
+            user: self.people[user].user_id.clone(),
             action,
             extra: Default::default(),
         }
+    }
+
+    /// Plans `action` for `user` on `day` at `hours` (on `host`, or their
+    /// own PC), returning its time.
+    fn plan_at(
+        &mut self,
+        user: usize,
+        day: NaiveDate,
+        hours: f64,
+        host: Option<&str>,
+        action: Action,
+    ) -> DateTime<FixedOffset> {
+        let ts = self.at(day, hours);
+        let host = host.map_or_else(|| own_pc(&self.people[user].user_id), str::to_string);
+        let e = self.plan_event_on(user, ts, &host, action);
+        self.plan.events.push(e);
+        ts
+    }
+
+    /// Sets a leave date the directory did not have, with its termination.
+    fn set_leaving(&mut self, i: usize, leave: NaiveDate) {
+        self.people[i].leave_date = Some(leave);
+        let ts = self.at(leave, 18.0);
+        let user = self.people[i].user_id.clone();
+        self.hr.push(hr(ts, &user, HrKind::Termination, None));
+    }
+
+    fn next_workday(&self, mut d: NaiveDate) -> NaiveDate {
+        while is_holiday(d) {
+            d += Duration::days(1);
+        }
+        d
     }
 
     /// Documents of a product line at `level` (and optionally of a kind).
@@ -135,8 +221,8 @@ impl Sim {
             for _ in 0..per_kind {
                 let cands = self.candidates(&used, |i| {
                     self.people[i].leave_date.is_some_and(|l| {
-                        l > start + Duration::days(20) && !self.scope_docs(i).is_empty()
-                    }) && self.units[i] != 7
+                        l > start + Duration::days(20) && !self.scope[i].is_empty()
+                    }) && self.units[i] != ADMIN_UNIT
                 });
                 let Some(&i) = cands.choose(&mut self.rng) else {
                     break;
@@ -167,32 +253,75 @@ impl Sim {
             used.insert(i);
             self.plan_drip(i, end);
         }
+        // The CERT r4.2 scenarios.
+        for _ in 0..per_kind {
+            let cands = self.candidates(&used, |i| {
+                self.people[i].leave_date.is_none()
+                    && self.habits[i].usb_rate == 0.0
+                    && self.habits[i].evening_rate == 0.0
+                    && self.habits[i].weekend_rate < 0.05
+                    && !self.traits[i].usb_manuals
+            });
+            let Some(&i) = cands.choose(&mut self.rng) else {
+                break;
+            };
+            used.insert(i);
+            self.plan_leak_site(i);
+        }
+        for _ in 0..per_kind {
+            // Half of them already used a thumb drive now and then.
+            let with_usb = self.rng.gen_bool(0.5);
+            let cands = self.candidates(&used, |i| {
+                self.people[i].leave_date.is_none() && (self.habits[i].usb_rate > 0.0) == with_usb
+            });
+            let cands = if cands.is_empty() {
+                self.candidates(&used, |i| self.people[i].leave_date.is_none())
+            } else {
+                cands
+            };
+            let Some(&i) = cands.choose(&mut self.rng) else {
+                break;
+            };
+            used.insert(i);
+            self.plan_job_hunt(i);
+        }
+        for _ in 0..per_kind {
+            let cands = self.candidates(&used, |i| {
+                self.people[i].role == "it-admin"
+                    && self.people[i].leave_date.is_none()
+                    && self.people[i].manager_id.is_some()
+            });
+            let Some(&i) = cands.choose(&mut self.rng) else {
+                break;
+            };
+            used.insert(i);
+            self.plan_keylogger(i);
+        }
         self.plan.insiders = used.clone();
 
         // Honest people who look odd to a naive rule.
-        let rd_units = [0usize, 1, 2];
-        let unit = rd_units[self.rng.gen_range(0..rd_units.len())];
-        let from = start + Duration::days(self.rng.gen_range(days / 3..days * 2 / 3));
-        self.plan.crunch = Some((unit, from, from + Duration::days(12)));
-        for i in 0..n {
-            if self.units[i] == unit {
-                self.plan.truth.push(Truth {
-                    user: self.people[i].user_id.clone(),
-                    insider: false,
-                    kind: "release-crunch".into(),
-                    first_misdeed: self.at(from, 9.0),
-                    development_data_at: None,
-                    note: format!(
-                        "{} works late and on weekends for a release",
-                        UNITS[unit].name
-                    ),
-                });
-                break;
-            }
-        }
-        for i in 0..n {
-            if !used.contains(&i) && self.rng.gen_bool(0.04) {
-                self.plan.personal_mailers.insert(i);
+        let rd_units = [0usize, 1, 2, 3, 5];
+        for c in 0..self.bg.crunches {
+            let unit = rd_units[(self.rng.gen_range(0..rd_units.len()) + c) % rd_units.len()];
+            let from = start + Duration::days(self.rng.gen_range(days / 3..days * 2 / 3));
+            self.plan
+                .crunch
+                .push((unit, from, from + Duration::days(12)));
+            for i in 0..n {
+                if self.units[i] == unit && !used.contains(&i) {
+                    self.plan.truth.push(Truth {
+                        user: self.people[i].user_id.clone(),
+                        insider: false,
+                        kind: "release-crunch".into(),
+                        first_misdeed: self.at(from, 9.0),
+                        development_data_at: None,
+                        note: format!(
+                            "{} works late and on weekends for a release",
+                            UNITS[unit].name
+                        ),
+                    });
+                    break;
+                }
             }
         }
     }
@@ -311,7 +440,7 @@ impl Sim {
         while is_holiday(day) && day < leave {
             day += Duration::days(1);
         }
-        let mut scope = self.scope_docs(i);
+        let mut scope = self.scope[i].clone();
         scope.sort_by_key(|&d| std::cmp::Reverse(self.docs[d].classification));
         let mut first = None;
         if kind == "bulk-download-before-leaving" {
@@ -385,6 +514,9 @@ impl Sim {
         }
     }
 
+    /// Snooping on a project not theirs: its confidential and secret
+    /// documents, searched for and opened (or tried) a few at a time every
+    /// few days, some downloaded; and now and then another project's.
     fn plan_snooping(&mut self, i: usize, end: NaiveDate) {
         let days = i64::from(self.cfg.days);
         let mut day = self.cfg.start + Duration::days(self.rng.gen_range(10..(days / 2).max(11)));
@@ -397,12 +529,37 @@ impl Sim {
                     && !doc.projects.shares_with(&p.projects)
             })
             .collect();
+        // The target: one or two projects, by their documents.
+        let mut projects: Vec<String> = foreign
+            .iter()
+            .filter_map(|&d| match &self.docs[d].projects {
+                custodian_core::Projects::Groups(g) => g.iter().next().cloned(),
+                custodian_core::Projects::Everyone => None,
+            })
+            .collect();
+        projects.sort();
+        projects.dedup();
+        projects.shuffle(&mut self.rng);
+        projects.truncate(self.rng.gen_range(1..3));
+        let target: Vec<usize> = foreign
+            .iter()
+            .copied()
+            .filter(|&d| match &self.docs[d].projects {
+                custodian_core::Projects::Groups(g) => g.iter().any(|x| projects.contains(x)),
+                custodian_core::Projects::Everyone => false,
+            })
+            .collect();
         let mut first = None;
         while day < end {
             if !is_holiday(day) {
                 let mut t = self.rng.gen_range(10.0..17.0);
-                for _ in 0..self.rng.gen_range(1..3) {
-                    let Some(&d) = foreign.choose(&mut self.rng) else {
+                for _ in 0..self.rng.gen_range(1..4) {
+                    let pool = if self.rng.gen_bool(0.8) {
+                        &target
+                    } else {
+                        &foreign
+                    };
+                    let Some(&d) = pool.choose(&mut self.rng) else {
                         return;
                     };
                     let doc = self.docs[d].clone();
@@ -414,6 +571,11 @@ impl Sim {
                     t += 0.01;
                     let a = if doc.classification > p.clearance || self.rng.gen_bool(0.4) {
                         Action::DocDenied { doc: doc.doc_id }
+                    } else if self.rng.gen_bool(0.3) {
+                        Action::DocDownload {
+                            doc: doc.doc_id,
+                            bytes: Some(self.rng.gen_range(100_000..4_000_000)),
+                        }
                     } else {
                         Action::DocView {
                             doc: doc.doc_id,
@@ -435,7 +597,10 @@ impl Sim {
                 kind: "need-to-know-snooping".into(),
                 first_misdeed: fm,
                 development_data_at: None,
-                note: "reads and tries confidential documents of projects not theirs".into(),
+                note: format!(
+                    "reads and tries confidential and secret documents of {} (not theirs)",
+                    projects.join(" and ")
+                ),
             });
         }
     }
@@ -443,7 +608,7 @@ impl Sim {
     fn plan_drip(&mut self, i: usize, end: NaiveDate) {
         let days = i64::from(self.cfg.days);
         let mut day = self.cfg.start + Duration::days(self.rng.gen_range(10..(days / 2).max(11)));
-        let mut scope = self.scope_docs(i);
+        let mut scope = self.scope[i].clone();
         scope.retain(|&d| self.docs[d].classification >= Level::Internal);
         if scope.is_empty() {
             return;
@@ -481,6 +646,8 @@ impl Sim {
                         bytes: bytes + 20_000,
                         attachments: 1,
                         doc: Some(doc),
+                        from_domain: None,
+                        recipients: Some(1),
                     },
                 );
                 first.get_or_insert(ts);
@@ -496,6 +663,255 @@ impl Sim {
                 first_misdeed: fm,
                 development_data_at: None,
                 note: format!("mails one document at a time to {domain}"),
+            });
+        }
+    }
+
+    /// CERT r4.2 scenario 1: someone who never used removable media or
+    /// worked late logs on after hours, uses a thumb drive and uploads to a
+    /// leak site for a few days, and leaves soon after.
+    fn plan_leak_site(&mut self, i: usize) {
+        let days = i64::from(self.cfg.days);
+        let start = self.cfg.start;
+        let mut day = start + Duration::days(self.rng.gen_range(days * 3 / 10..days * 8 / 10));
+        let mut first = None;
+        let nights = self.rng.gen_range(2..6);
+        for _ in 0..nights {
+            let mut t = self.rng.gen_range(20.5..22.5);
+            let tick = |sim: &mut Sim, t: &mut f64| {
+                *t = (*t + sim.rng.gen_range(0.02..0.2)).min(23.95);
+                *t
+            };
+            let ts = self.plan_at(i, day, t, None, Action::Logon);
+            first.get_or_insert(ts);
+            let at = tick(self, &mut t);
+            let device = |name: &str| Action::Other { name: name.into() };
+            self.plan_at(i, day, at, None, device("device.connect"));
+            for _ in 0..self.rng.gen_range(3..12) {
+                let at = tick(self, &mut t);
+                let a = Action::UsbWrite {
+                    bytes: self.rng.gen_range(100_000..5_000_000),
+                    files: self.rng.gen_range(1..5),
+                    doc: None,
+                };
+                self.plan_at(i, day, at, None, a);
+            }
+            for k in 0..self.rng.gen_range(2..6) {
+                let at = tick(self, &mut t);
+                let a = if k % 2 == 1 {
+                    Action::WebUpload {
+                        domain: "wikileaks.org".into(),
+                        bytes: self.rng.gen_range(200_000..8_000_000),
+                        doc: None,
+                    }
+                } else {
+                    Action::WebVisit {
+                        domain: "wikileaks.org".into(),
+                        url: Some("https://wikileaks.org/submit".into()),
+                    }
+                };
+                self.plan_at(i, day, at, None, a);
+            }
+            let at = tick(self, &mut t);
+            self.plan_at(i, day, at, None, device("device.disconnect"));
+            let at = tick(self, &mut t);
+            self.plan_at(i, day, at, None, Action::Logoff);
+            day += Duration::days(self.rng.gen_range(1..3));
+        }
+        let leave = day + Duration::days(self.rng.gen_range(3..14));
+        self.set_leaving(i, leave);
+        if let Some(fm) = first {
+            self.plan.truth.push(Truth {
+                user: self.people[i].user_id.clone(),
+                insider: true,
+                kind: "leak-site-after-hours".into(),
+                first_misdeed: fm,
+                development_data_at: None,
+                note: format!(
+                    "{nights} nights of thumb-drive copies and leak-site uploads; leaves {leave}"
+                ),
+            });
+        }
+    }
+
+    /// CERT r4.2 scenario 2: surfs job sites and solicits a competitor,
+    /// then before leaving copies to a thumb drive at markedly higher rates
+    /// than before.
+    fn plan_job_hunt(&mut self, i: usize) {
+        let days = i64::from(self.cfg.days);
+        let start = self.cfg.start;
+        let leave = start + Duration::days(self.rng.gen_range(days * 6 / 10..days * 95 / 100));
+        let hunt_from = (leave - Duration::days(self.rng.gen_range(35..60))).max(start);
+        let theft_from = leave - Duration::days(self.rng.gen_range(14..26));
+        let competitor =
+            ["rival-optics.example.com", "competitor-k.example.jp"][self.rng.gen_range(0..2)];
+        let mut first = None;
+        let mut day = hunt_from;
+        let span = (leave - hunt_from).num_days().max(1) as f64;
+        while day < leave {
+            if is_holiday(day) {
+                day += Duration::days(1);
+                continue;
+            }
+            let progress = (day - hunt_from).num_days() as f64 / span;
+            // Job sites more and more often.
+            let visits = super::poisson(&mut self.rng, 0.4 + 2.0 * progress);
+            for _ in 0..visits {
+                let at = self.rng.gen_range(10.0..17.5);
+                let domain = JOB_SITES[self.rng.gen_range(0..JOB_SITES.len())];
+                let ts = self.plan_at(
+                    i,
+                    day,
+                    at,
+                    None,
+                    Action::WebVisit {
+                        domain: domain.into(),
+                        url: Some(format!("https://{domain}/jobs/apply?role=engineer")),
+                    },
+                );
+                first.get_or_insert(ts);
+            }
+            if self.rng.gen_bool(0.08) {
+                let at = self.rng.gen_range(12.0..13.0);
+                let bytes = self.rng.gen_range(100_000..900_000);
+                self.plan_at(
+                    i,
+                    day,
+                    at,
+                    None,
+                    Action::EmailSend {
+                        to_domain: competitor.into(),
+                        external: true,
+                        bytes,
+                        attachments: 1,
+                        doc: None,
+                        from_domain: None,
+                        recipients: Some(1),
+                    },
+                );
+            }
+            if day >= theft_from {
+                // The thumb drive, many times a day.
+                for _ in 0..self.rng.gen_range(4..11) {
+                    let mut t = self.rng.gen_range(9.0..18.0);
+                    let device = |name: &str| Action::Other { name: name.into() };
+                    self.plan_at(i, day, t, None, device("device.connect"));
+                    for _ in 0..self.rng.gen_range(1..4) {
+                        t += 0.01;
+                        let a = Action::UsbWrite {
+                            bytes: self.rng.gen_range(200_000..20_000_000),
+                            files: self.rng.gen_range(1..6),
+                            doc: None,
+                        };
+                        self.plan_at(i, day, t, None, a);
+                    }
+                    self.plan_at(i, day, t + 0.02, None, device("device.disconnect"));
+                }
+            }
+            day += Duration::days(1);
+        }
+        self.set_leaving(i, leave);
+        if let Some(fm) = first {
+            self.plan.truth.push(Truth {
+                user: self.people[i].user_id.clone(),
+                insider: true,
+                kind: "job-hunt-then-usb".into(),
+                first_misdeed: fm,
+                development_data_at: None,
+                note: format!(
+                    "job sites from {hunt_from}, a competitor mailed, thumb drive many times a day from {theft_from}; leaves {leave}"
+                ),
+            });
+        }
+    }
+
+    /// CERT r4.2 scenario 3: an IT administrator fetches a keylogger,
+    /// carries it to the supervisor's PC on a thumb drive, the next day logs
+    /// on there and sends an alarming mass mail, and leaves.
+    fn plan_keylogger(&mut self, i: usize) {
+        let days = i64::from(self.cfg.days);
+        let start = self.cfg.start;
+        let manager = self.people[i].manager_id.clone().unwrap_or_default();
+        let boss_pc = own_pc(&manager);
+        let offset = self.rng.gen_range(days * 3 / 10..days * 85 / 100);
+        let day = self.next_workday(start + Duration::days(offset));
+        let mut t = self.rng.gen_range(10.0..15.0);
+        let mut first = None;
+        for k in 0..self.rng.gen_range(2..5) {
+            t += self.rng.gen_range(0.02..0.2);
+            let domain = HACKING_SITES[self.rng.gen_range(0..HACKING_SITES.len())];
+            let path = if k == 0 {
+                "/"
+            } else {
+                "/download/keylogger-setup.exe"
+            };
+            let ts = self.plan_at(
+                i,
+                day,
+                t,
+                None,
+                Action::WebVisit {
+                    domain: domain.into(),
+                    url: Some(format!("https://{domain}{path}")),
+                },
+            );
+            first.get_or_insert(ts);
+        }
+        let device = |name: &str| Action::Other { name: name.into() };
+        t += 0.2;
+        self.plan_at(i, day, t, None, device("device.connect"));
+        let a = Action::UsbWrite {
+            bytes: self.rng.gen_range(500_000..3_000_000),
+            files: 1,
+            doc: None,
+        };
+        self.plan_at(i, day, t + 0.01, None, a);
+        self.plan_at(i, day, t + 0.03, None, device("device.disconnect"));
+        // The supervisor's PC, after they have gone home.
+        let mut t = self.rng.gen_range(19.0..21.0);
+        self.plan_at(i, day, t, Some(&boss_pc), Action::Logon);
+        t += 0.05;
+        self.plan_at(i, day, t, Some(&boss_pc), device("device.connect"));
+        t += 0.1;
+        self.plan_at(i, day, t, Some(&boss_pc), device("device.disconnect"));
+        self.plan_at(i, day, t + 0.02, Some(&boss_pc), Action::Logoff);
+        // The next morning, as the supervisor, the mass mail.
+        let next = self.next_workday(day + Duration::days(1));
+        let t = self.rng.gen_range(7.0..8.3);
+        self.plan_at(i, next, t, Some(&boss_pc), Action::Logon);
+        let recipients = self
+            .rng
+            .gen_range(150..400)
+            .min(self.people.len() as u64 + 50);
+        let bytes = self.rng.gen_range(5_000..40_000);
+        self.plan_at(
+            i,
+            next,
+            t + 0.1,
+            Some(&boss_pc),
+            Action::EmailSend {
+                to_domain: CORP_DOMAIN.into(),
+                external: false,
+                bytes,
+                attachments: 0,
+                doc: None,
+                from_domain: None,
+                recipients: Some(recipients),
+            },
+        );
+        self.plan_at(i, next, t + 0.15, Some(&boss_pc), Action::Logoff);
+        let leave = next + Duration::days(self.rng.gen_range(0..3));
+        self.set_leaving(i, leave);
+        if let Some(fm) = first {
+            self.plan.truth.push(Truth {
+                user: self.people[i].user_id.clone(),
+                insider: true,
+                kind: "sysadmin-keylogger".into(),
+                first_misdeed: fm,
+                development_data_at: None,
+                note: format!(
+                    "keylogger to {manager}'s PC on a thumb drive, a mass mail from there on {next}; leaves {leave}"
+                ),
             });
         }
     }

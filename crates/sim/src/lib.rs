@@ -1,16 +1,31 @@
 //! A synthetic precision-machinery maker, written as an interchange-format
-//! dataset: people in units with roles and projects, a register of documents
-//! per product line, and their working days (logons, reading, downloading,
-//! printing, searching, mail, web, USB), HR events and contact reports.
+//! dataset (or in the CERT r4.2 layout): people in units with roles and
+//! projects, a register of documents per product line, and their working
+//! days (logons, reading, downloading, printing, searching, mail, web, USB),
+//! HR events and contact reports.
 //!
-//! Deterministic for a seed. Habits differ person to person (how much they
-//! read, print, mail, when they start and stop), work follows weekdays and
-//! Japanese public holidays.
+//! Rules of the simulation:
+//! - Deterministic for a seed and a [`Background`]: the same inputs write
+//!   the same bytes.
+//! - Habits differ person to person (how much they read, print, mail, when
+//!   they start and stop); work follows weekdays and Japanese public
+//!   holidays.
+//! - The honest background is a set of knobs ([`Background`]): curiosity
+//!   and folder permissions looser than the register, refusals, personal
+//!   mail, USB, odd hours, broad roles, crunches, transfers, job browsing,
+//!   logons to others' PCs, personal sender accounts. Detection is judged
+//!   over a sweep of them ([`sweep_grid`]), never at one setting.
+//! - Planted insiders act on top of their ordinary days, which go on as
+//!   before; the ground truth records them ([`Truth`]).
 
+mod background;
+mod cert_layout;
 pub mod faults;
+mod honest;
 mod insiders;
 
-pub use insiders::{Truth, CLOUD, PERSONAL_MAIL};
+pub use background::{sweep_grid, Background, BackgroundError, GridPoint};
+pub use insiders::{Truth, INSIDER_KINDS};
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -26,9 +41,50 @@ use custodian_core::interchange::{
     contact_to_json, event_to_json, hr_to_json, write_directory, write_documents,
 };
 use custodian_core::{
-    Action, Approach, ContactReport, Counterpart, Document, Event, HrEvent, HrKind, Level, Medium,
-    Person, Projects,
+    Approach, ContactReport, Counterpart, Document, Event, HrEvent, HrKind, Level, Medium, Person,
+    Projects,
 };
+
+/// Free mail providers: where personal mail goes.
+pub const PERSONAL_MAIL: [&str; 4] = ["gmail.com", "yahoo.co.jp", "outlook.jp", "icloud.com"];
+/// Home ISP mail: personal too, though no free-mail list names it.
+pub const ISP_MAIL: [&str; 6] = [
+    "nifty.com",
+    "ocn.ne.jp",
+    "biglobe.ne.jp",
+    "so-net.ne.jp",
+    "plala.or.jp",
+    "comcast.net",
+];
+/// Consumer cloud storage.
+pub const CLOUD: [&str; 3] = ["dropbox.com", "drive.google.com", "wetransfer.com"];
+/// Job sites.
+pub const JOB_SITES: [&str; 6] = [
+    "monster.com",
+    "careerbuilder.com",
+    "indeed.com",
+    "jobhuntersbible.com",
+    "simplyhired.com",
+    "doda.jp",
+];
+/// Where keyloggers and spyware come from.
+pub const HACKING_SITES: [&str; 4] = [
+    "www.actualkeylogger.com",
+    "www.refog.com",
+    "www.spyrix.com",
+    "kidlogger.net",
+];
+
+/// How the events are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// The interchange format: directory.csv, documents.csv, events.jsonl, …
+    #[default]
+    Interchange,
+    /// The CERT Insider Threat Test Dataset r4.2 layout: logon, device,
+    /// file, email and http CSVs and monthly LDAP snapshots; no register.
+    CertR42,
+}
 
 /// What to simulate.
 #[derive(Debug, Clone)]
@@ -42,6 +98,9 @@ pub struct SimConfig {
     /// Where the ground truth goes; `truth.jsonl` in the output folder if
     /// unset. Detection never reads it.
     pub truth: Option<std::path::PathBuf>,
+    /// The honest people's habits.
+    pub background: Background,
+    pub layout: Layout,
 }
 
 impl Default for SimConfig {
@@ -53,6 +112,8 @@ impl Default for SimConfig {
             start: NaiveDate::from_ymd_opt(2025, 4, 1).unwrap_or_default(),
             gzip: false,
             truth: None,
+            background: Background::default(),
+            layout: Layout::Interchange,
         }
     }
 }
@@ -70,6 +131,8 @@ pub struct SimStats {
 
 struct Unit {
     name: &'static str,
+    /// CERT's functional unit (the level above the department).
+    function: &'static str,
     roles: &'static [&'static str],
     lines: &'static [usize],
     clearance: Level,
@@ -87,59 +150,73 @@ const PRODUCT_LINES: [(&str, &str); 6] = [
 const UNITS: [Unit; 9] = [
     Unit {
         name: "R&D Optics",
+        function: "Research and Development",
         roles: &["engineer", "engineer", "senior-engineer", "researcher"],
         lines: &[0, 4],
         clearance: Level::Secret,
     },
     Unit {
         name: "R&D Mechatronics",
+        function: "Research and Development",
         roles: &["engineer", "engineer", "senior-engineer"],
         lines: &[1, 3],
         clearance: Level::Secret,
     },
     Unit {
         name: "R&D Semiconductor",
+        function: "Research and Development",
         roles: &["engineer", "senior-engineer", "researcher"],
         lines: &[2],
         clearance: Level::Secret,
     },
     Unit {
         name: "Production Engineering",
+        function: "Manufacturing",
         roles: &["engineer", "technician", "technician"],
         lines: &[1, 5, 3],
         clearance: Level::Confidential,
     },
     Unit {
         name: "Quality Assurance",
+        function: "Manufacturing",
         roles: &["qa-auditor", "qa-engineer"],
         lines: &[0, 1, 2, 3, 4, 5],
         clearance: Level::Confidential,
     },
     Unit {
         name: "Field Service",
+        function: "Sales and Service",
         roles: &["field-engineer", "field-engineer", "technician"],
         lines: &[0, 1, 2, 3],
         clearance: Level::Confidential,
     },
     Unit {
         name: "Sales",
+        function: "Sales and Service",
         roles: &["sales", "sales", "account-manager"],
         lines: &[0, 1, 2, 3, 4, 5],
         clearance: Level::Internal,
     },
     Unit {
         name: "Administration",
+        function: "Corporate",
         roles: &["hr", "accounting", "legal", "it-admin"],
         lines: &[],
         clearance: Level::Internal,
     },
     Unit {
         name: "Marketing",
+        function: "Sales and Service",
         roles: &["marketing"],
         lines: &[0, 1, 2, 3, 4, 5],
         clearance: Level::Internal,
     },
 ];
+
+/// Field service and production: the units whose staff take manuals to
+/// customer sites.
+const SITE_UNITS: [usize; 2] = [3, 5];
+const ADMIN_UNIT: usize = 7;
 
 const SITES: [&str; 4] = ["Tokyo", "Utsunomiya", "Osaka", "Kumamoto"];
 const SURNAMES: [&str; 16] = [
@@ -195,20 +272,44 @@ struct Habits {
     day_hours: f64,
     mails_per_day: f64,
     web_per_day: f64,
+    /// USB sessions per working day (0 without the habit).
     usb_rate: f64,
     weekend_rate: f64,
+    /// Evening sessions per working day (odd-hours people).
+    evening_rate: f64,
+    /// Curious opens outside the scope per working day.
+    curiosity: f64,
+}
+
+/// Which of the background's habits a person has.
+#[derive(Default, Clone)]
+struct Traits {
+    /// Mails themselves at home: the address's domain.
+    personal_mail: Option<&'static str>,
+    /// Also sends from a personal account.
+    personal_sender: bool,
+    usb_manuals: bool,
+    broad: bool,
+    job_browsing: f64,
+    /// Logons to other PCs per working day.
+    roaming: f64,
 }
 
 struct Sim {
     cfg: SimConfig,
+    bg: Background,
     rng: ChaCha8Rng,
     tz: FixedOffset,
     people: Vec<Person>,
     habits: Vec<Habits>,
+    traits: Vec<Traits>,
     units: Vec<usize>,
     docs: Vec<Document>,
     /// Indexes into `docs` per product line.
     docs_by_line: Vec<Vec<usize>>,
+    /// Each person's documents in scope and out of it (files only).
+    scope: Vec<Vec<usize>>,
+    outside: Vec<Vec<usize>>,
     hr: Vec<HrEvent>,
     contacts: Vec<ContactReport>,
     next_id: u64,
@@ -233,18 +334,32 @@ fn project_name(line: usize, n: usize) -> String {
     format!("{}-{}", PRODUCT_LINES[line].0, 100 + n * 100)
 }
 
+/// A person's own PC.
+fn own_pc(user_id: &str) -> String {
+    format!("pc-{}", user_id.get(1..).unwrap_or(user_id))
+}
+
+fn lognormal(rng: &mut ChaCha8Rng, median: f64, spread: f64) -> f64 {
+    let z: f64 = (0..4).map(|_| rng.gen_range(-1.0..1.0)).sum::<f64>() * 0.85;
+    median * (z * spread).exp()
+}
+
 impl Sim {
     fn new(cfg: SimConfig) -> Self {
         let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         Sim {
+            bg: cfg.background.clone(),
             cfg,
             rng,
             tz: jst(),
             people: Vec::new(),
             habits: Vec::new(),
+            traits: Vec::new(),
             units: Vec::new(),
             docs: Vec::new(),
             docs_by_line: vec![Vec::new(); PRODUCT_LINES.len()],
+            scope: Vec::new(),
+            outside: Vec::new(),
             hr: Vec::new(),
             contacts: Vec::new(),
             next_id: 0,
@@ -337,26 +452,63 @@ impl Sim {
                 leave_date: leave_date.filter(|d| *d < end),
             });
             self.units.push(u);
-            let lognormal = |rng: &mut ChaCha8Rng, median: f64, spread: f64| {
-                let z: f64 = (0..4).map(|_| rng.gen_range(-1.0..1.0)).sum::<f64>() * 0.85;
-                median * (z * spread).exp()
-            };
-            let broad = matches!(
+            let broad_role = matches!(
                 role,
                 "qa-auditor" | "field-engineer" | "sales" | "account-manager"
             );
+            let act = self.bg.activity;
+            let rng = &mut self.rng;
             let h = Habits {
-                docs_per_day: lognormal(&mut self.rng, if broad { 4.0 } else { 2.5 }, 0.5),
-                print_rate: lognormal(&mut self.rng, 0.06, 0.7).min(0.5),
-                download_rate: lognormal(&mut self.rng, 0.2, 0.5).min(0.7),
-                start_hour: self.rng.gen_range(7.5..10.0),
-                day_hours: self.rng.gen_range(8.0..11.0),
-                mails_per_day: lognormal(&mut self.rng, 0.8, 0.5),
-                web_per_day: lognormal(&mut self.rng, 0.9, 0.5),
-                usb_rate: if self.rng.gen_bool(0.15) { 0.05 } else { 0.0 },
-                weekend_rate: if self.rng.gen_bool(0.1) { 0.15 } else { 0.01 },
+                docs_per_day: lognormal(rng, if broad_role { 4.0 } else { 2.5 }, 0.5) * act,
+                print_rate: lognormal(rng, 0.06, 0.7).min(0.5),
+                download_rate: lognormal(rng, 0.2, 0.5).min(0.7),
+                start_hour: rng.gen_range(7.5..10.0),
+                day_hours: rng.gen_range(8.0..11.0),
+                mails_per_day: lognormal(rng, 0.8, 0.5) * act,
+                web_per_day: lognormal(rng, 0.9, 0.5) * act,
+                usb_rate: if rng.gen_bool(self.bg.usb.clamp(0.0, 1.0)) {
+                    // Most use it now and then; some every day.
+                    lognormal(rng, 0.06, 1.0).min(1.5)
+                } else {
+                    0.0
+                },
+                weekend_rate: 0.01,
+                evening_rate: 0.0,
+                curiosity: lognormal(rng, self.bg.curiosity / 5.0, 0.6),
             };
             self.habits.push(h);
+            let odd = self.rng.gen_bool(self.bg.odd_hours.clamp(0.0, 1.0));
+            if odd {
+                let h = self.habits.last_mut();
+                if let Some(h) = h {
+                    h.weekend_rate = 0.15;
+                    h.evening_rate = self.rng.gen_range(0.05..0.25);
+                }
+            }
+            let mut t = Traits::default();
+            if self.rng.gen_bool(self.bg.personal_mail.clamp(0.0, 1.0)) {
+                let all: Vec<&'static str> = PERSONAL_MAIL
+                    .iter()
+                    .chain(ISP_MAIL.iter())
+                    .copied()
+                    .collect();
+                t.personal_mail = all.choose(&mut self.rng).copied();
+            }
+            t.personal_sender = self.rng.gen_bool(self.bg.personal_sender.clamp(0.0, 1.0));
+            t.usb_manuals =
+                SITE_UNITS.contains(&u) && self.rng.gen_bool(self.bg.usb_manuals.clamp(0.0, 1.0));
+            t.broad = self.rng.gen_bool(self.bg.broad.clamp(0.0, 1.0));
+            if self.rng.gen_bool(self.bg.job_browsing.clamp(0.0, 1.0)) {
+                t.job_browsing = lognormal(&mut self.rng, 0.1, 0.7);
+            }
+            if self.bg.roaming > 0.0 {
+                if role == "it-admin" {
+                    t.roaming = self.rng.gen_range(1.0..4.0);
+                } else if self.rng.gen_bool(self.bg.roaming.clamp(0.0, 1.0)) {
+                    t.roaming = lognormal(&mut self.rng, 0.1, 0.7);
+                }
+            }
+            self.traits.push(t);
         }
         // Managers: someone of the same unit with a lower index.
         for i in 1..n {
@@ -467,7 +619,8 @@ impl Sim {
             }
         }
         // Project transfers: the directory shows the end state.
-        let transfers = (self.people.len() / 50).max(1);
+        let transfers = ((self.people.len() as f64 * self.bg.transfers).round() as usize)
+            .max(usize::from(self.bg.transfers > 0.0));
         for _ in 0..transfers {
             let i = self.rng.gen_range(0..self.people.len());
             let u = self.units[i];
@@ -615,11 +768,19 @@ impl Sim {
         format!("ev-{:x}-{:08}", self.cfg.seed, self.next_id)
     }
 
+    /// The documents a person's work needs and the policy lets them open,
+    /// as of their projects now.
     fn scope_docs(&self, i: usize) -> Vec<usize> {
         let p = &self.people[i];
         let u = &UNITS[self.units[i]];
+        let all_lines = [0, 1, 2, 3, 4, 5];
+        let lines: &[usize] = if self.traits.get(i).is_some_and(|t| t.broad) {
+            &all_lines
+        } else {
+            u.lines
+        };
         let mut out = Vec::new();
-        for &line in u.lines {
+        for &line in lines {
             for &d in &self.docs_by_line[line] {
                 let doc = &self.docs[d];
                 if doc.medium == Medium::Knowledge {
@@ -636,227 +797,29 @@ impl Sim {
         if out.is_empty() {
             // Administration reads public and internal material broadly.
             out = (0..self.docs.len())
-                .filter(|&d| self.docs[d].classification <= Level::Internal)
+                .filter(|&d| {
+                    self.docs[d].classification <= Level::Internal
+                        && self.docs[d].medium == Medium::File
+                })
                 .collect();
         }
         out
     }
 
-    fn day_events(&mut self, day: NaiveDate, out: &mut Vec<Event>) {
-        let holiday = is_holiday(day);
-        for i in 0..self.people.len() {
-            let p = &self.people[i];
-            if day < p.hire_date || p.leave_date.is_some_and(|l| day > l) {
-                continue;
-            }
-            let h = &self.habits[i];
-            let crunch = self
-                .plan
-                .crunch
-                .is_some_and(|(u, from, to)| self.units[i] == u && day >= from && day < to);
-            let new_hire = p.hire_date >= self.cfg.start && day < p.hire_date + Duration::days(21);
-            let handing_over = !self.plan.insiders.contains(&i)
-                && p.leave_date.is_some_and(|l| day + Duration::days(10) >= l);
-            let works = if holiday {
-                self.rng.gen_bool(if crunch { 0.5 } else { h.weekend_rate })
-            } else {
-                !self.rng.gen_bool(0.04)
-            };
-            if !works {
-                continue;
-            }
-            let user = p.user_id.clone();
-            let host = format!("pc-{}", &user[1..]);
-            let start = h.start_hour + self.rng.gen_range(-0.4..0.4);
-            let end = start
-                + h.day_hours * if holiday { 0.4 } else { 1.0 }
-                + self.rng.gen_range(-0.7..0.9)
-                + if crunch {
-                    self.rng.gen_range(2.0..4.5)
-                } else {
-                    0.0
-                };
-            let (mut docs_rate, print_rate, mut dl_rate, mut mails, web, usb) = (
-                h.docs_per_day,
-                h.print_rate,
-                h.download_rate,
-                h.mails_per_day,
-                h.web_per_day,
-                h.usb_rate,
-            );
-            let personal_mail = self.plan.personal_mailers.contains(&i);
-            let mut scope = self.scope_docs(i);
-            if new_hire {
-                // New people read the company's general material broadly.
-                docs_rate *= 2.5;
-                scope.extend((0..self.docs.len()).filter(|&d| {
-                    self.docs[d].classification <= Level::Internal
-                        && self.docs[d].medium == Medium::File
-                }));
-            }
-            if crunch {
-                docs_rate *= 1.5;
-                dl_rate = (dl_rate * 1.5).min(0.8);
-            }
-            if handing_over {
-                // Handing work over: more downloads and internal mail.
-                docs_rate *= 1.8;
-                dl_rate = (dl_rate * 2.0).min(0.8);
-                mails *= 1.5;
-            }
-            let mut push = |sim: &mut Sim, at: f64, action: Action| {
-                let id = sim.id();
-                let ts = sim.at(day, at);
-                out.push(Event {
-                    id,
-                    ts,
-                    user: user.clone(),
-                    host: Some(host.clone()),
-                    action,
-                    extra: Default::default(),
-                });
-            };
-            push(self, start, Action::Logon);
-            let n_docs = poisson(&mut self.rng, docs_rate);
-            for _ in 0..n_docs {
-                let Some(&d) = scope.choose(&mut self.rng) else {
-                    break;
-                };
-                let doc = self.docs[d].doc_id.clone();
-                let at = self.rng.gen_range(start..end);
-                if self.rng.gen_bool(0.15) {
-                    let q = self.docs[d]
-                        .title
-                        .split(' ')
-                        .take(2)
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    push(self, at - 0.01, Action::DocSearch { query: q });
-                }
-                let bytes = Some(self.rng.gen_range(50_000..8_000_000));
-                let roll: f64 = self.rng.gen();
-                let action = if roll < print_rate {
-                    Action::DocPrint {
-                        doc,
-                        pages: self.rng.gen_range(1..40),
-                    }
-                } else if roll < print_rate + dl_rate {
-                    Action::DocDownload { doc, bytes }
-                } else {
-                    Action::DocView { doc, bytes }
-                };
-                push(self, at, action);
-            }
-            for _ in 0..poisson(&mut self.rng, mails) {
-                let at = self.rng.gen_range(start..end);
-                let external = self.rng.gen_bool(if UNITS[self.units[i]].name == "Sales" {
-                    0.5
-                } else {
-                    0.15
-                });
-                let to_domain = if external {
-                    CUSTOMERS[self.rng.gen_range(0..CUSTOMERS.len())].to_string()
-                } else {
-                    CORP_DOMAIN.to_string()
-                };
-                let attachments = if self.rng.gen_bool(0.3) {
-                    self.rng.gen_range(1..4)
-                } else {
-                    0
-                };
-                let doc = (attachments > 0 && external && self.rng.gen_bool(0.3))
-                    .then(|| scope.choose(&mut self.rng).map(|&d| self.docs[d].clone()))
-                    .flatten()
-                    .filter(|d| d.classification == Level::Public || d.kind == "manual")
-                    .map(|d| d.doc_id);
-                let bytes = self
-                    .rng
-                    .gen_range(2_000..(200_000 + attachments * 2_000_000));
-                push(
-                    self,
-                    at,
-                    Action::EmailSend {
-                        to_domain,
-                        external,
-                        bytes,
-                        attachments,
-                        doc,
-                    },
-                );
-            }
-            for _ in 0..poisson(&mut self.rng, web) {
-                let at = self.rng.gen_range(start..end);
-                let domain = WEB[self.rng.gen_range(0..WEB.len())].to_string();
-                push(
-                    self,
-                    at,
-                    Action::WebVisit {
-                        url: Some(format!("https://{domain}/")),
-                        domain,
-                    },
-                );
-            }
-            if usb > 0.0 && self.rng.gen_bool(usb) {
-                let at = self.rng.gen_range(start..end);
-                let (bytes, files) = (
-                    self.rng.gen_range(1_000_000..300_000_000),
-                    self.rng.gen_range(1..20),
-                );
-                push(
-                    self,
-                    at,
-                    Action::UsbWrite {
-                        bytes,
-                        files,
-                        doc: None,
-                    },
-                );
-            }
-            if personal_mail && self.rng.gen_bool(0.04) {
-                // Mail to oneself at home: a form, a photo, a schedule.
-                let at = self.rng.gen_range(start..end);
-                let attachments = u64::from(self.rng.gen_bool(0.4));
-                let to_domain = PERSONAL_MAIL[self.rng.gen_range(0..PERSONAL_MAIL.len())].into();
-                let bytes = self
-                    .rng
-                    .gen_range(3_000..(50_000 + attachments * 2_000_000));
-                push(
-                    self,
-                    at,
-                    Action::EmailSend {
-                        to_domain,
-                        external: true,
-                        bytes,
-                        attachments,
-                        doc: None,
-                    },
-                );
-            }
-            if self.rng.gen_bool(0.006) {
-                // A mis-click on a confidential document of a neighbouring
-                // project: refused, and harmless.
-                let line = UNITS[self.units[i]].lines.first().copied().unwrap_or(0);
-                let pool: Vec<usize> = self.docs_by_line[line]
-                    .iter()
-                    .copied()
-                    .filter(|&d| {
-                        self.docs[d].classification >= Level::Confidential
-                            && !self.docs[d].projects.shares_with(&self.people[i].projects)
-                    })
-                    .collect();
-                if let Some(&d) = pool.choose(&mut self.rng) {
-                    let at = self.rng.gen_range(start..end);
-                    let doc = self.docs[d].doc_id.clone();
-                    push(self, at, Action::DocDenied { doc });
-                }
-            }
-            if self.rng.gen_bool(0.05) {
-                let at = self.rng.gen_range(start..end);
-                let pages = self.rng.gen_range(1..10);
-                push(self, at, Action::PrintJob { pages, doc: None });
-            }
-            push(self, end, Action::Logoff);
-        }
+    /// Files outside a person's scope: what curiosity reaches for.
+    fn outside_docs(&self, scope: &[usize]) -> Vec<usize> {
+        let inside: BTreeSet<usize> = scope.iter().copied().collect();
+        (0..self.docs.len())
+            .filter(|d| !inside.contains(d) && self.docs[*d].medium == Medium::File)
+            .collect()
+    }
+
+    /// Recomputes everyone's scope (after the projects changed).
+    fn refresh_scopes(&mut self) {
+        self.scope = (0..self.people.len()).map(|i| self.scope_docs(i)).collect();
+        self.outside = (0..self.people.len())
+            .map(|i| self.outside_docs(&self.scope[i]))
+            .collect();
     }
 }
 
@@ -877,6 +840,14 @@ fn hr(ts: DateTime<FixedOffset>, user: &str, kind: HrKind, detail: Option<&str>)
 }
 
 fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> u32 {
+    if mean <= 0.0 {
+        return 0;
+    }
+    if mean > 30.0 {
+        // Normal approximation for large means.
+        let z: f64 = (0..12).map(|_| rng.gen::<f64>()).sum::<f64>() - 6.0;
+        return (mean + z * mean.sqrt()).round().max(0.0) as u32;
+    }
     // Knuth's method; means here are small.
     let l = (-mean).exp();
     let mut k = 0;
@@ -890,6 +861,24 @@ fn poisson(rng: &mut ChaCha8Rng, mean: f64) -> u32 {
     }
 }
 
+/// Where a simulated company's events go.
+trait Sink {
+    fn event(&mut self, e: &Event) -> io::Result<()>;
+    fn finish(self: Box<Self>) -> io::Result<()>;
+}
+
+struct JsonlSink(Box<dyn Write>);
+
+impl Sink for JsonlSink {
+    fn event(&mut self, e: &Event) -> io::Result<()> {
+        self.0.write_all(event_to_json(e).as_bytes())?;
+        self.0.write_all(b"\n")
+    }
+    fn finish(mut self: Box<Self>) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
 /// Writes a simulated company to `out` (created if missing).
 pub fn generate(cfg: &SimConfig, out: &Path) -> io::Result<SimStats> {
     std::fs::create_dir_all(out)?;
@@ -897,15 +886,22 @@ pub fn generate(cfg: &SimConfig, out: &Path) -> io::Result<SimStats> {
     sim.make_people();
     sim.make_docs();
     sim.make_hr();
+    sim.refresh_scopes();
     sim.make_plan();
     sim.make_contacts();
     let truth_path = cfg.truth.clone().unwrap_or_else(|| out.join("truth.jsonl"));
     let mut t_out = BufWriter::new(File::create(&truth_path)?);
     for t in &sim.plan.truth {
+        let t = match cfg.layout {
+            Layout::Interchange => t.clone(),
+            // CERT's dates carry no offset and are read as UTC: the truth
+            // speaks the same wall-clock time.
+            Layout::CertR42 => t.as_wall_clock_utc(),
+        };
         writeln!(
             t_out,
             "{}",
-            serde_json::to_string(t).map_err(io::Error::other)?
+            serde_json::to_string(&t).map_err(io::Error::other)?
         )?;
     }
     t_out.flush()?;
@@ -913,55 +909,77 @@ pub fn generate(cfg: &SimConfig, out: &Path) -> io::Result<SimStats> {
     planned.sort_by_key(|e| e.ts);
     let mut planned = planned.into_iter().peekable();
 
-    write_directory(
-        BufWriter::new(File::create(out.join("directory.csv"))?),
-        &sim.people,
-    )?;
-    write_documents(
-        BufWriter::new(File::create(out.join("documents.csv"))?),
-        &sim.docs,
-    )?;
-    let mut hr_out = BufWriter::new(File::create(out.join("hr.jsonl"))?);
-    let mut hr_sorted = sim.hr.clone();
-    hr_sorted.sort_by_key(|e| e.ts);
-    for e in &hr_sorted {
-        writeln!(hr_out, "{}", hr_to_json(e))?;
-    }
-    hr_out.flush()?;
-    let mut c_out = BufWriter::new(File::create(out.join("contacts.jsonl"))?);
-    for c in &sim.contacts {
-        writeln!(c_out, "{}", contact_to_json(c))?;
-    }
-    c_out.flush()?;
+    let mut sink: Box<dyn Sink> = match cfg.layout {
+        Layout::Interchange => {
+            write_directory(
+                BufWriter::new(File::create(out.join("directory.csv"))?),
+                &sim.people,
+            )?;
+            write_documents(
+                BufWriter::new(File::create(out.join("documents.csv"))?),
+                &sim.docs,
+            )?;
+            let mut hr_out = BufWriter::new(File::create(out.join("hr.jsonl"))?);
+            let mut hr_sorted = sim.hr.clone();
+            hr_sorted.sort_by_key(|e| e.ts);
+            for e in &hr_sorted {
+                writeln!(hr_out, "{}", hr_to_json(e))?;
+            }
+            hr_out.flush()?;
+            let mut c_out = BufWriter::new(File::create(out.join("contacts.jsonl"))?);
+            for c in &sim.contacts {
+                writeln!(c_out, "{}", contact_to_json(c))?;
+            }
+            c_out.flush()?;
+            let w: Box<dyn Write> = if cfg.gzip {
+                Box::new(flate2::write::GzEncoder::new(
+                    BufWriter::with_capacity(1 << 20, File::create(out.join("events.jsonl.gz"))?),
+                    flate2::Compression::fast(),
+                ))
+            } else {
+                Box::new(BufWriter::with_capacity(
+                    1 << 20,
+                    File::create(out.join("events.jsonl"))?,
+                ))
+            };
+            Box::new(JsonlSink(w))
+        }
+        Layout::CertR42 => Box::new(cert_layout::CertSink::create(
+            out,
+            &sim.people,
+            &sim.units,
+            cfg.start,
+            cfg.days,
+        )?),
+    };
 
     // Projects before transfers, for the days before each transfer.
     let final_projects: Vec<BTreeSet<String>> =
         sim.people.iter().map(|p| p.projects.clone()).collect();
-    let mut events: Box<dyn Write> = if cfg.gzip {
-        Box::new(flate2::write::GzEncoder::new(
-            BufWriter::with_capacity(1 << 20, File::create(out.join("events.jsonl.gz"))?),
-            flate2::Compression::fast(),
-        ))
-    } else {
-        Box::new(BufWriter::with_capacity(
-            1 << 20,
-            File::create(out.join("events.jsonl"))?,
-        ))
-    };
+    let mut transfer_days: Vec<NaiveDate> = sim
+        .hr
+        .iter()
+        .filter(|e| matches!(e.kind, HrKind::Transfer { .. }))
+        .map(|e| e.ts.date_naive())
+        .collect();
+    transfer_days.sort();
     let mut count = 0u64;
     let mut day_buf = Vec::new();
     for d in 0..cfg.days {
         let day = cfg.start + Duration::days(i64::from(d));
         // Replay need to know as of this day for the people who transferred.
-        for (i, p) in sim.people.iter_mut().enumerate() {
-            p.projects = final_projects[i].clone();
-        }
-        for e in sim.hr.iter().filter(|e| e.ts.date_naive() > day) {
-            if let HrKind::Transfer { from_projects, .. } = &e.kind {
-                if let Some(p) = sim.people.iter_mut().find(|p| p.user_id == e.user) {
-                    p.projects = from_projects.clone();
+        if d == 0 || transfer_days.contains(&day) {
+            for (i, p) in sim.people.iter_mut().enumerate() {
+                p.projects = final_projects[i].clone();
+            }
+            for e in sim.hr.iter().filter(|e| e.ts.date_naive() > day) {
+                if let HrKind::Transfer { from_projects, .. } = &e.kind {
+                    if let Some(p) = sim.people.iter_mut().find(|p| p.user_id == e.user) {
+                        p.projects = from_projects.clone();
+                    }
                 }
             }
+            sim.refresh_scopes();
         }
         day_buf.clear();
         sim.day_events(day, &mut day_buf);
@@ -970,13 +988,11 @@ pub fn generate(cfg: &SimConfig, out: &Path) -> io::Result<SimStats> {
         }
         day_buf.sort_by_key(|e| e.ts);
         for e in &day_buf {
-            events.write_all(event_to_json(e).as_bytes())?;
-            events.write_all(b"\n")?;
+            sink.event(e)?;
         }
         count += day_buf.len() as u64;
     }
-    events.flush()?;
-    drop(events);
+    sink.finish()?;
     Ok(SimStats {
         people: sim.people.len(),
         documents: sim.docs.len(),
@@ -1024,5 +1040,55 @@ mod tests {
         assert!(is_holiday(NaiveDate::from_ymd_opt(2025, 5, 5).unwrap()));
         assert!(is_holiday(NaiveDate::from_ymd_opt(2025, 4, 5).unwrap())); // Saturday
         assert!(!is_holiday(NaiveDate::from_ymd_opt(2025, 4, 7).unwrap()));
+    }
+
+    /// Each knob changes what it names: a background that did nothing
+    /// would make the sweep a lie.
+    #[test]
+    fn the_knobs_change_the_company() {
+        fn count(knobs: &str, what: &dyn Fn(&Event) -> bool) -> usize {
+            let dir = tempfile::tempdir().unwrap();
+            let cfg = SimConfig {
+                people: 150,
+                days: 40,
+                seed: 3,
+                background: Background::parse(knobs).unwrap(),
+                ..Default::default()
+            };
+            generate(&cfg, dir.path()).unwrap();
+            let text = std::fs::read(dir.path().join("events.jsonl")).unwrap();
+            text.split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .map(|l| custodian_core::interchange::parse_event(l).unwrap())
+                .filter(|e| what(e))
+                .count()
+        }
+        use custodian_core::Action;
+        let denied = |e: &Event| matches!(e.action, Action::DocDenied { .. });
+        assert!(count("refusals=5", &denied) > 5 * count("refusals=0.1", &denied).max(1));
+        let to_home = |e: &Event| {
+            matches!(&e.action, Action::EmailSend { to_domain, .. }
+                if PERSONAL_MAIL.contains(&to_domain.as_str()) || ISP_MAIL.contains(&to_domain.as_str()))
+        };
+        assert!(
+            count("personal_mail=0.4", &to_home) > 4 * count("personal_mail=0.01", &to_home).max(1)
+        );
+        let jobs = |e: &Event| matches!(&e.action, Action::WebVisit { domain, .. } if JOB_SITES.contains(&domain.as_str()));
+        assert!(count("job_browsing=0.3", &jobs) > 10);
+        let elsewhere = |e: &Event| {
+            matches!(e.action, Action::Logon) && e.host.as_deref() != Some(own_pc(&e.user).as_str())
+        };
+        assert!(count("roaming=0.3", &elsewhere) > 20);
+        let from_home = |e: &Event| {
+            matches!(
+                &e.action,
+                Action::EmailSend {
+                    from_domain: Some(_),
+                    ..
+                }
+            )
+        };
+        assert!(count("personal_sender=0.5", &from_home) > 20);
+        assert!(count("activity=2.5", &|_| true) > 2 * count("", &|_| true));
     }
 }

@@ -163,6 +163,7 @@ pub async fn run(base: &Settings, args: &Args) -> Result<ExitCode> {
         &alerts_file,
         args.people as u64,
         f64::from(args.days),
+        3.0,
     )?;
     super::evaluate::print_scorecard(&card);
     println!(

@@ -16,7 +16,7 @@ use std::rc::Rc;
 use custodian_core::interchange::{parse_event, RecordError};
 use custodian_core::Event;
 use custodian_detect::fast::{self, Packed};
-use custodian_detect::{Alert, Config, Context, Engine, Names, Severity};
+use custodian_detect::{Alert, Context, Engine, Names, Severity};
 use custodian_ingest::{
     for_each_block, read_context, Block, ImportOptions, NoProgress, Progress, RejectSink,
     SourceFile,
@@ -59,6 +59,40 @@ pub struct Args {
     /// Print the run's summary as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Write down every judgement about one person (by user id) on stderr:
+    /// each count weighed, how surprising it was against whom, what it
+    /// added. For "why (not) this person?".
+    #[arg(long, value_name = "USER")]
+    pub trace: Option<String>,
+    /// Also write every person's highest score (alerted or not) as JSONL,
+    /// for evaluations that rank people at any budget.
+    #[arg(long, value_name = "FILE")]
+    pub scores: Option<PathBuf>,
+}
+
+/// How a folder is detected over.
+#[derive(Debug, Clone, Default)]
+pub struct FolderOptions {
+    pub rejects: Option<PathBuf>,
+    pub show_progress: bool,
+    pub trace: Option<String>,
+    pub scores: Option<PathBuf>,
+}
+
+fn write_scores(path: &Option<PathBuf>, engine: &Engine) -> Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    let mut out = BufWriter::new(
+        File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+    );
+    for (user, score) in engine.max_scores() {
+        serde_json::to_writer(
+            &mut out,
+            &serde_json::json!({"user": user, "max_score": score}),
+        )?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// What a run found, for printing and for the demo.
@@ -74,6 +108,17 @@ pub struct DetectSummary {
     pub people_alerted: [usize; 3],
     pub detect_seconds: f64,
     pub output: Option<String>,
+    /// The severity lines at the end (they follow the alert budget).
+    pub lines: custodian_detect::Lines,
+    /// Register entries whose folder permissions let many people open them
+    /// without need to know (`custodian register exposure`).
+    pub exposed_documents: usize,
+}
+
+fn print_trace(engine: &mut Engine) {
+    for l in engine.take_trace() {
+        eprintln!("trace: {l}");
+    }
 }
 
 pub fn progress(wanted: bool) -> Arc<dyn Progress> {
@@ -92,11 +137,11 @@ pub fn detect_folder(
     settings: &Settings,
     dir: &Path,
     format: Format,
-    rejects: Option<PathBuf>,
-    show_progress: bool,
+    fo: &FolderOptions,
 ) -> Result<(Vec<Alert>, DetectSummary)> {
+    let show_progress = fo.show_progress;
     let now = crate::clock::now();
-    let rejects = rejects.unwrap_or_else(|| {
+    let rejects = fo.rejects.clone().unwrap_or_else(|| {
         settings
             .rejects_dir
             .join(format!("detect-{}.jsonl", now.format("%Y%m%dT%H%M%S")))
@@ -105,7 +150,7 @@ pub fn detect_folder(
     opts.max_line_bytes = settings.max_line_bytes;
     let t = Instant::now();
     if format == Format::CertR42 {
-        return detect_cert(dir, show_progress);
+        return detect_cert(settings, dir, fo);
     }
     let bar = progress(show_progress);
     let (mut ds, src, mut sink) = read_context(dir, &opts, &bar)?;
@@ -120,7 +165,16 @@ pub fn detect_folder(
     // First try the file as it comes: most exports are in time order, and
     // then nothing needs holding. The first event out of order sends the
     // run to the second pass, which sorts.
-    let mut engine = Engine::new(&ctx, Config::default());
+    let new_engine = || {
+        let mut e = Engine::new(&ctx, settings.detect.clone());
+        if let Some(t) = &fo.trace {
+            if !e.trace(t) {
+                tracing::warn!("--trace: no such user in the directory");
+            }
+        }
+        e
+    };
+    let mut engine = new_engine();
     let names = engine.names();
     let mut alerts = Vec::new();
     let mut tie: Vec<(Rc<ParsedBlock>, u32)> = Vec::new();
@@ -180,7 +234,7 @@ pub fn detect_folder(
         tracing::info!("events are not in time order; sorting them in memory");
         run.used = 0;
         run.duplicates = 0;
-        engine = Engine::new(&ctx, Config::default());
+        engine = new_engine();
         let names = engine.names();
         alerts.clear();
         if break_seq > 0 {
@@ -209,8 +263,12 @@ pub fn detect_folder(
         // process is about to end; let the OS take the memory back.
         std::mem::forget(blocks);
     }
+    print_trace(&mut engine);
+    write_scores(&fo.scores, &engine)?;
     let stats = engine.stats();
     let summary = DetectSummary {
+        lines: engine.lines(),
+        exposed_documents: engine.exposures().iter().filter(|x| x.exposed).count(),
         events_read: run.read,
         events_used: run.used,
         rejected: sink.total(),
@@ -336,7 +394,7 @@ fn parse_block(b: Block, names: &Names, max_line: usize, keep: bool) -> ParsedBl
         let mut arena = String::with_capacity(out.items.len() * 24);
         for it in &mut out.items {
             if let Item::Fast(p) = it {
-                for r in [&mut p.id, &mut p.domain] {
+                for r in p.ranges_mut() {
                     let (a, n) = (r.0 as usize, r.1 as usize);
                     let at = arena.len() as u32;
                     arena.push_str(text.get(a..a + n).unwrap_or(""));
@@ -542,7 +600,12 @@ fn flush_tie(
 }
 
 /// CERT r4.2: streamed, merged by date straight into the engine.
-fn detect_cert(dir: &Path, show_progress: bool) -> Result<(Vec<Alert>, DetectSummary)> {
+fn detect_cert(
+    settings: &Settings,
+    dir: &Path,
+    fo: &FolderOptions,
+) -> Result<(Vec<Alert>, DetectSummary)> {
+    let show_progress = fo.show_progress;
     let t = Instant::now();
     let ds = custodian_ingest::cert::CertDataset::open(
         dir,
@@ -554,7 +617,10 @@ fn detect_cert(dir: &Path, show_progress: bool) -> Result<(Vec<Alert>, DetectSum
         hr: ds.hr.clone(),
         contacts: vec![],
     };
-    let mut engine = Engine::new(&ctx, Config::default());
+    let mut engine = Engine::new(&ctx, settings.detect.clone());
+    if let Some(t) = &fo.trace {
+        engine.trace(t);
+    }
     let mut events = ds.events()?;
     let bar = super::import::bar_if_terminal(show_progress, "{spinner} {pos} events {per_sec}");
     let mut alerts = Vec::new();
@@ -581,7 +647,11 @@ fn detect_cert(dir: &Path, show_progress: bool) -> Result<(Vec<Alert>, DetectSum
         );
     }
     let secs = t.elapsed().as_secs_f64();
+    print_trace(&mut engine);
+    write_scores(&fo.scores, &engine)?;
     let summary = DetectSummary {
+        lines: engine.lines(),
+        exposed_documents: 0,
         events_read: events.rows,
         events_used: used,
         rejected: events.rejects.len() as u64,
@@ -665,8 +735,17 @@ pub fn run_folder(settings: &Settings, args: &Args) -> Result<ExitCode> {
     let Some(dir) = &args.input else {
         bail!("--input DIR or --from-store is required");
     };
-    let (alerts, mut summary) =
-        detect_folder(settings, dir, args.format, args.rejects.clone(), !args.json)?;
+    let (alerts, mut summary) = detect_folder(
+        settings,
+        dir,
+        args.format,
+        &FolderOptions {
+            rejects: args.rejects.clone(),
+            show_progress: !args.json,
+            trace: args.trace.clone(),
+            scores: args.scores.clone(),
+        },
+    )?;
     if let Some(out) = &args.output {
         write_alerts(out, &alerts)?;
         summary.output = Some(out.display().to_string());
@@ -753,7 +832,7 @@ pub async fn detect_store(
         b.set_length(total);
         b.set_message("reading events");
     }
-    let mut engine = Engine::new(&ctx, Config::default());
+    let mut engine = Engine::new(&ctx, settings.detect.clone());
     let names = engine.names();
     let mut blocks = Vec::new();
     let mut after = 0i64;
@@ -808,6 +887,8 @@ pub async fn detect_store(
     }
     let stats = engine.stats();
     let summary = DetectSummary {
+        lines: engine.lines(),
+        exposed_documents: engine.exposures().iter().filter(|x| x.exposed).count(),
         events_read: run.read,
         events_used: run.used,
         rejected: 0,

@@ -12,11 +12,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The ground truth (JSONL: user, insider, kind, first_misdeed, …).
-    #[arg(long, value_name = "FILE")]
-    pub truth: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "sweep")]
+    pub truth: Option<PathBuf>,
     /// The alerts `custodian detect` wrote.
-    #[arg(long, value_name = "FILE")]
-    pub alerts: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "sweep")]
+    pub alerts: Option<PathBuf>,
     /// The dataset folder, for the number of people and days (default: the
     /// truth file's folder).
     #[arg(long, value_name = "DIR")]
@@ -27,8 +27,17 @@ pub struct Args {
     /// Days covered (instead of the span of events.jsonl's first and last day).
     #[arg(long)]
     pub days: Option<f64>,
+    /// The alert budget recall is measured at: people per 1,000 per 30 days.
+    #[arg(long, default_value_t = 3.0)]
+    pub budget: f64,
     #[arg(long)]
     pub json: bool,
+    /// Instead: simulate a grid of honest backgrounds x seeds, detect, and
+    /// score each (see `custodian evaluate --sweep --help`).
+    #[arg(long)]
+    pub sweep: bool,
+    #[command(flatten)]
+    pub grid: super::sweep::SweepArgs,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +60,8 @@ struct AlertLine {
     user: String,
     raised_at: DateTime<FixedOffset>,
     severity: String,
+    #[serde(default)]
+    score: f64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,6 +87,14 @@ pub struct Scorecard {
     pub false_alerted: Vec<String>,
     /// …per 1,000 people per 30 days.
     pub false_alert_rate: f64,
+    /// Caught and planted, per insider kind.
+    pub by_kind: BTreeMap<String, (usize, usize)>,
+    /// The budget (people per 1,000 per 30 days) recall is measured at,
+    /// how many people that is here, and the share of insiders among the
+    /// highest-scored that many people (alerted after their first misdeed).
+    pub budget: f64,
+    pub budget_people: usize,
+    pub recall_at_budget: f64,
 }
 
 fn lines(path: &Path) -> Result<Vec<(usize, String)>> {
@@ -125,15 +144,21 @@ fn population(dir: &Path) -> Result<(u64, f64)> {
     Ok((people, ((hi - lo) as f64 / 86_400.0).ceil().max(1.0)))
 }
 
-pub fn score(truth: &[TruthLine], alerts_path: &Path, people: u64, days: f64) -> Result<Scorecard> {
-    let mut first: BTreeMap<String, Vec<(DateTime<FixedOffset>, String)>> = BTreeMap::new();
+pub fn score(
+    truth: &[TruthLine],
+    alerts_path: &Path,
+    people: u64,
+    days: f64,
+    budget: f64,
+) -> Result<Scorecard> {
+    let mut first: BTreeMap<String, Vec<(DateTime<FixedOffset>, String, f64)>> = BTreeMap::new();
     for (n, l) in lines(alerts_path)? {
         let a: AlertLine = serde_json::from_str(&l)
             .with_context(|| format!("{}: line {n}", alerts_path.display()))?;
         first
             .entry(a.user)
             .or_default()
-            .push((a.raised_at, a.severity));
+            .push((a.raised_at, a.severity, a.score));
     }
     let actionable = |s: &str| s == "medium" || s == "high";
     let insiders: BTreeSet<&str> = truth
@@ -146,8 +171,8 @@ pub fn score(truth: &[TruthLine], alerts_path: &Path, people: u64, days: f64) ->
         let from = t.first_misdeed;
         let hit = first.get(&t.user).and_then(|v| {
             v.iter()
-                .filter(|(at, s)| actionable(s) && from.is_none_or(|f| *at >= f))
-                .map(|(at, _)| *at)
+                .filter(|(at, s, _)| actionable(s) && from.is_none_or(|f| *at >= f))
+                .map(|(at, _, _)| *at)
                 .min()
         });
         rows.push(InsiderScore {
@@ -166,11 +191,50 @@ pub fn score(truth: &[TruthLine], alerts_path: &Path, people: u64, days: f64) ->
     }
     let false_alerted: Vec<String> = first
         .iter()
-        .filter(|(u, v)| !insiders.contains(u.as_str()) && v.iter().any(|(_, s)| actionable(s)))
+        .filter(|(u, v)| !insiders.contains(u.as_str()) && v.iter().any(|(_, s, _)| actionable(s)))
         .map(|(u, _)| u.clone())
         .collect();
     let rate = false_alerted.len() as f64 / (people.max(1) as f64 / 1000.0) / (days / 30.0);
     let caught = rows.iter().filter(|r| r.caught).count();
+    let mut by_kind: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for r in &rows {
+        let e = by_kind.entry(r.kind.clone()).or_default();
+        e.0 += usize::from(r.caught);
+        e.1 += 1;
+    }
+    // Recall at a fixed budget: rank everyone by their highest score (an
+    // insider's only from alerts after their first misdeed) and take as
+    // many people as the budget allows.
+    let first_misdeed: BTreeMap<&str, Option<DateTime<FixedOffset>>> = truth
+        .iter()
+        .filter(|t| t.insider)
+        .map(|t| (t.user.as_str(), t.first_misdeed))
+        .collect();
+    let mut ranked: Vec<(f64, bool)> = first
+        .iter()
+        .filter_map(|(u, v)| {
+            let from = first_misdeed.get(u.as_str()).copied().flatten();
+            let best = v
+                .iter()
+                .filter(|(at, _, _)| from.is_none_or(|f| *at >= f))
+                .map(|(_, _, s)| *s)
+                .fold(f64::NEG_INFINITY, f64::max);
+            best.is_finite()
+                .then_some((best, first_misdeed.contains_key(u.as_str())))
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let budget_people = (budget * people as f64 / 1000.0 * days / 30.0).round() as usize;
+    let in_budget = ranked
+        .iter()
+        .take(budget_people)
+        .filter(|(_, insider)| *insider)
+        .count();
+    let recall_at_budget = if rows.is_empty() {
+        1.0
+    } else {
+        in_budget as f64 / rows.len() as f64
+    };
     Ok(Scorecard {
         missed: rows.len() - caught,
         caught,
@@ -179,6 +243,10 @@ pub fn score(truth: &[TruthLine], alerts_path: &Path, people: u64, days: f64) ->
         days,
         false_alerted,
         false_alert_rate: (rate * 100.0).round() / 100.0,
+        by_kind,
+        budget,
+        budget_people,
+        recall_at_budget: (recall_at_budget * 1000.0).round() / 1000.0,
     })
 }
 
@@ -217,14 +285,29 @@ pub fn print_scorecard(s: &Scorecard) {
         s.people,
         s.days
     );
+    let kinds: Vec<String> = s
+        .by_kind
+        .iter()
+        .map(|(k, (c, n))| format!("{k} {c}/{n}"))
+        .collect();
+    println!("recall by kind: {}", kinds.join(", "));
+    println!(
+        "recall at a budget of {} people per 1,000 per 30 days ({} people here): {:.0} %",
+        s.budget,
+        s.budget_people,
+        s.recall_at_budget * 100.0
+    );
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
-    let truth = read_truth(&args.truth)?;
+    let (Some(truth_path), Some(alerts)) = (&args.truth, &args.alerts) else {
+        bail!("--truth FILE and --alerts FILE are required (or --sweep)");
+    };
+    let truth = read_truth(truth_path)?;
     let dir = args
         .dataset
         .clone()
-        .or_else(|| args.truth.parent().map(Path::to_path_buf))
+        .or_else(|| truth_path.parent().map(Path::to_path_buf))
         .unwrap_or_default();
     let (people, days) = match (args.people, args.days) {
         (Some(p), Some(d)) => (p, d),
@@ -235,7 +318,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
             (p.unwrap_or(pp), d.unwrap_or(dd))
         }
     };
-    let s = score(&truth, &args.alerts, people, days)?;
+    let s = score(&truth, alerts, people, days, args.budget)?;
     if args.json {
         crate::output::json(&s)?;
     } else {

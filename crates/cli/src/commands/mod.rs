@@ -15,6 +15,7 @@ pub mod register;
 pub mod serve;
 pub mod simulate;
 pub mod status;
+pub mod sweep;
 
 use anyhow::Result;
 use custodian_store::Store;

@@ -5,7 +5,25 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 
-use custodian_sim::{generate, SimConfig};
+use custodian_sim::{generate, Background, Layout, SimConfig};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LayoutArg {
+    /// The interchange format.
+    Interchange,
+    /// The CERT r4.2 layout (no register).
+    #[value(name = "cert-r4.2")]
+    CertR42,
+}
+
+impl From<LayoutArg> for Layout {
+    fn from(l: LayoutArg) -> Layout {
+        match l {
+            LayoutArg::Interchange => Layout::Interchange,
+            LayoutArg::CertR42 => Layout::CertR42,
+        }
+    }
+}
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -24,6 +42,16 @@ pub struct Args {
     /// Write events.jsonl.gz.
     #[arg(long)]
     gzip: bool,
+    /// The honest background, `key=value,…` over the defaults (curiosity,
+    /// acl_loose, refusals, personal_mail, personal_mail_rate,
+    /// personal_docs, usb, usb_manuals, odd_hours, broad, crunches,
+    /// transfers, activity, job_browsing, roaming, personal_sender), or the
+    /// name of a point of the sweep's grid (`noisy`, `independent`, …).
+    #[arg(long, default_value = "default")]
+    background: String,
+    /// How to write it.
+    #[arg(long, value_enum, default_value = "interchange")]
+    layout: LayoutArg,
     /// Output folder.
     #[arg(long)]
     out: PathBuf,
@@ -31,6 +59,17 @@ pub struct Args {
     /// people planted to confuse naive rules); default OUT/truth.jsonl.
     #[arg(long)]
     truth: Option<PathBuf>,
+}
+
+/// A background by grid name or as `key=value,…`.
+pub fn background(text: &str) -> Result<Background> {
+    if let Some(p) = custodian_sim::sweep_grid()
+        .into_iter()
+        .find(|p| p.name == text)
+    {
+        return Ok(p.background);
+    }
+    Ok(Background::parse(text)?)
 }
 
 pub fn run(args: &Args) -> Result<ExitCode> {
@@ -41,6 +80,8 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         start: args.start,
         gzip: args.gzip,
         truth: args.truth.clone(),
+        background: background(&args.background)?,
+        layout: args.layout.into(),
     };
     let stats = generate(&cfg, &args.out)
         .with_context(|| format!("cannot write {}", args.out.display()))?;

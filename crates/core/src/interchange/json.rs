@@ -16,7 +16,7 @@ use crate::model::{
 pub const MAX_ID_LEN: usize = 256;
 
 /// Every field the format defines for events.
-pub const EVENT_FIELDS: [&str; 15] = [
+pub const EVENT_FIELDS: [&str; 17] = [
     "id",
     "ts",
     "user",
@@ -32,6 +32,8 @@ pub const EVENT_FIELDS: [&str; 15] = [
     "files",
     "attachments",
     "external",
+    "from_domain",
+    "recipients",
 ];
 
 #[derive(Deserialize)]
@@ -67,9 +69,13 @@ struct EventWire<'a> {
     attachments: Option<u64>,
     #[serde(default)]
     external: Option<bool>,
+    #[serde(borrow, default)]
+    from_domain: Option<Cow<'a, str>>,
+    #[serde(default)]
+    recipients: Option<u64>,
 }
 
-const EVENT_STRING_FIELDS: [&str; 10] = [
+const EVENT_STRING_FIELDS: [&str; 11] = [
     "id",
     "ts",
     "user",
@@ -80,8 +86,9 @@ const EVENT_STRING_FIELDS: [&str; 10] = [
     "domain",
     "to_domain",
     "url",
+    "from_domain",
 ];
-const EVENT_COUNT_FIELDS: [&str; 4] = ["bytes", "pages", "files", "attachments"];
+const EVENT_COUNT_FIELDS: [&str; 5] = ["bytes", "pages", "files", "attachments", "recipients"];
 
 fn require<'a>(v: &'a Option<Cow<'a, str>>, field: &'static str) -> Result<&'a str, RecordError> {
     match v.as_deref() {
@@ -293,6 +300,8 @@ fn event_from_wire(
             bytes: require_n(w.bytes, "bytes")?,
             attachments: require_n(w.attachments, "attachments")?,
             doc: opt(&w.doc),
+            from_domain: opt(&w.from_domain),
+            recipients: w.recipients,
         },
         "web.upload" => Action::WebUpload {
             domain: require(&w.domain, "domain")?.to_string(),
@@ -332,7 +341,15 @@ fn used_fields(action: &str) -> Option<&'static [&'static str]> {
         "doc.print" => &["doc", "pages"],
         "doc.denied" | "briefing" => &["doc"],
         "usb.write" => &["bytes", "files", "doc"],
-        "email.send" => &["to_domain", "external", "bytes", "attachments", "doc"],
+        "email.send" => &[
+            "to_domain",
+            "external",
+            "bytes",
+            "attachments",
+            "doc",
+            "from_domain",
+            "recipients",
+        ],
         "web.upload" => &["domain", "bytes", "doc"],
         "web.visit" => &["domain", "url"],
         "print.job" => &["pages", "doc"],
@@ -361,6 +378,8 @@ fn keep_unused_fields(w: &EventWire<'_>, extra: &mut serde_json::Map<String, Val
     keep("files", w.files.map(Value::from));
     keep("attachments", w.attachments.map(Value::from));
     keep("external", w.external.map(Value::from));
+    keep("from_domain", s(&w.from_domain));
+    keep("recipients", w.recipients.map(Value::from));
 }
 
 #[derive(Deserialize)]

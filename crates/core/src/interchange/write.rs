@@ -85,10 +85,12 @@ pub fn event_to_json(e: &Event) -> String {
             domain: rest.domain,
             external: rest.external,
             files: rest.files,
+            from_domain: rest.from_domain,
             host: rest.host,
             id: &e.id,
             pages: rest.pages,
             query: rest.query,
+            recipients: rest.recipients,
             to_domain: rest.to_domain,
             ts: ts(&e.ts),
             url: rest.url,
@@ -131,12 +133,16 @@ struct CanonWire<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     files: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    from_domain: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     host: Option<&'a str>,
     id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pages: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     query: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipients: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     to_domain: Option<&'a str>,
     ts: String,
@@ -183,6 +189,8 @@ pub fn event_rest(e: &Event) -> Map<String, Value> {
             bytes,
             attachments,
             doc,
+            from_domain,
+            recipients,
         } => {
             put("to_domain", json!(to_domain));
             put("external", json!(external));
@@ -190,6 +198,12 @@ pub fn event_rest(e: &Event) -> Map<String, Value> {
             put("attachments", json!(attachments));
             if let Some(d) = doc {
                 put("doc", json!(d));
+            }
+            if let Some(f) = from_domain {
+                put("from_domain", json!(f));
+            }
+            if let Some(r) = recipients {
+                put("recipients", json!(r));
             }
         }
         Action::WebUpload { domain, bytes, doc } => {
@@ -235,11 +249,15 @@ struct RestWire<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     files: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    from_domain: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     host: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pages: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     query: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recipients: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     to_domain: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -263,9 +281,11 @@ fn rest_wire(e: &Event) -> RestWire<'_> {
         domain: None,
         external: None,
         files: None,
+        from_domain: None,
         host: e.host.as_deref(),
         pages: None,
         query: None,
+        recipients: None,
         to_domain: None,
         url: None,
     };
@@ -284,12 +304,16 @@ fn rest_wire(e: &Event) -> RestWire<'_> {
             external,
             bytes,
             attachments,
+            from_domain,
+            recipients,
             ..
         } => {
             w.to_domain = Some(to_domain);
             w.external = Some(*external);
             w.bytes = Some(*bytes);
             w.attachments = Some(*attachments);
+            w.from_domain = from_domain.as_deref();
+            w.recipients = *recipients;
         }
         Action::WebUpload { domain, bytes, .. } => {
             w.domain = Some(domain);

@@ -1,0 +1,200 @@
+//! The engine's input: an event in compact form, with names already
+//! resolved to indexes and strings borrowed from wherever it was read.
+
+use rustc_hash::FxHashMap;
+
+use custodian_core::{Action, Event};
+
+/// What an event does, as the engine sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Kind {
+    Logon,
+    Logoff,
+    Search,
+    View,
+    Download,
+    Print,
+    Denied,
+    Usb,
+    Mail,
+    Upload,
+    Visit,
+    PrintJob,
+    Briefing,
+    /// `device.connect` (removable media plugged in; CERT's device.csv,
+    /// Windows event 6416).
+    DeviceConnect,
+    Other,
+}
+
+/// No such user or document.
+pub const NONE: u32 = u32::MAX;
+
+/// One event in the engine's compact form.
+#[derive(Debug, Clone, Copy)]
+pub struct Ev<'a> {
+    pub id: &'a str,
+    /// UTC microseconds.
+    pub ts_us: i64,
+    /// The event's own UTC offset in seconds (its local time of day).
+    pub offset_s: i32,
+    pub user: u32,
+    pub kind: Kind,
+    pub doc: u32,
+    /// Bytes (downloads, USB, mail, uploads).
+    pub bytes: u64,
+    pub pages: u64,
+    /// Files written (USB).
+    pub files: u64,
+    pub attachments: u64,
+    pub external: bool,
+    /// Mail's `to_domain`, an upload's or visit's `domain`.
+    pub domain: &'a str,
+    /// The computer, when the source says.
+    pub host: &'a str,
+    /// A visit's URL.
+    pub url: &'a str,
+    /// Mail sent from a personal account: its domain.
+    pub from_domain: &'a str,
+    /// Mail recipients, when the source says (0: unknown).
+    pub recipients: u64,
+}
+
+impl<'a> Ev<'a> {
+    /// An event of `kind` with every other field empty.
+    pub fn new(id: &'a str, ts_us: i64, user: u32, kind: Kind) -> Ev<'a> {
+        Ev {
+            id,
+            ts_us,
+            offset_s: 0,
+            user,
+            kind,
+            doc: NONE,
+            bytes: 0,
+            pages: 0,
+            files: 0,
+            attachments: 0,
+            external: false,
+            domain: "",
+            host: "",
+            url: "",
+            from_domain: "",
+            recipients: 0,
+        }
+    }
+}
+
+/// Resolves user and document ids to the engine's indexes; shared with
+/// parser threads.
+#[derive(Debug, Default)]
+pub struct Names {
+    pub(crate) users: FxHashMap<String, u32>,
+    pub(crate) docs: FxHashMap<String, u32>,
+}
+
+impl Names {
+    pub fn user(&self, id: &str) -> u32 {
+        self.users.get(id).copied().unwrap_or(NONE)
+    }
+    pub fn doc(&self, id: &str) -> u32 {
+        self.docs.get(id).copied().unwrap_or(NONE)
+    }
+
+    /// The compact form of a parsed event (`user` is [`NONE`] when unknown).
+    pub fn compact<'a>(&self, e: &'a Event) -> Ev<'a> {
+        let mut ev = Ev::new(
+            &e.id,
+            e.ts.timestamp_micros(),
+            self.user(&e.user),
+            Kind::Other,
+        );
+        ev.offset_s = e.ts.offset().local_minus_utc();
+        ev.host = e.host.as_deref().unwrap_or("");
+        let doc = |d: &str| self.doc(d);
+        match &e.action {
+            Action::Logon => ev.kind = Kind::Logon,
+            Action::Logoff => ev.kind = Kind::Logoff,
+            Action::DocSearch { .. } => ev.kind = Kind::Search,
+            Action::DocView { doc: d, bytes } => {
+                ev.kind = Kind::View;
+                ev.doc = doc(d);
+                ev.bytes = bytes.unwrap_or(0);
+            }
+            Action::DocDownload { doc: d, bytes } => {
+                ev.kind = Kind::Download;
+                ev.doc = doc(d);
+                ev.bytes = bytes.unwrap_or(0);
+            }
+            Action::DocPrint { doc: d, pages } => {
+                ev.kind = Kind::Print;
+                ev.doc = doc(d);
+                ev.pages = *pages;
+            }
+            Action::DocDenied { doc: d } => {
+                ev.kind = Kind::Denied;
+                ev.doc = doc(d);
+            }
+            Action::UsbWrite {
+                bytes,
+                files,
+                doc: d,
+            } => {
+                ev.kind = Kind::Usb;
+                ev.bytes = *bytes;
+                ev.files = *files;
+                ev.doc = d.as_deref().map_or(NONE, doc);
+            }
+            Action::EmailSend {
+                to_domain,
+                external,
+                bytes,
+                attachments,
+                doc: d,
+                from_domain,
+                recipients,
+            } => {
+                ev.kind = Kind::Mail;
+                ev.domain = to_domain;
+                ev.external = *external;
+                ev.bytes = *bytes;
+                ev.attachments = *attachments;
+                ev.doc = d.as_deref().map_or(NONE, doc);
+                ev.from_domain = from_domain.as_deref().unwrap_or("");
+                ev.recipients = recipients.unwrap_or(0);
+            }
+            Action::WebUpload {
+                domain,
+                bytes,
+                doc: d,
+            } => {
+                ev.kind = Kind::Upload;
+                ev.domain = domain;
+                ev.bytes = *bytes;
+                ev.doc = d.as_deref().map_or(NONE, doc);
+            }
+            Action::WebVisit { domain, url } => {
+                ev.kind = Kind::Visit;
+                ev.domain = domain;
+                ev.url = url.as_deref().unwrap_or("");
+            }
+            Action::PrintJob { pages, doc: d } => {
+                ev.kind = Kind::PrintJob;
+                ev.pages = *pages;
+                ev.doc = d.as_deref().map_or(NONE, doc);
+            }
+            Action::Briefing { doc: d } => {
+                ev.kind = Kind::Briefing;
+                ev.doc = doc(d);
+            }
+            Action::Other { name } => {
+                ev.kind = if name == "device.connect" {
+                    Kind::DeviceConnect
+                } else {
+                    Kind::Other
+                };
+            }
+        }
+        ev
+    }
+}
