@@ -155,6 +155,9 @@ struct PersonState {
     domains: FxHashSet<u64>,
     hosts: Vec<(u64, u32)>,
     hosts_today: Vec<u64>,
+    /// The last event of each sessioned feature (USB copies, job, hacking,
+    /// leak, cloud sites).
+    sessions: [i64; 5],
     climb: Climb,
     climb_credit: Credit,
     gather: Option<(i64, f64)>,
@@ -401,6 +404,7 @@ impl Engine {
                 domains: FxHashSet::default(),
                 hosts: Vec::new(),
                 hosts_today: Vec::new(),
+                sessions: [i64::MIN / 2; 5],
                 climb: Climb::default(),
                 climb_credit: Credit::default(),
                 gather: None,
@@ -808,8 +812,11 @@ impl Engine {
         let rise = (f64::from(t.cusum) + e.llr(x)).max(0.0) - LOOK_ELSEWHERE;
         let (rise_x, rise_days) = (f64::from(t.run_x) + x, f64::from(t.run_days) + 1.0);
         let rise_floor = s0 - RISE_LENGTH.ln();
+        // A rise of one day is that day: reported (and weighed) as such.
         let (excess, which, s) = if day - s0 >= rise - rise_floor {
             (day - s0, 0u8, day)
+        } else if rise_days <= 1.0 {
+            (rise - rise_floor, 0u8, day.max(rise))
         } else {
             (rise - rise_floor, 1u8, rise)
         };
@@ -1168,6 +1175,22 @@ impl Engine {
         }
     }
 
+    /// Whether an event of `f` at `now` starts a new session (none of the
+    /// same within the last quarter of an hour).
+    fn new_session(&mut self, u: u32, f: Feat, now: i64) -> bool {
+        const SESSION_US: i64 = 15 * 60 * 1_000_000;
+        let slot = match f {
+            Feat::UsbWrites => 0,
+            Feat::WebJob => 1,
+            Feat::WebHacking => 2,
+            Feat::WebLeak => 3,
+            _ => 4,
+        };
+        let p = &mut self.people[u as usize];
+        let last = std::mem::replace(&mut p.sessions[slot], now);
+        now - last > SESSION_US
+    }
+
     /// A logon or a device on a computer: whose is it?
     fn host_use(&mut self, u: u32, host: &str, now: i64, warm: bool, gains: &mut Vec<Gain>) {
         if host.is_empty() {
@@ -1302,7 +1325,11 @@ impl Engine {
                 self.host_use(u, e.host, now, warm, &mut gains);
             }
             Kind::Usb => {
-                self.observe(u, Feat::UsbWrites, 1.0, now, warm, &mut gains);
+                // Copies within a quarter of an hour are one session (a
+                // source may log each file of a copy as its own row).
+                if self.new_session(u, Feat::UsbWrites, now) {
+                    self.observe(u, Feat::UsbWrites, 1.0, now, warm, &mut gains);
+                }
                 let files = e.files.min(1_000_000) as f32;
                 self.observe(u, Feat::UsbFiles, files, now, warm, &mut gains);
                 let mb = (e.bytes as f64 / 1e6) as f32;
@@ -1325,13 +1352,20 @@ impl Engine {
                     self.observe(u, Feat::WebLeak, 1.0, now, warm, &mut gains);
                 }
             }
-            Kind::Visit => match self.web.visit(e.domain, e.url) {
-                Category::Job => self.observe(u, Feat::WebJob, 1.0, now, warm, &mut gains),
-                Category::Hacking => self.observe(u, Feat::WebHacking, 1.0, now, warm, &mut gains),
-                Category::Leak => self.observe(u, Feat::WebLeak, 1.0, now, warm, &mut gains),
-                Category::Cloud => self.observe(u, Feat::WebCloud, 1.0, now, warm, &mut gains),
-                Category::Personal | Category::None => {}
-            },
+            Kind::Visit => {
+                // Visits within a quarter of an hour are one session of
+                // browsing; how often one browses is what counts.
+                let f = match self.web.visit(e.domain, e.url) {
+                    Category::Job => Some(Feat::WebJob),
+                    Category::Hacking => Some(Feat::WebHacking),
+                    Category::Leak => Some(Feat::WebLeak),
+                    Category::Cloud => Some(Feat::WebCloud),
+                    Category::Personal | Category::None => None,
+                };
+                if let Some(f) = f.filter(|f| self.new_session(u, *f, now)) {
+                    self.observe(u, f, 1.0, now, warm, &mut gains);
+                }
+            }
             Kind::Mail => self.mail(u, e, now, warm, &mut gains),
             Kind::Logoff | Kind::Search | Kind::Other => {}
         }

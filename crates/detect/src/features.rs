@@ -234,7 +234,12 @@ pub const FEATURES: [FeatInfo; N_FEAT] = [
         0.8,
         "removable media connected",
     ),
-    info("usb_writes", Ind::Exfiltration, 0.8, "copies to USB"),
+    info(
+        "usb_writes",
+        Ind::Exfiltration,
+        0.8,
+        "sessions of copying to USB",
+    ),
     size("usb_files", Ind::Volume, 1.0, "files written to USB"),
     mb("usb_megabytes", Ind::Volume, 1.0, "written to USB"),
     info(
@@ -312,19 +317,19 @@ pub const FEATURES: [FeatInfo; N_FEAT] = [
         1.5,
         "logons to their manager's computer",
     ),
-    info("web_job", Ind::JobSearch, 0.5, "visits to job sites"),
+    info("web_job", Ind::JobSearch, 0.5, "sessions on job sites"),
     info(
         "web_hacking",
         Ind::HackingTools,
         1.5,
-        "visits to keylogger or hacking-tool sites",
+        "sessions on keylogger or hacking-tool sites",
     ),
-    info("web_leak", Ind::Exfiltration, 2.0, "visits to leak sites"),
+    info("web_leak", Ind::Exfiltration, 2.0, "sessions on leak sites"),
     info(
         "web_cloud",
         Ind::Exfiltration,
         0.3,
-        "visits to consumer cloud storage",
+        "sessions on consumer cloud storage",
     ),
 ];
 

@@ -12,6 +12,7 @@
 //! unaffected.
 
 pub mod cert;
+mod cert_import;
 mod dataset;
 mod rejects;
 mod source;
@@ -33,6 +34,7 @@ use custodian_core::interchange::{
 use custodian_core::{Document, Person};
 use custodian_store::{LedgerContext, NewContact, NewEvent, RegisterChange, Store, StoreError};
 
+pub use cert_import::import_cert;
 pub use dataset::{block_lines, for_each_block, read_context, read_dataset, Block, Dataset};
 pub use rejects::{RejectSink, RejectedLine};
 pub use source::SourceFile;
@@ -191,30 +193,7 @@ pub async fn import_folder(
         parse_person,
     )?;
     sum.people_read = people.len() as u64 + sink.count_for(&directory.name);
-    let existing: HashMap<String, Person> = store
-        .people()
-        .await?
-        .into_iter()
-        .map(|p| (p.user_id.clone(), p))
-        .collect();
-    let mut changed_people = Vec::new();
-    for p in &people {
-        match existing.get(&p.user_id) {
-            None => {
-                sum.people_new += 1;
-                changed_people.push(p.clone());
-            }
-            Some(old) if old != p => {
-                sum.people_updated += 1;
-                changed_people.push(p.clone());
-            }
-            Some(_) => {}
-        }
-    }
-    store.put_people(&changed_people).await?;
-    let mut known: HashSet<String> = existing.into_keys().collect();
-    known.extend(people.into_iter().map(|p| p.user_id));
-    let known = Arc::new(known);
+    let known = put_changed_people(store, people, &mut sum).await?;
 
     let docs = read_csv(
         &documents,
@@ -319,6 +298,39 @@ pub async fn import_folder(
         "import finished"
     );
     Ok(sum)
+}
+
+/// Writes the people who are new or changed, counting them; returns every
+/// known user id (stored or new).
+pub(crate) async fn put_changed_people(
+    store: &dyn Store,
+    people: Vec<Person>,
+    sum: &mut ImportSummary,
+) -> Result<Arc<HashSet<String>>, ImportError> {
+    let existing: HashMap<String, Person> = store
+        .people()
+        .await?
+        .into_iter()
+        .map(|p| (p.user_id.clone(), p))
+        .collect();
+    let mut changed_people = Vec::new();
+    for p in &people {
+        match existing.get(&p.user_id) {
+            None => {
+                sum.people_new += 1;
+                changed_people.push(p.clone());
+            }
+            Some(old) if old != p => {
+                sum.people_updated += 1;
+                changed_people.push(p.clone());
+            }
+            Some(_) => {}
+        }
+    }
+    store.put_people(&changed_people).await?;
+    let mut known: HashSet<String> = existing.into_keys().collect();
+    known.extend(people.into_iter().map(|p| p.user_id));
+    Ok(Arc::new(known))
 }
 
 /// Compares the dataset's register with the stored one: which entries to

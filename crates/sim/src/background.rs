@@ -122,6 +122,9 @@ impl Background {
             reason,
         };
         let mut b = Background::default();
+        if text.trim() == "default" {
+            return Ok(b);
+        }
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let Some((k, v)) = part.split_once('=') else {
                 return Err(err(format!("`{part}` is not key=value")));

@@ -640,10 +640,10 @@ fn detect_cert(
         eprintln!("rejected: {} line {}: {}", r.file, r.line, r.reason);
     }
     let stats = engine.stats();
-    if stats.out_of_order > 0 {
+    if events.out_of_order > 0 {
         tracing::warn!(
-            out_of_order = stats.out_of_order,
-            "CERT rows out of date order"
+            rows = events.out_of_order,
+            "CERT rows earlier than their file's previous row"
         );
     }
     let secs = t.elapsed().as_secs_f64();

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use custodian_ingest::{import_folder, ImportOptions, ImportSummary, NoProgress, Progress};
+use custodian_ingest::{
+    import_cert, import_folder, ImportOptions, ImportSummary, NoProgress, Progress,
+};
 use custodian_store::Store;
 
 use crate::settings::Settings;
@@ -26,6 +28,11 @@ pub struct Args {
     /// Events per store transaction (default from config, else 20000).
     #[arg(long, value_name = "N")]
     batch_size: Option<usize>,
+    /// The folder's layout: the interchange format, or the CERT r4.2
+    /// layout (logon, device, file, email, http CSVs and the LDAP folder;
+    /// dates read as UTC).
+    #[arg(long, value_enum, default_value = "interchange")]
+    format: super::detect::Format,
 }
 
 /// An import's progress bar on the terminal (also used by detection).
@@ -70,7 +77,15 @@ pub async fn run(settings: &Settings, store: &dyn Store, args: Args) -> Result<E
         None => Arc::new(NoProgress),
     };
     let ledger = super::ledger::context(settings)?;
-    let summary = import_folder(store, &args.dir, &opts, &ledger, progress.clone()).await?;
+    let summary = match args.format {
+        super::detect::Format::Interchange => {
+            import_folder(store, &args.dir, &opts, &ledger, progress.clone()).await?
+        }
+        super::detect::Format::CertR42 => {
+            let utc = chrono::FixedOffset::east_opt(0).unwrap_or(*now.offset());
+            import_cert(store, &args.dir, utc, &opts, &ledger, progress.clone()).await?
+        }
+    };
     drop(progress);
     if args.json {
         crate::output::json(&summary)?;

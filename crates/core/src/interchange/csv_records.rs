@@ -71,6 +71,11 @@ impl Columns {
         self.names.len()
     }
 
+    /// The header's names, as written.
+    pub fn names(&self) -> &[String] {
+        &self.names
+    }
+
     pub fn is_empty(&self) -> bool {
         self.names.is_empty()
     }
