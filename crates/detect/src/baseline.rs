@@ -246,8 +246,11 @@ pub struct Expect {
     pub mu: f64,
     /// Burstiness (1/k of the daily count).
     pub disp: f64,
-    /// Shape of the rate's own uncertainty.
-    pub alpha: f64,
+    /// The day's negative-binomial shape, and the rise's log-likelihood
+    /// ratio as `llr_a * x + llr_b` (both fixed for a day).
+    k: f64,
+    llr_a: f64,
+    llr_b: f64,
 }
 
 impl Expect {
@@ -269,18 +272,34 @@ impl Expect {
             }
             _ => prior.disp,
         };
+        let alpha = a + m_ref;
+        // The rate's own uncertainty is at most exponential (shape 1): a
+        // person's true rate may be a few times the estimate, not hundreds.
+        let inv_k = disp + 1.0 / alpha.max(1.0);
+        let k = 1.0 / inv_k.max(1e-9);
+        let mu0 = mu.max(1e-12);
+        let mu1 = (mu0 * RISE).max(RISE_MIN_RATE);
+        let kd = (1.0 / disp.max(1e-9)).min(1e9);
+        let (llr_a, llr_b) = if kd >= 1e8 {
+            ((mu1 / mu0).ln(), -(mu1 - mu0))
+        } else {
+            (
+                ((mu1 * (mu0 + kd)) / (mu0 * (mu1 + kd))).ln(),
+                kd * ((mu0 + kd) / (mu1 + kd)).ln(),
+            )
+        };
         Expect {
             mu,
             disp,
-            alpha: a + m_ref,
+            k,
+            llr_a,
+            llr_b,
         }
     }
 
     /// The negative binomial's shape for one day.
     fn shape(&self) -> f64 {
-        // The rate's own uncertainty is at most exponential (shape 1).
-        let inv_k = self.disp + 1.0 / self.alpha.max(1.0);
-        1.0 / inv_k.max(1e-9)
+        self.k
     }
 
     /// `-ln P(X >= x)` of a day's count `x`.
@@ -307,14 +326,7 @@ impl Expect {
     /// negative binomial of the risen rate against the reference's, with the
     /// same burstiness.
     pub fn llr(&self, x: f64) -> f64 {
-        let mu0 = self.mu.max(1e-12);
-        let mu1 = (mu0 * RISE).max(RISE_MIN_RATE);
-        let k = (1.0 / self.disp.max(1e-9)).min(1e9);
-        if k >= 1e8 {
-            x * (mu1 / mu0).ln() - (mu1 - mu0)
-        } else {
-            x * ((mu1 * (mu0 + k)) / (mu0 * (mu1 + k))).ln() + k * ((mu0 + k) / (mu1 + k)).ln()
-        }
+        x * self.llr_a + self.llr_b
     }
 }
 

@@ -136,6 +136,9 @@ struct PersonState {
     day: i64,
     days: Days,
     tracks: Tracks,
+    /// Each feature's expectation for today, worked out at its first
+    /// event of the day (the reference changes only when a day closes).
+    expect: [Option<Expect>; N_FEAT],
     sizes: [SizeHist; N_SIZE],
     today: [f32; N_FEAT],
     /// Today's count when a feature first became surprising (0: not yet).
@@ -242,7 +245,9 @@ pub struct Engine {
     next_timed: usize,
     groups: Vec<contacts::ContactGroup>,
     data_day: i64,
-    people_seen: FxHashSet<u32>,
+    /// Whether each person has been seen, and how many have.
+    seen_person: Vec<bool>,
+    people_seen: usize,
     first_ts: Option<i64>,
     last_ts: i64,
     last_idh: u64,
@@ -389,6 +394,7 @@ impl Engine {
                 day: i64::MIN,
                 days: Days::default(),
                 tracks: [Track::default(); N_FEAT],
+                expect: [None; N_FEAT],
                 sizes: [SizeHist::default(); N_SIZE],
                 today: [0.0; N_FEAT],
                 cross: [0.0; N_FEAT],
@@ -459,6 +465,7 @@ impl Engine {
         timed.sort_by_key(|(t, _)| *t);
         let n_units = unit_names.len();
         let n_pairs = pair_unit.len();
+        let n_people = people.len();
         Engine {
             weights: cfg.feature_weights(),
             half_life_us: cfg.half_life_days * DAY_US as f64,
@@ -483,7 +490,8 @@ impl Engine {
             next_timed: 0,
             groups,
             data_day: i64::MIN,
-            people_seen: FxHashSet::default(),
+            seen_person: vec![false; n_people],
+            people_seen: 0,
             first_ts: None,
             last_ts: i64::MIN,
             last_idh: 0,
@@ -692,13 +700,12 @@ impl Engine {
             }
         }
         // The background: where the population's current scores are.
-        let mut current: Vec<f64> = self
-            .people_seen
-            .iter()
-            .map(|&u| self.score(u, now))
+        let mut current: Vec<f64> = (0..self.people.len() as u32)
+            .filter(|&u| self.seen_person[u as usize])
+            .map(|u| self.score(u, now))
             .collect();
         let background = crate::budget::background(&mut current);
-        self.budget.new_day(self.people_seen.len(), background);
+        self.budget.new_day(self.people_seen, background);
     }
 
     /// Closes the person's previous day into their baselines (rule 2).
@@ -731,7 +738,7 @@ impl Engine {
                     t.roll(0.0, 0.0, 0.0, &self.decay);
                     continue;
                 }
-                let e = Expect::new(t, &p.days, &prior[f]);
+                let e = p.expect[f].unwrap_or_else(|| Expect::new(t, &p.days, &prior[f]));
                 // A surprising run enters the baseline at the usual rate
                 // plus a third of the excess: a misdeed does not become the
                 // norm, a real change of work is learnt, slowly.
@@ -759,6 +766,7 @@ impl Engine {
         p.day = day;
         p.today = [0.0; N_FEAT];
         p.cross = [0.0; N_FEAT];
+        p.expect = [None; N_FEAT];
         p.odd_hours_today = 0;
         p.hosts_today.clear();
     }
@@ -800,7 +808,15 @@ impl Engine {
             self.observe_size(u, f, x, now, (s0 + credited, warm), gains);
             return;
         }
-        let e = Expect::new(t, &p.days, prior);
+        let e = match p.expect[fi] {
+            Some(e) => e,
+            None => {
+                let e = Expect::new(t, &p.days, prior);
+                p.expect[fi] = Some(e);
+                e
+            }
+        };
+        let t = &p.tracks[fi];
         // The day's count against the reference, and the evidence of a
         // rise (rule 4): two looks, each less its floor; the rise's floor
         // is lower, its runs being fewer independent looks.
@@ -950,14 +966,17 @@ impl Engine {
         let Some(k) = f.size_slot() else { return };
         let s0 = self.cfg.surprise_floor;
         let p = &self.people[u as usize];
-        let group = self.size_pair[p.pair as usize][k];
-        let Some(e) = SizeExpect::new(&p.sizes[k], &group) else {
+        let group = &self.size_pair[p.pair as usize][k];
+        let Some(e) = SizeExpect::new(&p.sizes[k], group) else {
             return;
         };
-        let peers = SizeExpect::new(&SizeHist::default(), &group);
-        let peer_usual = peers.as_ref().map_or(0.0, |g| g.quantile(0.9));
-        let own_usual = e.quantile(0.9);
         let s = e.surprise(x);
+        if s <= s0.min(level) && !self.traced(u) {
+            return;
+        }
+        let empty = SizeHist::default();
+        let peer_usual = SizeExpect::new(&empty, group).map_or(0.0, |g| g.quantile(0.9));
+        let own_usual = e.quantile(0.9);
         if self.traced(u) {
             let line = format!(
                 "{}: {} today (their 90th percentile {:.1}, peers' {:.1}): {:.1} nats vs line {:.1}",
@@ -1268,7 +1287,10 @@ impl Engine {
             self.data_day = data_day;
             self.new_data_day(now);
         }
-        self.people_seen.insert(u);
+        if !self.seen_person[u as usize] {
+            self.seen_person[u as usize] = true;
+            self.people_seen += 1;
+        }
         let local_us = now + i64::from(e.offset_s) * 1_000_000;
         let day = local_us.div_euclid(DAY_US);
         let hour = (local_us.rem_euclid(DAY_US) / 3_600_000_000) as usize;

@@ -23,7 +23,7 @@
 
 use chrono::{DateTime, FixedOffset};
 use rustc_hash::FxHashMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use custodian_core::{Document, Level, Projects};
 
@@ -37,10 +37,10 @@ pub struct DocInfo {
     pub projects: Option<Vec<u32>>,
 }
 
-/// Who opened a document without need to know.
+/// Who opened a document without need to know (bounded by the directory).
 #[derive(Default)]
 struct Exposure {
-    people: Vec<u32>,
+    people: rustc_hash::FxHashSet<u32>,
     first_us: i64,
     last_us: i64,
     opens: u64,
@@ -55,7 +55,7 @@ const EXPOSURE_NAMES: usize = 64;
 
 /// A register entry opened without need to know, for its owner and the
 /// administrators.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DocExposure {
     pub doc: String,
     pub title: String,
@@ -68,7 +68,7 @@ pub struct DocExposure {
     pub opens: u64,
     pub since: DateTime<FixedOffset>,
     pub last: DateTime<FixedOffset>,
-    /// The first of them (at most 64), by user id.
+    /// Some of them (at most 64), by user id.
     pub people: Vec<String>,
     /// Their units, with how many of them each.
     pub units: Vec<(String, u64)>,
@@ -183,9 +183,7 @@ impl Docs {
             e.first_us = at_us;
         }
         e.last_us = at_us;
-        if !e.people.contains(&person) && e.people.len() < EXPOSURE_NAMES {
-            e.people.push(person);
-        }
+        e.people.insert(person);
         e.people.len() as u32 >= self.exposure_people
     }
 
@@ -210,9 +208,13 @@ impl Docs {
                 let d = &self.docs[i];
                 let mut units: FxHashMap<String, u64> = FxHashMap::default();
                 let mut people = Vec::new();
-                for &p in &e.people {
+                let mut ids: Vec<u32> = e.people.iter().copied().collect();
+                ids.sort_unstable();
+                for p in ids {
                     let (id, unit) = who(p);
-                    people.push(id);
+                    if people.len() < EXPOSURE_NAMES {
+                        people.push(id);
+                    }
                     *units.entry(unit).or_default() += 1;
                 }
                 let mut units: Vec<(String, u64)> = units.into_iter().collect();

@@ -114,42 +114,52 @@ impl SizeGroup {
     }
 }
 
-/// The mixed distribution a person's size is judged by.
-pub struct SizeExpect {
-    mass: [f64; BINS],
+/// The mixed distribution a person's size is judged by (borrowed: built
+/// for every size a person does, so it allocates nothing).
+pub struct SizeExpect<'a> {
+    own: &'a SizeHist,
+    group: &'a SizeGroup,
+    g: f64,
+    total: f64,
+    top: usize,
 }
 
-impl SizeExpect {
+impl<'a> SizeExpect<'a> {
     /// `None` when neither the person nor the group has sizes.
-    pub fn new(own: &SizeHist, group: &SizeGroup) -> Option<SizeExpect> {
+    pub fn new(own: &'a SizeHist, group: &'a SizeGroup) -> Option<SizeExpect<'a>> {
         let g = if group.members > 0.0 { GROUP_DAYS } else { 0.0 };
         let total = f64::from(own.n) + g;
         if total <= 0.0 {
             return None;
         }
-        let mut mass = [0.0; BINS];
-        for (b, m) in mass.iter_mut().enumerate() {
-            *m = (f64::from(own.h[b]) + g * f64::from(group.p[b])) / total;
-        }
-        mass.iter().any(|&m| m > 0.0).then_some(SizeExpect { mass })
+        let top = (0..BINS)
+            .rev()
+            .find(|&b| own.h[b] > 0.0 || (g > 0.0 && group.p[b] > 0.0))?;
+        Some(SizeExpect {
+            own,
+            group,
+            g,
+            total,
+            top,
+        })
     }
 
-    fn top(&self) -> usize {
-        (0..BINS).rev().find(|&b| self.mass[b] > 0.0).unwrap_or(0)
+    fn mass(&self, b: usize) -> f64 {
+        (f64::from(self.own.h[b]) + self.g * f64::from(self.group.p[b])) / self.total
     }
 
     /// `P(size >= x)`.
     pub fn tail(&self, x: f64) -> f64 {
         let t = octave(x);
-        let top = self.top();
+        let top = self.top;
         if t >= top as f64 {
             // Half-octave bins: ALPHA per octave is ALPHA/2 per bin.
-            return self.mass[top] * 2f64.powf(-ALPHA / 2.0 * (t - top as f64));
+            return self.mass(top) * 2f64.powf(-ALPHA / 2.0 * (t - top as f64));
         }
         let b = t.floor() as usize;
-        let mut p = self.mass[b] * (b as f64 + 1.0 - t);
-        for m in &self.mass[b + 1..] {
-            p += m;
+        let mut p = self.mass(b) * (b as f64 + 1.0 - t);
+        for k in b + 1..=top {
+            p += self.mass(k);
         }
         p
     }
@@ -165,9 +175,10 @@ impl SizeExpect {
     /// The size with `share` of the days at or below it.
     pub fn quantile(&self, share: f64) -> f64 {
         let mut c = 0.0;
-        for (b, m) in self.mass.iter().enumerate() {
+        for b in 0..BINS {
+            let m = self.mass(b);
             if c + m >= share {
-                let f = if *m > 0.0 { (share - c) / m } else { 0.0 };
+                let f = if m > 0.0 { (share - c) / m } else { 0.0 };
                 return from_bins(b as f64 + f);
             }
             c += m;
@@ -194,6 +205,11 @@ impl SizeExpect {
 mod tests {
     use super::*;
 
+    const NONE: SizeGroup = SizeGroup {
+        p: [0.0; BINS],
+        members: 0.0,
+    };
+
     fn hist(days: &[f32]) -> SizeHist {
         let mut h = SizeHist::default();
         for &d in days {
@@ -209,12 +225,12 @@ mod tests {
         days[40] = 900.0;
         days[80] = 850.0;
         let h = hist(&days);
-        let e = SizeExpect::new(&h, &SizeGroup::default()).unwrap();
+        let e = SizeExpect::new(&h, &NONE).unwrap();
         assert!(e.surprise(3.0) < 1.0);
         assert!(e.surprise(880.0) < 5.0, "{}", e.surprise(880.0));
         // Someone who never sends more than four: 900 is very surprising.
         let quiet = hist(&[3.0; 100]);
-        let q = SizeExpect::new(&quiet, &SizeGroup::default()).unwrap();
+        let q = SizeExpect::new(&quiet, &NONE).unwrap();
         assert!(q.surprise(900.0) > 10.0, "{}", q.surprise(900.0));
         assert!(q.surprise(900.0) > q.surprise(20.0));
     }
@@ -229,15 +245,16 @@ mod tests {
             g.add(&hist(&d));
         }
         let g = g.finish(None, 4.0);
-        let alone = SizeExpect::new(&quiet, &SizeGroup::default()).unwrap();
+        let alone = SizeExpect::new(&quiet, &NONE).unwrap();
         let with = SizeExpect::new(&quiet, &g).unwrap();
         assert!(with.surprise(900.0) < alone.surprise(900.0) - 2.0);
-        assert!(SizeExpect::new(&SizeHist::default(), &SizeGroup::default()).is_none());
+        assert!(SizeExpect::new(&SizeHist::default(), &NONE).is_none());
     }
 
     #[test]
     fn clip_level_is_where_surprise_starts() {
-        let e = SizeExpect::new(&hist(&[10.0; 50]), &SizeGroup::default()).unwrap();
+        let h = hist(&[10.0; 50]);
+        let e = SizeExpect::new(&h, &NONE).unwrap();
         let x = e.at(6.9);
         assert!((e.surprise(x) - 6.9).abs() < 0.05, "{x}");
         assert!(e.quantile(0.5) > 7.0 && e.quantile(0.5) < 16.0);

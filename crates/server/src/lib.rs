@@ -37,6 +37,7 @@ use custodian_store::{LedgerContext, NewContact, Store};
 
 pub mod cases;
 pub mod console;
+pub mod exposure;
 pub mod people;
 
 /// The roles of DESIGN.md.
@@ -206,6 +207,12 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/register/exposure",
+        access: Access::Roles(&[Role::Admin, Role::Owner]),
+        summary: "documents opened without need to know (folder permissions wider than the register): who may, how many did, since when, from which units; an owner sees their own",
+    },
+    Route {
+        method: "GET",
         path: "/api/cases",
         access: Access::Roles(&[Role::Analyst]),
         summary: "cases and their state",
@@ -335,6 +342,12 @@ pub const ROUTES: &[Route] = &[
         path: "/ui/cases/{case}/bundle",
         access: Access::Console(&[Role::Analyst]),
         summary: "console: download the evidence bundle",
+    },
+    Route {
+        method: "GET",
+        path: "/ui/register/exposure",
+        access: Access::Console(&[Role::Admin, Role::Owner]),
+        summary: "console: register exposure, documents opened without need to know (an owner sees their own)",
     },
 ];
 
@@ -662,6 +675,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/ledger/verify", post(ledger_verify))
         .route("/api/people", get(people))
         .route("/api/register", get(register))
+        .route("/api/register/exposure", get(register_exposure))
         .route("/api/cases", get(list_cases).post(open_case))
         .route("/api/cases/{case}", get(show_case))
         .route("/api/cases/{case}/actions", post(case_action))
@@ -689,6 +703,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/ui/cases/{case}", get(console::case_page))
         .route("/ui/cases/{case}/notes", post(console::add_note))
         .route("/ui/cases/{case}/bundle", get(case_bundle))
+        .route("/ui/register/exposure", get(console::exposure_page))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), enforce))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such route") })
         .with_state(state)
@@ -1364,6 +1379,39 @@ async fn register(State(state): State<Arc<AppState>>) -> Response {
             list.iter()
                 .map(|d| json!({"doc_id": d.doc_id, "title": d.title, "level": d.classification.to_string(),
                                 "owner": d.owner_id}))
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+/// Whose documents a principal may see findings of: an owner their own
+/// (none without a person), an administrator all.
+pub(crate) fn exposure_scope(p: &Principal) -> Option<Option<String>> {
+    match p.role {
+        Role::Admin => Some(None),
+        Role::Owner => p.user_id.clone().map(Some),
+        _ => None,
+    }
+}
+
+async fn register_exposure(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+) -> Response {
+    let Some(owner) = exposure_scope(&p) else {
+        return Json(Vec::<Value>::new()).into_response();
+    };
+    match exposure::current(state.store.as_ref(), owner.as_deref()).await {
+        Ok(list) => Json(
+            list.iter()
+                .map(|(f, recorded)| {
+                    json!({"doc_id": f.doc, "title": f.title, "level": f.level.to_string(), "owner": f.owner,
+                           "may": f.may, "did": f.did, "opens": f.opens, "since": f.since, "last": f.last,
+                           "units": f.units.iter().map(|(u, n)| json!({"unit": u, "people": n})).collect::<Vec<_>>(),
+                           "exposed": f.exposed, "recorded": recorded})
+                })
                 .collect::<Vec<_>>(),
         )
         .into_response(),

@@ -113,6 +113,9 @@ pub struct DetectSummary {
     /// Register entries whose folder permissions let many people open them
     /// without need to know (`custodian register exposure`).
     pub exposed_documents: usize,
+    /// Those findings (every document opened without need to know).
+    #[serde(skip)]
+    pub exposures: Vec<custodian_detect::DocExposure>,
 }
 
 fn print_trace(engine: &mut Engine) {
@@ -178,13 +181,20 @@ pub fn detect_folder(
     let names = engine.names();
     let mut alerts = Vec::new();
     let mut tie: Vec<(Rc<ParsedBlock>, u32)> = Vec::new();
-    let mut in_order = true;
+    // A plain file is sampled first: one whose sources were concatenated
+    // (each in order, the whole not) is seen at once and parsed to be
+    // sorted, instead of detecting over its first part in vain.
+    let sampled_out_of_order = !src.gzip && out_of_order_by_sampling(&src.path);
+    if sampled_out_of_order {
+        tracing::info!("events are not in time order (sampled); sorting them in memory");
+    }
+    let mut in_order = !sampled_out_of_order;
     // Once the order breaks, the rest of the file is kept (parsed) to be
     // sorted; only the part already fed to the engine is read again.
     let mut blocks: Vec<ParsedBlock> = Vec::new();
     let mut break_seq = 0u64;
     // Set once the order breaks: from then on blocks are parsed to be held.
-    let hold = std::sync::atomic::AtomicBool::new(false);
+    let hold = std::sync::atomic::AtomicBool::new(sampled_out_of_order);
     let huge = for_each_block(
         &src,
         &bar,
@@ -269,6 +279,7 @@ pub fn detect_folder(
     let summary = DetectSummary {
         lines: engine.lines(),
         exposed_documents: engine.exposures().iter().filter(|x| x.exposed).count(),
+        exposures: engine.exposures(),
         events_read: run.read,
         events_used: run.used,
         rejected: sink.total(),
@@ -461,25 +472,52 @@ impl EventRun {
 /// (sort key, block, item)
 type Head = ((i64, u64), usize, usize);
 
-/// Merges the sorted blocks of `range` and sends the merged order in chunks.
-fn merge_blocks(
+/// The blocks as runs: consecutive blocks that continue one another in
+/// the engine's order (a source's part of a concatenated export is one
+/// run, however many blocks it spans).
+fn runs(blocks: &[ParsedBlock]) -> Vec<Vec<usize>> {
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    let mut last: Option<(i64, u64)> = None;
+    for (b, blk) in blocks.iter().enumerate() {
+        let (Some(first), Some(end)) = (blk.items.first(), blk.items.last()) else {
+            continue;
+        };
+        match (last, out.last_mut()) {
+            (Some(l), Some(run)) if item_key(first) >= l => run.push(b),
+            _ => out.push(vec![b]),
+        }
+        last = Some(item_key(end));
+    }
+    out
+}
+
+/// Merges the runs of `runs` and sends the merged order in chunks.
+fn merge_runs(
     blocks: &[ParsedBlock],
-    range: std::ops::Range<usize>,
+    runs: &[Vec<usize>],
     tx: std::sync::mpsc::SyncSender<Vec<Head>>,
 ) {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
-    let key = |b: usize, i: usize| item_key(&blocks[b].items[i]);
-    let mut heap: BinaryHeap<Reverse<Head>> = BinaryHeap::new();
-    for b in range {
-        if !blocks[b].items.is_empty() {
-            heap.push(Reverse((key(b, 0), b, 0)));
+    // (key, run, position of the block in the run, item)
+    let mut heap: BinaryHeap<Reverse<((i64, u64), usize, usize, usize)>> = BinaryHeap::new();
+    for (r, run) in runs.iter().enumerate() {
+        if let Some(&b) = run.first() {
+            heap.push(Reverse((item_key(&blocks[b].items[0]), r, 0, 0)));
         }
     }
     let mut chunk = Vec::with_capacity(8192);
-    while let Some(Reverse((k, b, i))) = heap.pop() {
-        if i + 1 < blocks[b].items.len() {
-            heap.push(Reverse((key(b, i + 1), b, i + 1)));
+    while let Some(Reverse((k, r, pos, i))) = heap.pop() {
+        let b = runs[r][pos];
+        // The run's next item: in this block, or the first of its next.
+        let next = if i + 1 < blocks[b].items.len() {
+            Some((pos, i + 1))
+        } else {
+            runs[r].get(pos + 1).map(|_| (pos + 1, 0))
+        };
+        if let Some((np, ni)) = next {
+            let nb = runs[r][np];
+            heap.push(Reverse((item_key(&blocks[nb].items[ni]), r, np, ni)));
         }
         chunk.push((k, b, i));
         if chunk.len() == 8192
@@ -521,8 +559,9 @@ impl Stream {
 }
 
 /// Feeds parsed blocks to the engine in (`ts`, id hash) order, once per
-/// id: each block is sorted already; two threads merge half the blocks
-/// each while this one merges their two streams and runs the engine.
+/// id: each block is sorted already; the blocks are read as runs (see
+/// [`runs`]); two threads merge half the runs each while this one merges
+/// their two streams and runs the engine.
 fn run_sorted(
     blocks: &[ParsedBlock],
     engine: &mut Engine,
@@ -530,12 +569,15 @@ fn run_sorted(
     alerts: &mut Vec<Alert>,
     run: &mut EventRun,
 ) {
-    let mid = blocks.len() / 2;
+    let all = runs(blocks);
+    tracing::debug!(blocks = blocks.len(), runs = all.len(), "merging");
+    let mid = all.len() / 2;
+    let (left, right) = all.split_at(mid);
     std::thread::scope(|s| {
         let (tx_a, rx_a) = std::sync::mpsc::sync_channel(8);
         let (tx_b, rx_b) = std::sync::mpsc::sync_channel(8);
-        s.spawn(move || merge_blocks(blocks, 0..mid, tx_a));
-        s.spawn(move || merge_blocks(blocks, mid..blocks.len(), tx_b));
+        s.spawn(move || merge_runs(blocks, left, tx_a));
+        s.spawn(move || merge_runs(blocks, right, tx_b));
         let (mut a, mut b) = (Stream::new(rx_a), Stream::new(rx_b));
         let mut prev: Option<Head> = None;
         loop {
@@ -570,6 +612,63 @@ fn run_sorted(
             alerts.extend(feed(engine, names, &blocks[bi], &blocks[bi].items[i]));
         }
     });
+}
+
+/// Whether a plain events file is out of time order, judged from a few
+/// dozen lines read at evenly spaced places (a file whose sources were
+/// concatenated goes back in time at each seam). Unsure (unreadable,
+/// unparseable samples) is "no": the streaming pass then finds out.
+fn out_of_order_by_sampling(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    const SAMPLES: u64 = 64;
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let Ok(size) = f.metadata().map(|m| m.len()) else {
+        return false;
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut last: Option<i64> = None;
+    for k in 0..SAMPLES {
+        let at = size * k / SAMPLES;
+        if f.seek(SeekFrom::Start(at)).is_err() {
+            return false;
+        }
+        let Ok(n) = f.read(&mut buf) else {
+            return false;
+        };
+        let data = &buf[..n];
+        // The first whole line after the seek point.
+        let start = if at == 0 {
+            0
+        } else {
+            match memchr::memchr(b'\n', data) {
+                Some(i) => i + 1,
+                None => continue,
+            }
+        };
+        let Some(len) = memchr::memchr(b'\n', &data[start..]) else {
+            continue;
+        };
+        let line = &data[start..start + len];
+        let Some(ts) = sample_ts(line) else { continue };
+        if last.is_some_and(|l| ts < l) {
+            return true;
+        }
+        last = Some(ts);
+    }
+    false
+}
+
+/// A line's `ts`, in UTC microseconds, if it is spelt the usual way.
+fn sample_ts(line: &[u8]) -> Option<i64> {
+    let key = memchr::memmem::find(line, b"\"ts\"")?;
+    let rest = &line[key + 4..];
+    let q = memchr::memchr(b'"', rest)?;
+    let rest = &rest[q + 1..];
+    let end = memchr::memchr(b'"', rest)?;
+    let text = std::str::from_utf8(&rest[..end]).ok()?;
+    fast::parse_rfc3339(text).map(|(us, _)| us)
 }
 
 fn flush_tie(
@@ -652,6 +751,7 @@ fn detect_cert(
     let summary = DetectSummary {
         lines: engine.lines(),
         exposed_documents: 0,
+        exposures: Vec::new(),
         events_read: events.rows,
         events_used: used,
         rejected: events.rejects.len() as u64,
@@ -775,6 +875,16 @@ pub fn report(alerts: &[Alert], summary: &DetectSummary, top: usize, json: bool)
         "{} alerts; people alerted: {high} high, {medium} medium, {low} low (of {}); {} contact-report groups",
         summary.alerts, summary.people, summary.contact_groups
     );
+    println!(
+        "severity lines at the end: medium from {:.1}, high from {:.1} (they follow the alert budget)",
+        summary.lines.medium, summary.lines.high
+    );
+    if summary.exposed_documents > 0 {
+        println!(
+            "{} register entries opened without need to know by several people: their folder permissions are wider than the register (custodian register exposure)",
+            summary.exposed_documents
+        );
+    }
     if let Some(o) = &summary.output {
         if o != "-" {
             println!("alerts written to {o}");
@@ -885,10 +995,16 @@ pub async fn detect_store(
     for chunk in new.chunks(1000) {
         stored += store.insert_alerts(chunk, &ledger).await?.0;
     }
+    let exposures = engine.exposures();
+    let recorded = custodian_server::exposure::record(store, &exposures, &ledger).await?;
+    if recorded > 0 {
+        tracing::info!(recorded, "register exposure findings recorded");
+    }
     let stats = engine.stats();
     let summary = DetectSummary {
         lines: engine.lines(),
-        exposed_documents: engine.exposures().iter().filter(|x| x.exposed).count(),
+        exposed_documents: exposures.iter().filter(|x| x.exposed).count(),
+        exposures,
         events_read: run.read,
         events_used: run.used,
         rejected: 0,

@@ -12,6 +12,25 @@ use custodian_store::{RegisterChange, Store};
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Cmd {
+    /// Register exposure: entries opened by people without need to know
+    /// (the folder permissions are wider than the register), with who may,
+    /// how many did, since when and from which units. From the store's
+    /// latest detection (`detect --from-store` records them), or computed
+    /// over a dataset folder with --input.
+    Exposure {
+        /// Compute over this dataset folder instead of reading the store.
+        #[arg(long, value_name = "DIR")]
+        input: Option<std::path::PathBuf>,
+        /// Only the entries whose permissions are wrong (opened without need
+        /// to know by several people).
+        #[arg(long)]
+        exposed: bool,
+        /// Also list the people who opened each (user ids).
+        #[arg(long)]
+        people: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// List register entries.
     List {
         /// Only this level.
@@ -140,6 +159,43 @@ pub async fn run(
     cmd: Cmd,
 ) -> Result<ExitCode> {
     match cmd {
+        Cmd::Exposure {
+            input,
+            exposed,
+            people,
+            json,
+        } => {
+            let mut findings: Vec<custodian_detect::DocExposure> = match input {
+                Some(dir) => {
+                    let (_, summary) = super::detect::detect_folder(
+                        settings,
+                        &dir,
+                        super::detect::Format::Interchange,
+                        &super::detect::FolderOptions {
+                            show_progress: !json,
+                            ..Default::default()
+                        },
+                    )?;
+                    summary.exposures
+                }
+                None => custodian_server::exposure::current(store, None)
+                    .await?
+                    .into_iter()
+                    .map(|(f, _)| f)
+                    .collect(),
+            };
+            findings.retain(|f| f.exposed || !exposed);
+            if !people {
+                for f in &mut findings {
+                    f.people.clear();
+                }
+            }
+            if json {
+                crate::output::json(&findings)?;
+            } else {
+                print_exposure(&findings, people);
+            }
+        }
         Cmd::List { level, json } => {
             let docs: Vec<_> = store
                 .documents()
@@ -356,4 +412,44 @@ pub async fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn print_exposure(findings: &[custodian_detect::DocExposure], people: bool) {
+    if findings.is_empty() {
+        println!("no register entry was opened without need to know");
+        return;
+    }
+    let wrong = findings.iter().filter(|f| f.exposed).count();
+    println!(
+        "{} register entries opened without need to know; {wrong} by several people (their folder permissions are wider than the register: narrow them, or record who needs them)",
+        findings.len()
+    );
+    println!(
+        "{:<22} {:<13} {:>5} {:>5} {:>6}  {:<10} {:<10} {:<10} units",
+        "document", "level", "may", "did", "opens", "owner", "since", "last"
+    );
+    for f in findings {
+        let units: Vec<String> = f
+            .units
+            .iter()
+            .take(4)
+            .map(|(u, n)| format!("{u} ({n})"))
+            .collect();
+        println!(
+            "{:<22} {:<13} {:>5} {:>5} {:>6}  {:<10} {:<10} {:<10} {}{}",
+            f.doc,
+            f.level.as_str(),
+            f.may,
+            f.did,
+            f.opens,
+            f.owner,
+            f.since.format("%Y-%m-%d"),
+            f.last.format("%Y-%m-%d"),
+            units.join(", "),
+            if f.exposed { "  EXPOSED" } else { "" }
+        );
+        if people && !f.people.is_empty() {
+            println!("{:>24}{}", "", f.people.join(" "));
+        }
+    }
 }
