@@ -17,7 +17,9 @@
 //!   (empirical Bayes, moments): its mean is the group's typical rate, its
 //!   strength how alike the members are (between 1 day's and a year's
 //!   worth: if nobody in a large group does something, a year of one's own
-//!   history would be needed to make it ordinary).
+//!   history would be needed to make it ordinary). The members' spread is
+//!   taken less the counting noise of their own estimates (a rate from n
+//!   days varies by mean / n even among identical people).
 //!   A small group leans on the one above it. So a new or quiet person
 //!   borrows the group's rate, and a person with months of history is
 //!   judged mostly by their own.
@@ -35,9 +37,24 @@
 //!   ratio, each quiet day takes a little away; the value is evidence in
 //!   nats. A drip of one document a week when nobody ever sent one adds
 //!   several nats a week; a habit that does not change drifts down to zero.
+//! - While a run lasts, its ratio is taken against the reference as it was
+//!   when the run began (the reference itself goes on learning): a slow
+//!   drip is weighed against what the person did before it, not against a
+//!   reference that has half learnt it. The frozen reference thaws over
+//!   `RUN_THAW_DAYS` active days, so a real change of work becomes the
+//!   norm within a season.
 //! - Nobody in the company having done something makes its first time
 //!   surprising, not infinitely: the prior mean is floored at half an
 //!   occurrence per company-wide active person-days.
+//! - A person's prior is their peers' without them (an outlier would
+//!   otherwise widen the spread that excuses them).
+//! - For behaviours that are nobody's habit to have (`peer_features`:
+//!   documents without need to know, another project's material again and
+//!   again, documents to personal addresses, another's computer), the
+//!   person's months of them (the unclipped decayed count) are also judged
+//!   as if they were one of their peers: the prior's predictive, whose
+//!   shape carries how much the peers differ. A snooping habit that began
+//!   before the data did is not a norm.
 //! - Sizes (pages, files, megabytes, recipients) are judged apart, by
 //!   `sizes`: they come in lumps, not independent units.
 
@@ -56,6 +73,9 @@ pub const RISE_MIN_RATE: f64 = 1.0 / 14.0;
 /// A CUSUM is one of about this many independent looks a day's count is
 /// (its runs last weeks), so its floor is lower by the log of it.
 pub const RISE_LENGTH: f64 = 20.0;
+/// Active days over which a run's frozen reference thaws into the current
+/// one.
+pub const RUN_THAW_DAYS: f64 = 90.0;
 
 /// One person's record of one feature.
 #[derive(Debug, Clone, Copy, Default)]
@@ -63,6 +83,8 @@ pub struct Track {
     /// Decayed sums over active days of the (clipped) count and its square.
     pub m: f32,
     pub q: f32,
+    /// The same sum unclipped: what the person did, for the peer look.
+    pub raw: f32,
     /// The clipped count over the last month (taken out of the reference).
     pub long_c: f32,
     /// The rise's evidence at the end of the last active day (nats), and
@@ -70,6 +92,9 @@ pub struct Track {
     pub cusum: f32,
     pub run_x: f32,
     pub run_days: f32,
+    /// The reference rate when the current run began (0: it began before
+    /// the reference stood on enough history, and is not frozen).
+    pub run_mu: f32,
 }
 
 /// A person's decayed count of active days.
@@ -105,9 +130,11 @@ impl Days {
 
 impl Track {
     /// Closes a day: `clipped` into the baseline, `x` into the rise's
-    /// evidence (`llr`: the day's log-likelihood ratio, from [`Expect`]).
-    pub fn roll(&mut self, x: f32, clipped: f32, llr: f64, d: &Decay) {
+    /// evidence (`llr`: the day's log-likelihood ratio, and `freeze` the
+    /// reference a run beginning today keeps, from [`Expect`]).
+    pub fn roll(&mut self, x: f32, clipped: f32, llr: f64, freeze: f64, d: &Decay) {
         self.m = self.m * d.base + clipped;
+        self.raw = self.raw * d.base + x;
         self.q = self.q * d.base + clipped * clipped;
         self.long_c = self.long_c * d.long + clipped;
         let c = f64::from(self.cusum) + llr;
@@ -116,6 +143,9 @@ impl Track {
             self.run_x = 0.0;
             self.run_days = 0.0;
         } else {
+            if self.cusum == 0.0 {
+                self.run_mu = freeze as f32;
+            }
             self.cusum = c as f32;
             self.run_x += x;
             self.run_days += 1.0;
@@ -149,13 +179,37 @@ pub struct GroupStat {
     /// Sum of members' burstiness (of those who do it at all).
     pub disp_sum: f64,
     pub disp_count: f64,
+    /// Sum of `1 / days` of the members' records: how noisy their own rates
+    /// are as estimates.
+    pub inv_days: f64,
 }
 
 impl GroupStat {
-    pub fn add(&mut self, mu: f64, disp: f64) {
+    /// The group without one member who was added with `(mu, disp)`: a
+    /// person's prior is their peers', not partly their own (an outlier
+    /// would otherwise widen the spread that excuses them).
+    pub fn without(&self, mu: f64, disp: f64, days: f64) -> GroupStat {
+        let mut g = *self;
+        if g.count < 1.0 {
+            return g;
+        }
+        g.count -= 1.0;
+        g.inv_days = (g.inv_days - 1.0 / days.max(1.0)).max(0.0);
+        g.sum = (g.sum - mu).max(0.0);
+        g.sum_sq = (g.sum_sq - mu * mu).max(0.0);
+        if mu > 1e-9 && g.disp_count >= 1.0 {
+            g.disp_sum = (g.disp_sum - disp).max(0.0);
+            g.disp_count -= 1.0;
+        }
+        g
+    }
+
+    /// A member's own rate and burstiness, from `days` active days.
+    pub fn add(&mut self, mu: f64, disp: f64, days: f64) {
         self.count += 1.0;
         self.sum += mu;
         self.sum_sq += mu * mu;
+        self.inv_days += 1.0 / days.max(1.0);
         if mu > 1e-9 {
             self.disp_sum += disp;
             self.disp_count += 1.0;
@@ -170,6 +224,9 @@ pub struct Prior {
     pub mean: f64,
     /// Worth this many days of the person's own data.
     pub strength: f64,
+    /// How alike the members' rates are: the gamma's shape, `1 / CV²` of
+    /// the rates (at most 4: people differ by at least half the mean).
+    pub shape: f64,
     pub disp: f64,
 }
 
@@ -178,6 +235,7 @@ impl Default for Prior {
         Prior {
             mean: 0.0,
             strength: 1.0,
+            shape: 1.0,
             disp: 0.0,
         }
     }
@@ -195,9 +253,9 @@ impl Prior {
     /// the group above it (`None` at the top), with `floor` the smallest
     /// rate anything is believed to have.
     pub fn from_group(g: &GroupStat, parent: Option<&Prior>, floor: f64) -> Prior {
-        let (pm, pv, pd) = match parent {
-            Some(p) => (p.mean, p.mean / p.strength.max(1e-9), p.disp),
-            None => (0.0, 0.0, 0.0),
+        let (pm, ps, pd) = match parent {
+            Some(p) => (p.mean, p.shape.max(1e-9), p.disp),
+            None => (0.0, 1.0, 0.0),
         };
         let (c, k) = (
             g.count,
@@ -207,16 +265,23 @@ impl Prior {
                 0.0
             },
         );
+        // The parent lends its mean and its relative spread (its shape), not
+        // its absolute variance: a quiet group inside a busy company is
+        // quiet, and alike.
         let (mean, var) = if c + k <= 0.0 {
-            (pm, pv)
+            (pm, pm * pm / ps)
         } else {
             let m = if c > 0.0 { g.sum / c } else { 0.0 };
+            // The spread of the members' own rates less what counting
+            // noise alone gives (a rate from n days varies by mean / n):
+            // what is left is how much the people really differ.
             let v = if c > 1.0 {
-                (g.sum_sq / c - m * m).max(0.0)
+                (g.sum_sq / c - m * m - m * g.inv_days / c).max(0.0)
             } else {
                 0.0
             };
-            ((c * m + k * pm) / (c + k), (c * v + k * pv) / (c + k))
+            let mean = (c * m + k * pm) / (c + k);
+            (mean, (c * v + k * mean * mean / ps) / (c + k))
         };
         let disp = if g.disp_count + k > 0.0 {
             (g.disp_sum + k * pd) / (g.disp_count + k)
@@ -230,6 +295,7 @@ impl Prior {
         Prior {
             mean,
             strength: (mean / var).clamp(1.0, MAX_STRENGTH),
+            shape: mean * mean / var,
             disp: disp.clamp(0.0, 50.0),
         }
     }
@@ -244,6 +310,16 @@ const OWN_DISP_DAYS: f64 = 20.0;
 pub struct Expect {
     /// Rate per active day.
     pub mu: f64,
+    /// The rate a rise is measured against: the reference when the current
+    /// run began, thawing into `mu`.
+    pub rise_mu: f64,
+    /// What a run beginning today freezes: `mu` once the reference stands
+    /// on a few weeks of older history, else nothing (0).
+    pub freeze: f64,
+    /// The peers' typical rate, and the gamma prior's shape (how alike
+    /// they are): what the peer look judges months of a behaviour by.
+    pub peer_mean: f64,
+    pub peer_shape: f64,
     /// Burstiness (1/k of the daily count).
     pub disp: f64,
     /// The day's negative-binomial shape, and the rise's log-likelihood
@@ -277,7 +353,14 @@ impl Expect {
         // person's true rate may be a few times the estimate, not hundreds.
         let inv_k = disp + 1.0 / alpha.max(1.0);
         let k = 1.0 / inv_k.max(1e-9);
-        let mu0 = mu.max(1e-12);
+        let rise_mu = if t.cusum > 0.0 && t.run_days > 0.0 && t.run_mu > 0.0 {
+            let thaw = (f64::from(t.run_days) / RUN_THAW_DAYS).min(1.0);
+            let frozen = f64::from(t.run_mu);
+            mu.min(frozen + thaw * (mu - frozen).max(0.0))
+        } else {
+            mu
+        };
+        let mu0 = rise_mu.max(1e-12);
         let mu1 = (mu0 * RISE).max(RISE_MIN_RATE);
         let kd = (1.0 / disp.max(1e-9)).min(1e9);
         let (llr_a, llr_b) = if kd >= 1e8 {
@@ -290,6 +373,10 @@ impl Expect {
         };
         Expect {
             mu,
+            rise_mu,
+            freeze: if n_old >= RECENT_DAYS { mu } else { 0.0 },
+            peer_mean: prior.mean,
+            peer_shape: prior.shape,
             disp,
             k,
             llr_a,
@@ -322,6 +409,19 @@ impl Expect {
         x >= self.mu + var.sqrt()
     }
 
+    /// `-ln P(X >= total)` of the decayed count `total` over `days` active
+    /// days, were the person one of their peers (the gamma prior's
+    /// predictive: a negative binomial of the peers' mean and the prior's
+    /// shape). Only months far above everyone like them are surprising:
+    /// the shape carries how much the peers differ among themselves.
+    pub fn peer_surprise(&self, total: f64, days: f64) -> f64 {
+        let mean = self.peer_mean * days;
+        if total <= 2.0 * mean || total < 3.0 {
+            return 0.0;
+        }
+        nb_surprise(total.floor(), mean, self.peer_shape.max(1e-6))
+    }
+
     /// The day's log-likelihood ratio of a rise (see the rules): the
     /// negative binomial of the risen rate against the reference's, with the
     /// same burstiness.
@@ -341,7 +441,7 @@ mod tests {
         let mut g = GroupStat::default();
         for i in 0..n {
             // Members between 0.5x and 1.5x the mean.
-            g.add(mean * (0.5 + i as f64 / n as f64), 0.2);
+            g.add(mean * (0.5 + i as f64 / n as f64), 0.2, 1e9);
         }
         Prior::from_group(&g, None, 1e-6)
     }
@@ -350,7 +450,7 @@ mod tests {
     fn live(t: &mut Track, days: &mut Days, prior: &Prior, d: &Decay, xs: &[f32]) {
         for &x in xs {
             let e = Expect::new(t, days, prior);
-            t.roll(x, x, e.llr(f64::from(x)), d);
+            t.roll(x, x, e.llr(f64::from(x)), e.freeze, d);
             days.roll(d);
         }
     }
@@ -430,6 +530,7 @@ mod tests {
                 let prior = Prior {
                     mean,
                     strength: 1.0,
+                    shape: 1.0,
                     disp,
                 };
                 let e = Expect::new(&Track::default(), &Days::default(), &prior);

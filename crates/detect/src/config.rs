@@ -85,6 +85,12 @@ pub struct Config {
     pub rise_weight: f64,
     /// Weight per feature (by name; see `docs/detection.md`).
     pub weights: BTreeMap<String, f64>,
+    /// Behaviours that are not the person's business whatever their habit
+    /// (documents without need to know, another project's material again
+    /// and again, documents to personal addresses, another person's
+    /// computer): besides their own baseline, the person's months of them
+    /// are judged against their peers (`above_peers`).
+    pub peer_features: Vec<String>,
     pub domains: Domains,
 }
 
@@ -272,11 +278,22 @@ impl Default for Config {
             peer_min: 8,
             exposure_people: 3,
             default_hours: (7, 20),
-            climb_weight: 1.5,
+            climb_weight: 3.0,
             sequence_weight: 1.0,
             contact_bonus: 6.0,
             rise_weight: 0.6,
             weights: BTreeMap::new(),
+            peer_features: strings(&[
+                "need_to_know",
+                "foreign_project_focus",
+                "outside_scope_evening",
+                "documents_out",
+                "documents_external",
+                "owned_hosts",
+                "manager_host",
+                "web_hacking",
+                "web_leak",
+            ]),
             domains: Domains::default(),
         }
     }
@@ -355,7 +372,24 @@ impl Config {
                 return Err(err(&format!("weights.{name}"), "must be a number >= 0"));
             }
         }
+        for name in &self.peer_features {
+            if Feat::by_name(name).is_none_or(|f| f.info().size) {
+                return Err(err(
+                    "peer_features",
+                    format!("`{name}` is not a counted feature (sizes are judged by their own histograms)"),
+                ));
+            }
+        }
         Ok(())
+    }
+
+    /// Whether each feature is judged against peers too.
+    pub fn peer_mask(&self) -> [bool; N_FEAT] {
+        let mut m = [false; N_FEAT];
+        for f in self.peer_features.iter().filter_map(|n| Feat::by_name(n)) {
+            m[f as usize] = true;
+        }
+        m
     }
 
     /// Each feature's weight, defaults overridden by `weights`.

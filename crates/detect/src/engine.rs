@@ -42,7 +42,7 @@ use custodian_core::{Event, HrKind, Level};
 use crate::baseline::{Days, Decay, Expect, GroupStat, Prior, Track, Tracks, RISE_LENGTH};
 use crate::budget::{Budget, Lines};
 use crate::climb::Climb;
-use crate::features::{Feat, Ind, N_FEAT, N_IND, N_SIZE, SIZES};
+use crate::features::{Feat, Ind, N_FAMILIES, N_FEAT, N_IND, N_SIZE, SIZES};
 use crate::input::{Ev, Kind, Names, NONE};
 use crate::scope::{DocExposure, Docs};
 use crate::sizes::{SizeExpect, SizeGroup, SizeHist};
@@ -50,8 +50,6 @@ use crate::web::{Category, Web};
 use crate::{contacts, explain, id_hash, Alert, Config, Context, Indicator, Severity};
 
 const DAY_US: i64 = 86_400_000_000;
-/// A day and a rise are looked at; the better of two costs this many nats.
-const LOOK_ELSEWHERE: f64 = std::f64::consts::LN_2;
 /// Days a gathering is followed for what is taken out.
 const GATHER_DAYS: i64 = 4;
 const MAX_EVIDENCE: usize = 12;
@@ -136,6 +134,10 @@ struct PersonState {
     day: i64,
     days: Days,
     tracks: Tracks,
+    /// What the person added to their groups' statistics at the last
+    /// recomputation (own rate and burstiness per feature), if anything:
+    /// taken out again for their own prior.
+    contrib: Option<Box<([(f32, f32); N_FEAT], f32)>>,
     /// Each feature's expectation for today, worked out at its first
     /// event of the day (the reference changes only when a day closes).
     expect: [Option<Expect>; N_FEAT],
@@ -144,6 +146,9 @@ struct PersonState {
     /// Today's count when a feature first became surprising (0: not yet).
     cross: [f32; N_FEAT],
     credit: [Credit; N_FEAT],
+    /// Rises already credited per family of features (one behaviour's
+    /// rise is one finding).
+    family_credit: [Credit; N_FAMILIES],
     hours: [u32; 24],
     weekend_events: u32,
     events: u32,
@@ -236,6 +241,13 @@ pub struct Engine {
     pair_size: Vec<u32>,
     prior_pair: Vec<[Prior; N_FEAT]>,
     prior_unit: Vec<[Prior; N_FEAT]>,
+    prior_company: [Prior; N_FEAT],
+    /// The groups' statistics the priors came from (for leaving a person
+    /// out of their own), and the rate floor they were made with.
+    stat_pair: Vec<[GroupStat; N_FEAT]>,
+    stat_unit: Vec<[GroupStat; N_FEAT]>,
+    rate_floor: f64,
+    peer_mask: [bool; N_FEAT],
     size_pair: Vec<[SizeGroup; N_SIZE]>,
     unit_hours: Vec<[f32; 25]>,
     hosts: FxHashMap<u64, HostUsers>,
@@ -394,11 +406,13 @@ impl Engine {
                 day: i64::MIN,
                 days: Days::default(),
                 tracks: [Track::default(); N_FEAT],
+                contrib: None,
                 expect: [None; N_FEAT],
                 sizes: [SizeHist::default(); N_SIZE],
                 today: [0.0; N_FEAT],
                 cross: [0.0; N_FEAT],
                 credit: [Credit::default(); N_FEAT],
+                family_credit: [Credit::default(); N_FAMILIES],
                 hours: [0; 24],
                 weekend_events: 0,
                 events: 0,
@@ -472,6 +486,7 @@ impl Engine {
             decay: Decay::new(cfg.baseline_half_life_days),
             web: Web::new(&cfg.domains),
             budget: Budget::new(&cfg),
+            peer_mask: cfg.peer_mask(),
             cfg,
             names: Arc::new(names),
             people,
@@ -483,6 +498,10 @@ impl Engine {
             pair_size,
             prior_pair: vec![[Prior::default(); N_FEAT]; n_pairs],
             prior_unit: vec![[Prior::default(); N_FEAT]; n_units],
+            prior_company: [Prior::default(); N_FEAT],
+            stat_pair: vec![[GroupStat::default(); N_FEAT]; n_pairs],
+            stat_unit: vec![[GroupStat::default(); N_FEAT]; n_units],
+            rate_floor: 0.0,
             size_pair: vec![[SizeGroup::default(); N_SIZE]; n_pairs],
             unit_hours: vec![[0.0; 25]; n_units],
             hosts: FxHashMap::default(),
@@ -633,7 +652,7 @@ impl Engine {
         let mut size_units = vec![[SizeGroup::default(); N_SIZE]; n_units];
         let mut size_pairs = vec![[SizeGroup::default(); N_SIZE]; n_pairs];
         let mut hours = vec![[0.0f32; 25]; n_units];
-        for p in &self.people {
+        for p in &mut self.people {
             let uh = &mut hours[p.unit as usize];
             for (x, &n) in uh.iter_mut().zip(p.hours.iter()) {
                 *x += n as f32;
@@ -642,11 +661,17 @@ impl Engine {
             if p.days.n < 5.0 {
                 continue;
             }
+            let contrib = p
+                .contrib
+                .get_or_insert_with(|| Box::new(([(0.0, 0.0); N_FEAT], 0.0)));
+            let n = f64::from(p.days.n);
+            contrib.1 = p.days.n;
             for f in 0..N_FEAT {
                 if let Some((mu, disp)) = p.tracks[f].own(&p.days) {
-                    all[f].add(mu, disp);
-                    units[p.unit as usize][f].add(mu, disp);
-                    pairs[p.pair as usize][f].add(mu, disp);
+                    all[f].add(mu, disp, n);
+                    units[p.unit as usize][f].add(mu, disp, n);
+                    pairs[p.pair as usize][f].add(mu, disp, n);
+                    contrib.0[f] = (mu as f32, disp as f32);
                 }
             }
             for k in 0..N_SIZE {
@@ -677,6 +702,8 @@ impl Engine {
             }
         }
         let company: Vec<Prior> = all.iter().map(|g| prior(g, None)).collect();
+        self.prior_company.copy_from_slice(&company);
+        self.rate_floor = floor;
         for (u, stats) in units.iter().enumerate() {
             for (f, st) in stats.iter().enumerate() {
                 self.prior_unit[u][f] = prior(st, Some(&company[f]));
@@ -693,6 +720,8 @@ impl Engine {
                 };
             }
         }
+        self.stat_pair = pairs;
+        self.stat_unit = units;
         for (u, h) in hours.iter().enumerate() {
             let total: f32 = h[..24].iter().sum();
             for (out, x) in self.unit_hours[u].iter_mut().zip(h.iter()) {
@@ -708,14 +737,47 @@ impl Engine {
         self.budget.new_day(self.people_seen, background);
     }
 
+    /// A person's prior for a feature: their peer group's without them
+    /// (the pair's if it stands on its own, else the unit's).
+    fn prior_of(&self, u: u32, f: usize) -> Prior {
+        let p = &self.people[u as usize];
+        let pr = p.pair as usize;
+        let Some(c) = &p.contrib else {
+            return self.prior_pair[pr][f];
+        };
+        let (mu, disp, n) = (f64::from(c.0[f].0), f64::from(c.0[f].1), f64::from(c.1));
+        let unit = p.unit as usize;
+        if self.pair_size[pr] as usize >= self.cfg.peer_min {
+            Prior::from_group(
+                &self.stat_pair[pr][f].without(mu, disp, n),
+                Some(&self.prior_unit[unit][f]),
+                self.rate_floor,
+            )
+        } else {
+            Prior::from_group(
+                &self.stat_unit[unit][f].without(mu, disp, n),
+                Some(&self.prior_company[f]),
+                self.rate_floor,
+            )
+        }
+    }
+
     /// Closes the person's previous day into their baselines (rule 2).
     fn roll_day(&mut self, u: u32, day: i64, warm: bool) {
-        let p = &mut self.people[u as usize];
-        if p.day == day {
+        if self.people[u as usize].day == day {
             return;
         }
-        if p.day != i64::MIN {
-            let prior = &self.prior_pair[p.pair as usize];
+        if self.people[u as usize].day != i64::MIN {
+            // Yesterday's expectations, for the features that had no event
+            // yesterday but a run going.
+            for f in 0..N_FEAT {
+                let p = &self.people[u as usize];
+                if p.expect[f].is_none() && (p.today[f] != 0.0 || p.tracks[f].cusum != 0.0) {
+                    let e = Expect::new(&p.tracks[f], &p.days, &self.prior_of(u, f));
+                    self.people[u as usize].expect[f] = Some(e);
+                }
+            }
+            let p = &mut self.people[u as usize];
             let s0 = self.cfg.surprise_floor;
             for (k, f) in SIZES.iter().enumerate() {
                 let fi = *f as usize;
@@ -735,10 +797,10 @@ impl Engine {
                 let t = &mut p.tracks[f];
                 if x == 0.0 && t.cusum == 0.0 {
                     // Nothing to learn but the quiet day itself.
-                    t.roll(0.0, 0.0, 0.0, &self.decay);
+                    t.roll(0.0, 0.0, 0.0, 0.0, &self.decay);
                     continue;
                 }
-                let e = p.expect[f].unwrap_or_else(|| Expect::new(t, &p.days, &prior[f]));
+                let Some(e) = p.expect[f] else { continue };
                 // A surprising run enters the baseline at the usual rate
                 // plus a third of the excess: a misdeed does not become the
                 // norm, a real change of work is learnt, slowly.
@@ -756,13 +818,14 @@ impl Engine {
                 } else {
                     -1e9
                 };
-                t.roll(x, clipped, llr, &self.decay);
+                t.roll(x, clipped, llr, e.freeze, &self.decay);
             }
             p.days.roll(&self.decay);
             if warm {
                 self.budget.add_person_day();
             }
         }
+        let p = &mut self.people[u as usize];
         p.day = day;
         p.today = [0.0; N_FEAT];
         p.cross = [0.0; N_FEAT];
@@ -801,8 +864,6 @@ impl Engine {
             return;
         }
         let x = f64::from(p.today[fi]);
-        let t = &p.tracks[fi];
-        let prior = &self.prior_pair[p.pair as usize][fi];
         let credited = p.credit[fi].value(now, hl);
         if f.info().size {
             self.observe_size(u, f, x, now, (s0 + credited, warm), gains);
@@ -811,25 +872,42 @@ impl Engine {
         let e = match p.expect[fi] {
             Some(e) => e,
             None => {
-                let e = Expect::new(t, &p.days, prior);
-                p.expect[fi] = Some(e);
+                let p = &self.people[u as usize];
+                let e = Expect::new(&p.tracks[fi], &p.days, &self.prior_of(u, fi));
+                self.people[u as usize].expect[fi] = Some(e);
                 e
             }
         };
+        let p = &self.people[u as usize];
         let t = &p.tracks[fi];
         // The day's count against the reference, and the evidence of a
         // rise (rule 4): two looks, each less its floor; the rise's floor
-        // is lower, its runs being fewer independent looks.
+        // is lower, its runs being fewer independent looks. Behaviours that
+        // are nobody's habit get a third: their months against the peers'.
+        let looks = if self.peer_mask[fi] { 3.0f64 } else { 2.0 };
+        let cost = looks.ln();
         let day = if e.could_be_surprising(x) {
-            e.surprise(x) - LOOK_ELSEWHERE
+            e.surprise(x) - cost
         } else {
             0.0
         };
-        let rise = (f64::from(t.cusum) + e.llr(x)).max(0.0) - LOOK_ELSEWHERE;
+        let rise = (f64::from(t.cusum) + e.llr(x)).max(0.0) - cost;
         let (rise_x, rise_days) = (f64::from(t.run_x) + x, f64::from(t.run_days) + 1.0);
         let rise_floor = s0 - RISE_LENGTH.ln();
+        let base = f64::from(self.decay.base);
+        let (peer_x, peer_days) = (
+            f64::from(t.raw) * base + x,
+            f64::from(p.days.n) * base + 1.0,
+        );
+        let peer = if self.peer_mask[fi] && p.contrib.is_some() {
+            (e.peer_surprise(peer_x, peer_days) - cost).max(0.0)
+        } else {
+            0.0
+        };
         // A rise of one day is that day: reported (and weighed) as such.
-        let (excess, which, s) = if day - s0 >= rise - rise_floor {
+        let (excess, which, s) = if peer - s0 > (day - s0).max(rise - rise_floor) {
+            (peer - s0, 2u8, peer)
+        } else if day - s0 >= rise - rise_floor {
             (day - s0, 0u8, day)
         } else if rise_days <= 1.0 {
             (rise - rise_floor, 0u8, day.max(rise))
@@ -838,39 +916,52 @@ impl Engine {
         };
         if self.traced(u) && excess > -s0 {
             let line = format!(
-                "{}: {} today (reference {:.4}/day, burstiness {:.2}, prior worth {:.0} days; peers {:.4}): day {:.1} nats, rise {:.1} nats ({} in {} days); {:.1} over the floor, {:.1} credited",
+                "{}: {} today (reference {:.4}/day, burstiness {:.2}, prior shape {:.2}; peers {:.4}): day {:.1} nats, rise {:.1} nats ({} in {} days), peers {:.1} nats ({:.1} in {:.0} days); {:.1} over the floor, {:.1} credited",
                 f.info().name,
                 x,
                 e.mu,
                 e.disp,
-                prior.strength,
-                prior.mean,
+                e.peer_shape,
+                e.peer_mean,
                 day,
                 rise,
                 rise_x,
                 rise_days,
+                peer,
+                peer_x,
+                peer_days,
                 excess,
                 credited
             );
             self.note(now, line);
         }
         let p = &mut self.people[u as usize];
-        let prior = &self.prior_pair[p.pair as usize][fi];
         if day > s0 && p.cross[fi] == 0.0 {
             // A surprising day, credited or not, stays out of the norm. (A
             // rise is not clipped: the reference leaves the last month out
             // already, and a real change of work must become the norm.)
             p.cross[fi] = p.today[fi];
         }
-        let new = excess.min(self.cfg.surprise_cap) - credited;
+        // A rise shared by a family of features counts once: against the
+        // family's credit as well as the feature's own.
+        let family = f.family().filter(|_| which == 1);
+        let family_credited = family.map_or(0.0, |g| p.family_credit[g].value(now, hl));
+        let new = excess.min(self.cfg.surprise_cap) - credited.max(family_credited);
         if new <= 0.0 || !warm {
             return;
         }
+        let total = credited.max(family_credited) + new;
         p.credit[fi] = Credit {
-            nats: (credited + new) as f32,
+            nats: total as f32,
             at: now,
         };
-        let peer = prior.mean;
+        if let Some(g) = family {
+            p.family_credit[g] = Credit {
+                nats: total as f32,
+                at: now,
+            };
+        }
+        let peer_rate = e.peer_mean;
         let info = f.info();
         let unit_word = |v: f64| {
             if info.megabytes {
@@ -879,20 +970,19 @@ impl Engine {
                 format!("{v:.2}")
             }
         };
-        let (ind, detail) = if which == 0 {
-            (
+        let (ind, detail) = match which {
+            0 => (
                 info.ind,
                 format!(
                     "{} {} in one day (usual {} a day, peers {}; {})",
                     amount(f, x),
                     info.what,
                     unit_word(e.mu),
-                    unit_word(peer),
-                    one_in(s + LOOK_ELSEWHERE)
+                    unit_word(peer_rate),
+                    one_in(s + cost)
                 ),
-            )
-        } else {
-            (
+            ),
+            1 => (
                 if f.takes_out() {
                     Ind::Recurrence
                 } else {
@@ -903,11 +993,22 @@ impl Engine {
                     amount(f, rise_x),
                     info.what,
                     rise_days,
-                    unit_word(e.mu),
-                    unit_word(peer),
-                    one_in(s + LOOK_ELSEWHERE)
+                    unit_word(e.rise_mu),
+                    unit_word(peer_rate),
+                    one_in(s + cost)
                 ),
-            )
+            ),
+            _ => (
+                Ind::AbovePeers,
+                format!(
+                    "{} {} over their last months (about {:.0} active days; peers like them would have {}: {})",
+                    amount(f, peer_x.floor()),
+                    info.what,
+                    peer_days,
+                    unit_word(peer_rate * peer_days),
+                    one_in(s + cost)
+                ),
+            ),
         };
         self.sequence(u, f, new, gains);
         // A gradual rise in reading is common (a crunch, a new project, a
@@ -1042,32 +1143,45 @@ impl Engine {
             let distinct = p.known_docs.len();
             self.docs.note_read(unit, distinct, d);
         }
+        let mut local = Vec::new();
+        let shares = self.docs.shares(d, &self.people[u as usize].projects);
+        if !shares {
+            self.foreign_focus(u, d, now, warm, &mut local);
+        }
         if !first_time {
+            self.name_document(e, d, &mut local);
+            gains.append(&mut local);
             return;
         }
         let p = &self.people[u as usize];
         let level = self.docs.docs[d as usize].level;
-        let shares = self.docs.shares(d, &p.projects);
         let permitted = self.docs.permitted(d, p.clearance, &p.projects);
         let in_scope = self.docs.in_scope(unit, &p.projects, d);
         let outside = !shares || !in_scope;
         let taken = matches!(e.kind, Kind::Print | Kind::Download);
-        let title = self.docs.docs[d as usize].title.clone();
-        let foreign_projects: Vec<u32> = match &self.docs.docs[d as usize].projects {
-            Some(ps) if !shares => ps.clone(),
-            _ => Vec::new(),
-        };
-        let new_projects: Vec<u32> = foreign_projects
-            .iter()
-            .copied()
-            .filter(|x| !p.known_projects.contains(x))
-            .collect();
+        // Projects not theirs opened for the first time (usually none).
+        let mut new_projects = 0usize;
+        if let Some(ps) = self.docs.docs[d as usize]
+            .projects
+            .as_ref()
+            .filter(|_| !shares && !denied)
+        {
+            let p = &mut self.people[u as usize];
+            for x in ps {
+                if !p.known_projects.contains(x) {
+                    new_projects += 1;
+                    if p.known_projects.len() < 64 {
+                        p.known_projects.push(*x);
+                    }
+                }
+            }
+        }
         if self.traced(u) {
             let line = format!(
                 "first {} of {} '{}': {}{}{}",
                 verb(e.kind),
                 level.as_str(),
-                title,
+                self.docs.docs[d as usize].title,
                 if permitted {
                     "permitted"
                 } else {
@@ -1077,31 +1191,6 @@ impl Engine {
                 if unusual { ", at an unusual hour" } else { "" }
             );
             self.note(now, line);
-        }
-        let mut local = Vec::new();
-        // Returning to the same foreign project: targeting, not curiosity.
-        if !foreign_projects.is_empty() {
-            let day = self.people[u as usize].day;
-            let p = &mut self.people[u as usize];
-            let mut focus = false;
-            for x in &foreign_projects {
-                let fade = |c: f32, last: i64| c * 0.5f32.powf((day - last) as f32 / 30.0);
-                if let Some(e) = p.foreign.iter_mut().find(|e| e.0 == *x) {
-                    let c = fade(e.1, e.2);
-                    focus |= c >= 1.5;
-                    *e = (*x, c + 1.0, day);
-                } else {
-                    if p.foreign.len() >= 16 {
-                        if let Some(i) = (0..p.foreign.len()).min_by_key(|&i| p.foreign[i].2) {
-                            p.foreign.swap_remove(i);
-                        }
-                    }
-                    p.foreign.push((*x, 1.0, day));
-                }
-            }
-            if focus {
-                self.observe(u, Feat::ForeignFocus, 1.0, now, warm, &mut local);
-            }
         }
         if denied {
             self.observe(u, Feat::Refused, 1.0, now, warm, &mut local);
@@ -1132,28 +1221,11 @@ impl Engine {
                     self.observe(u, Feat::OutsideEvening, 1.0, now, warm, &mut local);
                 }
             }
-            if !new_projects.is_empty() {
-                let p = &mut self.people[u as usize];
-                for x in &new_projects {
-                    if p.known_projects.len() < 64 {
-                        p.known_projects.push(*x);
-                    }
-                }
+            if new_projects > 0 {
                 self.observe(u, Feat::NewProjects, 1.0, now, warm, &mut local);
             }
         }
-        // Name the document in what was found.
-        for g in &mut local {
-            if matches!(g.ind, Ind::OutOfScope | Ind::NeedToKnow | Ind::Refusals) {
-                g.detail = format!(
-                    "{} {} '{}'; {}",
-                    verb(e.kind),
-                    level.as_str(),
-                    title,
-                    g.detail
-                );
-            }
-        }
+        self.name_document(e, d, &mut local);
         gains.append(&mut local);
         // The climb: outside the scope or at an hour the person rarely
         // works, taken (printed or downloaded) or tried; a curious glance
@@ -1161,7 +1233,8 @@ impl Engine {
         if (outside || unusual) && warm && (taken || denied) {
             let day = self.people[u as usize].day as i32;
             let lvl = level as u8;
-            if let Some(t) = self.people[u as usize].climb.push(day, lvl) {
+            let minute = now.div_euclid(60_000_000);
+            if let Some(t) = self.people[u as usize].climb.push(minute, day, lvl) {
                 let hl = self.half_life_us;
                 let p = &mut self.people[u as usize];
                 let credited = p.climb_credit.value(now, hl);
@@ -1179,17 +1252,68 @@ impl Engine {
                         ind: Ind::Escalation,
                         points: self.cfg.climb_weight * new,
                         detail: format!(
-                            "climbing outside their scope: {} to {} over {} days ({} touches on {} days; z = {:.1}, {})",
+                            "climbing outside their scope: {} to {} over {} days ({} touches on {} days{}; z = {:.1}, {})",
                             LEVELS[t.from as usize],
                             LEVELS[t.to as usize],
                             t.span_days.max(1),
                             t.touches,
                             t.days,
+                            if t.sittings { ", a few at a sitting" } else { "" },
                             t.z,
                             one_in(t.surprise)
                         ),
                     });
                 }
+            }
+        }
+    }
+
+    /// Returning to the same project not theirs, day after day, is
+    /// targeting, not curiosity: each day a project is touched (repeat
+    /// opens and refusals included) counts once, when the project was
+    /// touched before within about a month.
+    fn foreign_focus(&mut self, u: u32, d: u32, now: i64, warm: bool, gains: &mut Vec<Gain>) {
+        let Some(projects) = &self.docs.docs[d as usize].projects else {
+            return;
+        };
+        let p = &mut self.people[u as usize];
+        let day = p.day;
+        let mut focus = false;
+        for &x in projects {
+            let fade = |c: f32, last: i64| c * 0.5f32.powf((day - last) as f32 / 30.0);
+            if let Some(e) = p.foreign.iter_mut().find(|e| e.0 == x) {
+                if e.2 == day {
+                    continue;
+                }
+                let c = fade(e.1, e.2);
+                focus |= c >= 0.9;
+                *e = (x, c + 1.0, day);
+            } else {
+                if p.foreign.len() >= 16 {
+                    if let Some(i) = (0..p.foreign.len()).min_by_key(|&i| p.foreign[i].2) {
+                        p.foreign.swap_remove(i);
+                    }
+                }
+                p.foreign.push((x, 1.0, day));
+            }
+        }
+        if focus {
+            self.observe(u, Feat::ForeignFocus, 1.0, now, warm, gains);
+        }
+    }
+
+    /// Names the document in what was found about it.
+    fn name_document(&self, e: &Ev<'_>, d: u32, gains: &mut [Gain]) {
+        let doc = &self.docs.docs[d as usize];
+        for g in gains {
+            if matches!(g.ind, Ind::OutOfScope | Ind::NeedToKnow | Ind::Refusals) {
+                g.detail = format!(
+                    "{} {} '{}'; {}",
+                    verb(e.kind),
+                    doc.level.as_str(),
+                    doc.title,
+                    g.detail
+                );
             }
         }
     }

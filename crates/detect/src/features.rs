@@ -21,6 +21,7 @@ pub enum Ind {
     Refusals,
     Volume,
     Rise,
+    AbovePeers,
     Exfiltration,
     Recurrence,
     Sequence,
@@ -33,7 +34,7 @@ pub enum Ind {
     Contact,
 }
 
-pub const N_IND: usize = 16;
+pub const N_IND: usize = 17;
 
 impl Ind {
     pub const ALL: [Ind; N_IND] = [
@@ -43,6 +44,7 @@ impl Ind {
         Ind::Refusals,
         Ind::Volume,
         Ind::Rise,
+        Ind::AbovePeers,
         Ind::Exfiltration,
         Ind::Recurrence,
         Ind::Sequence,
@@ -63,6 +65,7 @@ impl Ind {
             Ind::Refusals => "access_refused",
             Ind::Volume => "volume_above_baseline",
             Ind::Rise => "rise_in_own_rate",
+            Ind::AbovePeers => "above_peers",
             Ind::Exfiltration => "exfiltration_channel",
             Ind::Recurrence => "repeated_exfiltration",
             Ind::Sequence => "gather_then_take_out",
@@ -173,6 +176,9 @@ const fn mb(name: &'static str, ind: Ind, weight: f64, what: &'static str) -> Fe
         size: true,
     }
 }
+
+/// How many feature families there are ([`Feat::family`]).
+pub const N_FAMILIES: usize = 6;
 
 /// In [`Feat`]'s order.
 pub const FEATURES: [FeatInfo; N_FEAT] = [
@@ -314,14 +320,14 @@ pub const FEATURES: [FeatInfo; N_FEAT] = [
     info(
         "manager_host",
         Ind::OtherHost,
-        1.5,
+        2.0,
         "logons to their manager's computer",
     ),
     info("web_job", Ind::JobSearch, 0.5, "sessions on job sites"),
     info(
         "web_hacking",
         Ind::HackingTools,
-        1.5,
+        2.5,
         "sessions on keylogger or hacking-tool sites",
     ),
     info("web_leak", Ind::Exfiltration, 2.0, "sessions on leak sites"),
@@ -412,6 +418,24 @@ impl Feat {
                 | Feat::MailOutMegabytes
                 | Feat::WebLeak
         )
+    }
+
+    /// Features that one behaviour moves together (a habit of USB shows as
+    /// connects, copy sessions and documents copied; more reading as
+    /// downloads, prints and new documents): a rise in them is one finding,
+    /// not several. `None`: a family of its own.
+    pub fn family(self) -> Option<usize> {
+        use Feat::*;
+        Some(match self {
+            Downloads | Prints | NewDocs => 0,
+            OutsideLow | OutsideHigh | OutsideTaken | OutsideEvening | NewProjects
+            | ForeignFocus => 1,
+            UsbConnects | UsbWrites | UsbDocs => 2,
+            UploadsOut | MailPersonal | DocsOut | FromPersonal => 3,
+            OtherHosts | OwnedHosts | ManagerHost => 4,
+            OffHours | Weekend => 5,
+            _ => return None,
+        })
     }
 
     /// Gathering material (what taking out follows).

@@ -265,9 +265,11 @@ fn run_one(
         Layout::Interchange => "interchange",
         Layout::CertR42 => "cert-r4.2",
     };
-    let dir = work.join(format!("{}-{tag}-{seed}", p.name));
-    let truth_path = dir.with_extension("truth.jsonl");
-    let alerts_path = dir.with_extension("alerts.jsonl");
+    let name = format!("{}-{tag}-{seed}", p.name);
+    let dir = work.join(&name);
+    // Named by hand: `with_extension` would cut `cert-r4.2-101` at its dot.
+    let truth_path = work.join(format!("{name}.truth.jsonl"));
+    let alerts_path = work.join(format!("{name}.alerts.jsonl"));
     if dir.exists() {
         std::fs::remove_dir_all(&dir).with_context(|| format!("cannot clear {}", dir.display()))?;
     }
@@ -293,7 +295,7 @@ fn run_one(
         &dir,
         format,
         &super::detect::FolderOptions {
-            rejects: Some(dir.with_extension("rejects.jsonl")),
+            rejects: Some(work.join(format!("{name}.rejects.jsonl"))),
             ..Default::default()
         },
     )?;
