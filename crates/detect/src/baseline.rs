@@ -23,6 +23,11 @@
 //!   A small group leans on the one above it. So a new or quiet person
 //!   borrows the group's rate, and a person with months of history is
 //!   judged mostly by their own.
+//! - A prior the person's older history contradicts (their count before the
+//!   last month one their peers would have one in a thousand times or less)
+//!   loses its strength: a habit the group never had is the person's own.
+//!   So a person whose behaviour does not change is judged by it, however
+//!   far from the group it is.
 //! - Day-to-day burstiness (the variance beyond Poisson) is the person's
 //!   own, shrunk towards the group's: a habit of copying to USB now and
 //!   then makes a big copy day less surprising than it is for someone
@@ -37,6 +42,8 @@
 //!   ratio, each quiet day takes a little away; the value is evidence in
 //!   nats. A drip of one document a week when nobody ever sent one adds
 //!   several nats a week; a habit that does not change drifts down to zero.
+//!   One day adds at most `RISE_DAY_CAP`: a single lumpy day is the day's
+//!   finding, not a rise.
 //! - While a run lasts, its ratio is taken against the reference as it was
 //!   when the run began (the reference itself goes on learning): a slow
 //!   drip is weighed against what the person did before it, not against a
@@ -73,6 +80,10 @@ pub const RISE_MIN_RATE: f64 = 1.0 / 14.0;
 /// A CUSUM is one of about this many independent looks a day's count is
 /// (its runs last weeks), so its floor is lower by the log of it.
 pub const RISE_LENGTH: f64 = 20.0;
+/// The most one day adds to a rise's evidence (nats): a rise is days of
+/// it, and one lumpy day is the day's own finding, not a rise that would
+/// linger for months.
+pub const RISE_DAY_CAP: f64 = 4.0;
 /// Active days over which a run's frozen reference thaws into the current
 /// one.
 pub const RUN_THAW_DAYS: f64 = 90.0;
@@ -83,8 +94,11 @@ pub struct Track {
     /// Decayed sums over active days of the (clipped) count and its square.
     pub m: f32,
     pub q: f32,
-    /// The same sum unclipped: what the person did, for the peer look.
+    /// The same sums unclipped: what the person did, for the peer look and
+    /// for burstiness (clipping the surprising days would make the person
+    /// look steadier than they are).
     pub raw: f32,
+    pub raw_q: f32,
     /// The clipped count over the last month (taken out of the reference).
     pub long_c: f32,
     /// The rise's evidence at the end of the last active day (nats), and
@@ -135,6 +149,7 @@ impl Track {
     pub fn roll(&mut self, x: f32, clipped: f32, llr: f64, freeze: f64, d: &Decay) {
         self.m = self.m * d.base + clipped;
         self.raw = self.raw * d.base + x;
+        self.raw_q = self.raw_q * d.base + x * x;
         self.q = self.q * d.base + clipped * clipped;
         self.long_c = self.long_c * d.long + clipped;
         let c = f64::from(self.cusum) + llr;
@@ -156,13 +171,14 @@ impl Track {
     /// they have enough days to say.
     pub fn own(&self, days: &Days) -> Option<(f64, f64)> {
         let n = f64::from(days.n);
-        if n < 5.0 {
+        if n < 4.5 {
             return None;
         }
         let mu = f64::from(self.m) / n;
-        let var = (f64::from(self.q) / n - mu * mu).max(0.0);
-        let disp = if mu > 1e-9 {
-            ((var - mu) / (mu * mu)).clamp(0.0, 50.0)
+        let raw_mu = f64::from(self.raw) / n;
+        let var = (f64::from(self.raw_q) / n - raw_mu * raw_mu).max(0.0);
+        let disp = if raw_mu > 1e-9 {
+            ((var - raw_mu) / (raw_mu * raw_mu)).clamp(0.0, 50.0)
         } else {
             0.0
         };
@@ -253,6 +269,16 @@ impl Prior {
     /// the group above it (`None` at the top), with `floor` the smallest
     /// rate anything is believed to have.
     pub fn from_group(g: &GroupStat, parent: Option<&Prior>, floor: f64) -> Prior {
+        if g.count <= 0.0 {
+            // Nobody observed yet: the group above, or no information (not
+            // certainty of nothing).
+            return parent.copied().unwrap_or(Prior {
+                mean: floor,
+                strength: 1.0,
+                shape: 0.1,
+                disp: 0.0,
+            });
+        }
         let (pm, ps, pd) = match parent {
             Some(p) => (p.mean, p.shape.max(1e-9), p.disp),
             None => (0.0, 1.0, 0.0),
@@ -301,6 +327,20 @@ impl Prior {
     }
 }
 
+/// How much of the prior's strength stands when the person's older history
+/// (before the last month) contradicts it: 1 while their count is one their
+/// peers could have, falling fast beyond one in a thousand. A habit the
+/// group never had is the person's own, not a misdeed that persists (the
+/// peer look, for what is nobody's habit, is separate).
+fn conflict_discount(prior: &Prior, m_old: f64, n_old: f64) -> f64 {
+    let expected = prior.mean * n_old;
+    if m_old < 3.0 * expected + 3.0 {
+        return 1.0;
+    }
+    let s = nb_surprise(m_old.floor(), expected, prior.shape.max(1e-3));
+    (-(s - 6.9).max(0.0)).exp()
+}
+
 /// Days of a person's own data their burstiness estimate is worth against
 /// the group's.
 const OWN_DISP_DAYS: f64 = 20.0;
@@ -332,7 +372,6 @@ pub struct Expect {
 impl Expect {
     pub fn new(t: &Track, days: &Days, prior: &Prior) -> Expect {
         let n = f64::from(days.n);
-        let a = prior.mean * prior.strength;
         // The reference: the baseline without the last month, which counts
         // in as far as there is little before it (a newcomer's first month
         // is all there is of their own).
@@ -341,7 +380,9 @@ impl Expect {
         let lambda = RECENT_DAYS / (RECENT_DAYS + n_old);
         let n_ref = n_old + lambda * f64::from(days.long);
         let m_ref = m_old + lambda * f64::from(t.long_c);
-        let mu = (a + m_ref) / (prior.strength + n_ref);
+        let strength = prior.strength * conflict_discount(prior, m_old, n_old);
+        let a = prior.mean * strength;
+        let mu = (a + m_ref) / (strength + n_ref);
         let disp = match t.own(days) {
             Some((own_mu, own_disp)) if own_mu > 1e-9 => {
                 (n * own_disp + OWN_DISP_DAYS * prior.disp) / (n + OWN_DISP_DAYS)
@@ -362,7 +403,9 @@ impl Expect {
         };
         let mu0 = rise_mu.max(1e-12);
         let mu1 = (mu0 * RISE).max(RISE_MIN_RATE);
-        let kd = (1.0 / disp.max(1e-9)).min(1e9);
+        // The day's shape (burstiness and the rate's own uncertainty): a
+        // reference standing on a few days cannot make one lumpy day decisive.
+        let kd = k.min(1e9);
         let (llr_a, llr_b) = if kd >= 1e8 {
             ((mu1 / mu0).ln(), -(mu1 - mu0))
         } else {
@@ -424,9 +467,9 @@ impl Expect {
 
     /// The day's log-likelihood ratio of a rise (see the rules): the
     /// negative binomial of the risen rate against the reference's, with the
-    /// same burstiness.
+    /// day's shape.
     pub fn llr(&self, x: f64) -> f64 {
-        x * self.llr_a + self.llr_b
+        (x * self.llr_a + self.llr_b).min(RISE_DAY_CAP)
     }
 }
 

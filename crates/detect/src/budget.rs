@@ -386,13 +386,13 @@ mod tests {
             b.raise(0.0, 2.0);
         }
         b.new_day(1000, 2.0);
-        assert_eq!(b.medium, 15.0);
+        assert_eq!(b.medium, cfg().medium_floor);
         // A few extreme cases do not raise the line...
         for _ in 0..3 {
             b.raise(0.0, 500.0);
         }
         b.new_day(1000, 2.0);
-        assert_eq!(b.medium, 15.0);
+        assert_eq!(b.medium, cfg().medium_floor);
         // ...a hundred are not rare, and do.
         for _ in 0..100 {
             b.raise(0.0, 300.0);

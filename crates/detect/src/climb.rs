@@ -79,9 +79,7 @@ impl Climb {
     /// backwards) on local `day`, and returns the better of the two trends
     /// (its surprise less the cost of two looks).
     pub fn push(&mut self, minute: i64, day: i32, level: u8) -> Option<Trend> {
-        let together = self
-            .last_min
-            .is_some_and(|m| minute - m <= SITTING_MINUTES);
+        let together = self.last_min.is_some_and(|m| minute - m <= SITTING_MINUTES);
         self.last_min = Some(minute);
         let mut sat = None;
         if together {

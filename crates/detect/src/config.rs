@@ -260,7 +260,7 @@ impl Default for Config {
         Config {
             budget: 3.0,
             high_share: 0.33,
-            medium_floor: 15.0,
+            medium_floor: 12.5,
             extreme: 120.0,
             budget_min_person_days: 8_000.0,
             medium_start: 20.0,

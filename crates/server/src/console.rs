@@ -78,14 +78,20 @@ fn nav(l: Lang, role: Option<Role>) -> String {
             links.push(("/ui/report", t(l, "Report an approach", "接触の報告")));
         }
         Some(Role::Auditor) => links.push(("/ui/ledger", t(l, "Ledger", "台帳"))),
-        Some(Role::Employee) => links.push(("/ui/report", t(l, "Report an approach", "接触の報告"))),
+        Some(Role::Employee) => {
+            links.push(("/ui/report", t(l, "Report an approach", "接触の報告")))
+        }
         Some(Role::Owner) => {
-            links.push(("/ui/register/exposure", t(l, "Register exposure", "登録文書の露出")));
+            links.push((
+                "/ui/register/exposure",
+                t(l, "Register exposure", "登録文書の露出"),
+            ));
             links.push(("/ui/report", t(l, "Report an approach", "接触の報告")));
         }
-        Some(Role::Admin) => {
-            links.push(("/ui/register/exposure", t(l, "Register exposure", "登録文書の露出")))
-        }
+        Some(Role::Admin) => links.push((
+            "/ui/register/exposure",
+            t(l, "Register exposure", "登録文書の露出"),
+        )),
         None => {}
     }
     let mut out: String = links

@@ -33,7 +33,13 @@ pub async fn record(
         .iter()
         .filter_map(|f| {
             let body = serde_json::to_value(f).ok()?;
-            Some(CustodyRecord::new(KIND, Some(&f.doc), &f.owner, f.last, &body))
+            Some(CustodyRecord::new(
+                KIND,
+                Some(&f.doc),
+                &f.owner,
+                f.last,
+                &body,
+            ))
         })
         .collect();
     let mut n = 0;

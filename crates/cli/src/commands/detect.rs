@@ -499,8 +499,9 @@ fn merge_runs(
 ) {
     use std::cmp::Reverse;
     use std::collections::BinaryHeap;
-    // (key, run, position of the block in the run, item)
-    let mut heap: BinaryHeap<Reverse<((i64, u64), usize, usize, usize)>> = BinaryHeap::new();
+    /// (key, run, position of the block in the run, item)
+    type Cursor = ((i64, u64), usize, usize, usize);
+    let mut heap: BinaryHeap<Reverse<Cursor>> = BinaryHeap::new();
     for (r, run) in runs.iter().enumerate() {
         if let Some(&b) = run.first() {
             heap.push(Reverse((item_key(&blocks[b].items[0]), r, 0, 0)));
