@@ -56,6 +56,8 @@ const MAX_EVIDENCE: usize = 12;
 /// The share of a surprising day's excess the baseline learns.
 const LEARN_SHARE: f32 = 0.35;
 const MAX_DOMAINS: usize = 1024;
+/// A project's outsiders are a peer group from this many people on.
+const MIN_OUTSIDERS: f64 = 10.0;
 const MAX_HOSTS: usize = 16;
 
 fn epoch_day(d: NaiveDate) -> i64 {
@@ -172,6 +174,8 @@ struct PersonState {
     sessions: [i64; 5],
     climb: Climb,
     climb_credit: Credit,
+    /// The per-project peer look's credit (see `foreign_focus`).
+    project_credit: Credit,
     gather: Option<(i64, f64)>,
     contact_group: Option<usize>,
     contact_from: i64,
@@ -252,6 +256,11 @@ pub struct Engine {
     stat_unit: Vec<[GroupStat; N_FEAT]>,
     rate_floor: f64,
     peer_mask: [bool; N_FEAT],
+    /// Project names, and per project the non-members' month of touches
+    /// (sum, sum of squares, how many non-members): the peers of a person
+    /// returning to a project not theirs are everyone else outside it.
+    project_names: Vec<String>,
+    project_touch: Vec<(f64, f64, f64)>,
     size_pair: Vec<[SizeGroup; N_SIZE]>,
     unit_hours: Vec<[f32; 25]>,
     hosts: FxHashMap<u64, HostUsers>,
@@ -431,6 +440,7 @@ impl Engine {
                 sessions: [i64::MIN / 2; 5],
                 climb: Climb::default(),
                 climb_credit: Credit::default(),
+                project_credit: Credit::default(),
                 gather: None,
                 contact_group: None,
                 contact_from: 0,
@@ -481,6 +491,10 @@ impl Engine {
             }
         }
         timed.sort_by_key(|(t, _)| *t);
+        let mut project_names = vec![String::new(); proj_ids.len()];
+        for (name, &i) in &proj_ids {
+            project_names[i as usize] = name.clone();
+        }
         let n_units = unit_names.len();
         let n_pairs = pair_unit.len();
         let n_people = people.len();
@@ -491,6 +505,8 @@ impl Engine {
             web: Web::new(&cfg.domains),
             budget: Budget::new(&cfg),
             peer_mask: cfg.peer_mask(),
+            project_touch: vec![(0.0, 0.0, 0.0); project_names.len()],
+            project_names,
             cfg,
             names: Arc::new(names),
             people,
@@ -726,6 +742,29 @@ impl Engine {
         }
         self.stat_pair = pairs;
         self.stat_unit = units;
+        // Each project's month of touches by the people outside it.
+        let today = now.div_euclid(DAY_US);
+        let mut touch = vec![(0.0f64, 0.0f64, 0.0f64); self.project_names.len()];
+        let mut members = vec![0.0f64; self.project_names.len()];
+        for p in &self.people {
+            for &x in &p.projects {
+                if let Some(m) = members.get_mut(x as usize) {
+                    *m += 1.0;
+                }
+            }
+            for &(x, c, last) in &p.foreign {
+                let c = f64::from(c) * 0.5f64.powf((today - last).max(0) as f64 / 30.0);
+                if let Some(t) = touch.get_mut(x as usize) {
+                    t.0 += c;
+                    t.1 += c * c;
+                }
+            }
+        }
+        let seen = self.people_seen as f64;
+        for (t, m) in touch.iter_mut().zip(members) {
+            t.2 = (seen - m).max(0.0);
+        }
+        self.project_touch = touch;
         for (u, h) in hours.iter().enumerate() {
             let total: f32 = h[..24].iter().sum();
             for (out, x) in self.unit_hours[u].iter_mut().zip(h.iter()) {
@@ -1308,6 +1347,72 @@ impl Engine {
         if focus {
             self.observe(u, Feat::ForeignFocus, 1.0, now, warm, gains);
         }
+        if self.judging {
+            self.project_peers(u, d, now, warm, gains);
+        }
+    }
+
+    /// The person's month of returning to a project not theirs against
+    /// everyone else outside that project (without them): a gamma prior
+    /// from the others' counts, less their counting noise, judged by its
+    /// predictive; the look costs the log of the number of projects.
+    fn project_peers(&mut self, u: u32, d: u32, now: i64, warm: bool, gains: &mut Vec<Gain>) {
+        let Some(projects) = &self.docs.docs[d as usize].projects else {
+            return;
+        };
+        let p = &self.people[u as usize];
+        let mut best: Option<(f64, u32, f64, f64)> = None;
+        for &x in projects {
+            let Some(&(_, c, _)) = p.foreign.iter().find(|e| e.0 == x) else {
+                continue;
+            };
+            let Some(&(sum, sum_sq, n)) = self.project_touch.get(x as usize) else {
+                continue;
+            };
+            let c = f64::from(c);
+            // Without them (their count before today's touch).
+            let own = (c - 1.0).max(0.0);
+            let n = n - 1.0;
+            if n < MIN_OUTSIDERS || c < 3.0 {
+                continue;
+            }
+            let mean = ((sum - own).max(0.0) / n).max(1e-3);
+            let var =
+                ((sum_sq - own * own).max(0.0) / n - mean * mean - mean).max(0.25 * mean * mean);
+            let shape = mean * mean / var;
+            if c <= 3.0 * mean {
+                continue;
+            }
+            let s = crate::tail::nb_surprise(c.floor(), mean, shape);
+            if best.is_none_or(|b| s > b.0) {
+                best = Some((s, x, c, mean));
+            }
+        }
+        let Some((s, x, c, mean)) = best else { return };
+        let cost = (self.project_names.len().max(2) as f64).ln();
+        let s = (s - cost).min(self.cfg.surprise_floor + self.cfg.surprise_cap);
+        let hl = self.half_life_us;
+        let p = &mut self.people[u as usize];
+        let credited = p.project_credit.value(now, hl);
+        let new = s - self.cfg.surprise_floor - credited;
+        if new <= 0.0 || !warm {
+            return;
+        }
+        p.project_credit = Credit {
+            nats: (credited + new) as f32,
+            at: now,
+        };
+        gains.push(Gain {
+            ind: Ind::AbovePeers,
+            points: self.weights[Feat::ForeignFocus as usize] * new,
+            detail: format!(
+                "returned to {} (not their project) on {:.0} days this month; others outside it: {:.2} ({})",
+                self.project_names[x as usize],
+                c,
+                mean,
+                one_in(s + cost)
+            ),
+        });
     }
 
     /// Names the document in what was found about it.
