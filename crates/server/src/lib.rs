@@ -4,8 +4,10 @@
 //!   enforces the table on every request (after routing, by the matched
 //!   path), so a route cannot be added without saying who may call it, and
 //!   the table test checks every role against every route.
-//! * People log in with local accounts (Argon2id; failures rate-limited per
-//!   account and per client; unknown names cost the same as wrong
+//! * People log in with local accounts (Argon2id; attempts throttled by
+//!   [`throttle`]: counted before the check, per account and client, per
+//!   client, an account ceiling that slows strangers, a global budget,
+//!   bounded checks in flight; unknown names cost the same as wrong
 //!   passwords) and get a session cookie: HttpOnly, Secure, SameSite=Strict,
 //!   HMAC-signed, 8 hours; requests that change state with it must carry the
 //!   session's CSRF token in `X-CSRF-Token` (compared in constant time).
@@ -39,6 +41,7 @@ pub mod cases;
 pub mod console;
 pub mod exposure;
 pub mod people;
+pub mod throttle;
 
 /// The roles of DESIGN.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -112,8 +115,8 @@ pub const ROUTES: &[Route] = &[
     Route {
         method: "GET",
         path: "/metrics",
-        access: Access::Public,
-        summary: "Prometheus metrics (counts only, no names)",
+        access: Access::Roles(&[Role::Auditor, Role::Admin]),
+        summary: "Prometheus metrics: responses by status class and logins by result (no routes, no names)",
     },
     Route {
         method: "GET",
@@ -354,15 +357,14 @@ pub const ROUTES: &[Route] = &[
 /// Seconds since the Unix epoch, from the caller (tests control time).
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
-/// Failed logins allowed per account or client before a pause.
-const MAX_FAILURES: u32 = 5;
-const LOCKOUT_SECS: i64 = 60;
 const SESSION_SECS: i64 = 8 * 3600;
 const COOKIE: &str = "custodian_session";
 
 #[derive(Default)]
 struct Metrics {
-    requests: Mutex<HashMap<(String, u16), u64>>,
+    /// Responses by status class (1 to 5): never by route, since the count
+    /// of contact reports or reveals would tell who is watching whom.
+    responses: [AtomicU64; 6],
     logins_ok: AtomicU64,
     logins_failed: AtomicU64,
     logins_limited: AtomicU64,
@@ -373,7 +375,7 @@ pub struct AppState {
     pub ledger: LedgerContext,
     session_key: [u8; 32],
     clock: Clock,
-    failures: Mutex<HashMap<String, (u32, i64)>>,
+    throttle: throttle::Throttle,
     metrics: Metrics,
     dummy_hash: String,
     /// One full verification at a time (it reads the whole store).
@@ -412,7 +414,11 @@ impl AppState {
             ledger,
             session_key,
             clock,
-            failures: Mutex::new(HashMap::new()),
+            // Password checks at once: one per core, 2 to 8 (each about
+            // 19 MiB for Argon2id's defaults).
+            throttle: throttle::Throttle::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8)),
+            ),
             metrics: Metrics::default(),
             // Verified against when the account does not exist, so an
             // unknown name costs what a wrong password costs.
@@ -647,11 +653,9 @@ async fn enforce(State(state): State<Arc<AppState>>, mut req: Request, next: Nex
     count(&state, &path, resp)
 }
 
-fn count(state: &AppState, path: &str, resp: Response) -> Response {
-    if let Ok(mut m) = state.metrics.requests.lock() {
-        *m.entry((path.to_string(), resp.status().as_u16()))
-            .or_default() += 1;
-    }
+fn count(state: &AppState, _path: &str, resp: Response) -> Response {
+    let class = usize::from(resp.status().as_u16() / 100).min(5);
+    state.metrics.responses[class].fetch_add(1, Ordering::Relaxed);
     resp
 }
 
@@ -734,16 +738,13 @@ async fn healthz(State(state): State<Arc<AppState>>) -> Response {
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let mut out = String::from(
-        "# HELP custodian_http_requests_total Requests by route and status.\n# TYPE custodian_http_requests_total counter\n",
+        "# HELP custodian_http_responses_total Responses by status class.\n# TYPE custodian_http_responses_total counter\n",
     );
-    if let Ok(m) = state.metrics.requests.lock() {
-        let mut rows: Vec<_> = m.iter().collect();
-        rows.sort();
-        for ((path, status), n) in rows {
-            out.push_str(&format!(
-                "custodian_http_requests_total{{route=\"{path}\",status=\"{status}\"}} {n}\n"
-            ));
-        }
+    for class in 1..=5 {
+        out.push_str(&format!(
+            "custodian_http_responses_total{{class=\"{class}xx\"}} {}\n",
+            state.metrics.responses[class].load(Ordering::Relaxed)
+        ));
     }
     out.push_str("# HELP custodian_logins_total Login attempts by result.\n# TYPE custodian_logins_total counter\n");
     for (k, v) in [
@@ -891,54 +892,91 @@ struct Login {
     password: String,
 }
 
-fn limited(state: &AppState, key: &str, now: i64) -> bool {
-    state
-        .failures
-        .lock()
-        .map(|f| {
-            f.get(key)
-                .is_some_and(|(n, until)| *n >= MAX_FAILURES && *until > now)
-        })
-        .unwrap_or(true)
+/// Why a login was refused: the status, the reason said, and for a 429
+/// or 503 the seconds to wait.
+pub(crate) struct Refused {
+    pub status: StatusCode,
+    pub why: &'static str,
+    pub retry_after: Option<i64>,
 }
 
-fn note_failure(state: &AppState, key: &str, now: i64) {
-    if let Ok(mut f) = state.failures.lock() {
-        let e = f.entry(key.to_string()).or_insert((0, 0));
-        if e.1 <= now && e.0 >= MAX_FAILURES {
-            *e = (0, 0);
+impl Refused {
+    fn new(status: StatusCode, why: &'static str) -> Refused {
+        Refused {
+            status,
+            why,
+            retry_after: None,
         }
-        e.0 += 1;
-        e.1 = now + LOCKOUT_SECS;
+    }
+
+    pub(crate) fn into_response(self) -> Response {
+        let mut r = problem(self.status, self.why);
+        if let Some(s) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&s.max(1).to_string()) {
+                r.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        r
     }
 }
 
-/// Checks a name and password (rate-limited per account and client);
-/// on success the principal and its session cookie.
+/// Names longer than this are never an account (and are not looked up).
+const MAX_NAME_BYTES: usize = 256;
+
+/// Checks a name and password, throttled (see [`throttle`]): the attempt
+/// is counted before the check, checks in flight are bounded; on success
+/// the principal and its session cookie.
 pub(crate) async fn authenticate(
     state: &AppState,
     peer: Option<SocketAddr>,
     username: &str,
     password: &str,
-) -> Result<(Principal, String), (StatusCode, &'static str)> {
+) -> Result<(Principal, String), Refused> {
     let now = (state.clock)();
-    let user_key = format!("user:{username}");
-    let client_key = format!(
-        "client:{}",
-        peer.map_or("local".to_string(), |c| c.ip().to_string())
-    );
-    if limited(state, &user_key, now) || limited(state, &client_key, now) {
-        state.metrics.logins_limited.fetch_add(1, Ordering::Relaxed);
-        return Err((
-            StatusCode::TOO_MANY_REQUESTS,
-            "too many failed logins; wait a minute",
-        ));
-    }
-    let account = match state.store.account(username).await {
+    let source = peer.map_or("local".to_string(), |c| c.ip().to_string());
+    let attempt = match state.throttle.begin(username, &source, now) {
         Ok(a) => a,
-        Err(e) => {
-            tracing::error!(error = %e, "account lookup failed");
-            return Err((StatusCode::INTERNAL_SERVER_ERROR, "internal error"));
+        Err(r) => {
+            state.metrics.logins_limited.fetch_add(1, Ordering::Relaxed);
+            return Err(match r {
+                throttle::Refusal::Limited { retry_after } => Refused {
+                    status: StatusCode::TOO_MANY_REQUESTS,
+                    why: "too many failed logins; wait and try again",
+                    retry_after: Some(retry_after),
+                },
+                throttle::Refusal::Busy => Refused {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    why: "too many logins at once; try again shortly",
+                    retry_after: Some(1),
+                },
+            });
+        }
+    };
+    let permit = match state.throttle.verifier().await {
+        Ok(p) => p,
+        Err(_) => {
+            attempt.not_checked();
+            state.metrics.logins_limited.fetch_add(1, Ordering::Relaxed);
+            return Err(Refused {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                why: "too many logins at once; try again shortly",
+                retry_after: Some(1),
+            });
+        }
+    };
+    let account = if username.len() > MAX_NAME_BYTES {
+        None
+    } else {
+        match state.store.account(username).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::error!(error = %e, "account lookup failed");
+                attempt.not_checked();
+                return Err(Refused::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal error",
+                ));
+            }
         }
     };
     let hash = account
@@ -949,15 +987,22 @@ pub(crate) async fn authenticate(
     let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash))
         .await
         .unwrap_or(false);
+    drop(permit);
     let Some(account) = account.filter(|a| ok && !a.disabled) else {
-        note_failure(state, &user_key, now);
-        note_failure(state, &client_key, now);
+        attempt.failed();
         state.metrics.logins_failed.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(user = %username, "login failed");
-        return Err((StatusCode::UNAUTHORIZED, "wrong name or password"));
+        tracing::info!(user = %throttle::log_name(username), "login failed");
+        return Err(Refused::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong name or password",
+        ));
     };
+    attempt.succeeded(now);
     let Some(role) = Role::parse(&account.role) else {
-        return Err((StatusCode::FORBIDDEN, "the account has no valid role"));
+        return Err(Refused::new(
+            StatusCode::FORBIDDEN,
+            "the account has no valid role",
+        ));
     };
     let csrf = {
         use rand::RngCore;
@@ -995,7 +1040,7 @@ async fn login(
             }
             resp
         }
-        Err((s, why)) => problem(s, why),
+        Err(r) => r.into_response(),
     }
 }
 

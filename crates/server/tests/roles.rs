@@ -488,9 +488,22 @@ async fn csrf_sessions_and_rate_limits() {
     .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_eq!(v["error"], "wrong name or password");
-    // The metrics count without naming anyone.
-    let (_, m, _) = call(&w, "GET", "/metrics", &[], None).await;
+    // The metrics count without naming anyone or any route, and only
+    // for the auditor and the administrator.
+    let (s, _, _) = call(&w, "GET", "/metrics", &[], None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (auditor, _) = login(&w, Role::Auditor).await;
+    let (s, m, _) = call(&w, "GET", "/metrics", &[("cookie", &auditor)], None).await;
+    assert_eq!(s, StatusCode::OK);
     let m = m.as_str().unwrap().to_string();
+    assert!(
+        !m.contains("contact-reports") && !m.contains("route="),
+        "{m}"
+    );
+    assert!(
+        m.contains("custodian_http_responses_total{class=\"2xx\"}"),
+        "{m}"
+    );
     assert!(
         m.contains("custodian_logins_total{result=\"rate_limited\"} 1"),
         "{m}"
@@ -996,4 +1009,76 @@ async fn analysts_read_every_contact_report_linked_or_not() {
     assert!(page.contains(&id));
     // The reporter appears as a pseudonym, never as a user id.
     assert!(!page.contains("E10000"), "{page}");
+}
+
+/// A login from a given client address (as `serve` would see it).
+async fn login_from(w: &World, addr: &str, user: &str, password: &str) -> StatusCode {
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/api/login")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            json!({"username": user, "password": password}).to_string(),
+        ))
+        .unwrap();
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    w.router.clone().oneshot(req).await.unwrap().status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_wrong_passwords_cannot_race_the_limit() {
+    let w = Arc::new(world().await);
+    let mut tasks = Vec::new();
+    for _ in 0..60 {
+        let w = w.clone();
+        tasks.push(tokio::spawn(async move {
+            login_from(&w, "192.0.2.7:40000", "analyst", "guess").await
+        }));
+    }
+    let mut by_status = std::collections::BTreeMap::new();
+    for t in tasks {
+        *by_status.entry(t.await.unwrap().as_u16()).or_insert(0) += 1;
+    }
+    // At most five are checked; the rest are refused before any check.
+    let checked = by_status.get(&401).copied().unwrap_or(0);
+    assert!(checked <= 5, "{by_status:?}");
+    assert!(
+        by_status.get(&429).copied().unwrap_or(0) >= 50,
+        "{by_status:?}"
+    );
+    assert!(
+        by_status.keys().all(|s| [401, 429, 503].contains(s)),
+        "{by_status:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_stranger_cannot_lock_the_analyst_out() {
+    let w = world().await;
+    // The analyst logs in from their own PC.
+    assert_eq!(
+        login_from(&w, "10.1.1.1:50000", "analyst", "pw-analyst").await,
+        StatusCode::OK
+    );
+    // A stranger guesses from five addresses, five times each, then more.
+    let mut refused = 0;
+    for i in 0..40 {
+        let addr = format!("198.51.100.{}:1000", i % 8);
+        if login_from(&w, &addr, "analyst", "guess").await == StatusCode::TOO_MANY_REQUESTS {
+            refused += 1;
+        }
+    }
+    assert!(refused >= 10, "{refused}");
+    // The analyst, from their PC, still logs in at once.
+    assert_eq!(
+        login_from(&w, "10.1.1.1:50001", "analyst", "pw-analyst").await,
+        StatusCode::OK
+    );
+    // The stranger's own address stays locked for the analyst's account.
+    assert_eq!(
+        login_from(&w, "198.51.100.1:1000", "analyst", "pw-analyst").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
