@@ -614,7 +614,10 @@ pub(crate) async fn reveal_name(
         return crate::case_error(e);
     }
     tracing::info!(by = %p.name, pseudonym = %who, "name revealed");
-    person_response(&state, &p, &who, lang(&q, &headers), Some(user)).await
+    let mut r = person_response(&state, &p, &who, lang(&q, &headers), Some(user.clone())).await;
+    // The one subject this response may name (see `pseudonyms`).
+    r.extensions_mut().insert(crate::pseudonyms::Revealed(user));
+    r
 }
 
 async fn person_response(

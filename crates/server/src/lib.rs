@@ -41,6 +41,7 @@ pub mod cases;
 pub mod console;
 pub mod exposure;
 pub mod people;
+pub mod pseudonyms;
 pub mod throttle;
 
 /// The roles of DESIGN.md.
@@ -376,6 +377,8 @@ pub struct AppState {
     session_key: [u8; 32],
     clock: Clock,
     throttle: throttle::Throttle,
+    /// Who analysts' responses mask (see [`pseudonyms`]).
+    directory: pseudonyms::Directory,
     metrics: Metrics,
     dummy_hash: String,
     /// One full verification at a time (it reads the whole store).
@@ -419,6 +422,7 @@ impl AppState {
             throttle: throttle::Throttle::new(
                 std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8)),
             ),
+            directory: pseudonyms::Directory::default(),
             metrics: Metrics::default(),
             // Verified against when the account does not exist, so an
             // unknown name costs what a wrong password costs.
@@ -607,8 +611,14 @@ async fn enforce(State(state): State<Arc<AppState>>, mut req: Request, next: Nex
                     problem(StatusCode::FORBIDDEN, "your role may not do this"),
                 );
             }
+            let analyst = who.role == Role::Analyst;
             req.extensions_mut().insert(who);
-            next.run(req).await
+            let resp = next.run(req).await;
+            if analyst {
+                masked(&state, resp).await
+            } else {
+                resp
+            }
         }
         Access::Roles(roles) => {
             let who = match from_token(&state, req.headers()).await {
@@ -646,11 +656,31 @@ async fn enforce(State(state): State<Arc<AppState>>, mut req: Request, next: Nex
                     }
                 }
             }
+            let analyst = who.role == Role::Analyst;
             req.extensions_mut().insert(who);
-            next.run(req).await
+            let resp = next.run(req).await;
+            if analyst {
+                masked(&state, resp).await
+            } else {
+                resp
+            }
         }
     };
     count(&state, &path, resp)
+}
+
+/// An analyst's response with every person pseudonymised (see
+/// [`pseudonyms`]).
+async fn masked(state: &AppState, resp: Response) -> Response {
+    state
+        .directory
+        .mask_response(
+            state.store.as_ref(),
+            &state.pseudonym_key(),
+            (state.clock)(),
+            resp,
+        )
+        .await
 }
 
 fn count(state: &AppState, _path: &str, resp: Response) -> Response {
@@ -1566,8 +1596,27 @@ async fn case_action(
 
 async fn case_bundle(
     State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
     axum::extract::Path(case): axum::extract::Path<String>,
 ) -> Response {
+    // The bundle names its subject (it is for the police and the court):
+    // exporting it is a ledgered reveal of that subject, by this caller.
+    let subject = match cases::existing(state.store.as_ref(), &case).await {
+        Ok((_, st)) => st["subject"].as_str().unwrap_or_default().to_string(),
+        Err(e) => return case_error(e),
+    };
+    if let Err(e) = cases::reveal(
+        state.store.as_ref(),
+        &state.ledger,
+        now_of(&state),
+        &subject,
+        &p.name,
+        &format!("evidence bundle of {case}"),
+    )
+    .await
+    {
+        return case_error(e);
+    }
     match cases::export(state.store.as_ref(), &state.ledger, now_of(&state), &case).await {
         Ok(e) => {
             let disposition = format!(

@@ -82,6 +82,7 @@ async fn world() -> World {
     };
     store
         .put_people(&[
+            person("E10000", "Ken Ito", "R&D", "HX"),
             person("E10001", "Taro Yamada", "R&D", "HX"),
             person("E10002", "Hanako Sato", "Sales", "PX"),
         ])
@@ -203,6 +204,25 @@ async fn login(w: &World, role: Role) -> (String, String) {
         c.split(';').next().unwrap().to_string(),
         v["csrf_token"].as_str().unwrap().to_string(),
     )
+}
+
+/// Whether a response shows anyone's directory id, name or e-mail.
+fn names_someone(v: &Value) -> Option<&'static str> {
+    let text = match v {
+        Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    [
+        "E10000",
+        "E10001",
+        "E10002",
+        "Ken Ito",
+        "Taro Yamada",
+        "Hanako Sato",
+        "@example.com",
+    ]
+    .into_iter()
+    .find(|n| text.contains(n))
 }
 
 fn urlencode(s: &str) -> String {
@@ -361,6 +381,20 @@ async fn every_role_against_every_route() {
                 route.method,
                 route.path
             );
+            // An analyst sees pseudonyms on every route but a reveal (and
+            // the bundle, whose export is one: see below).
+            if *r == Role::Analyst
+                && !route.path.contains("reveal")
+                && !route.path.ends_with("/bundle")
+            {
+                assert_eq!(
+                    names_someone(&v),
+                    None,
+                    "analyst {} {}: {v}",
+                    route.method,
+                    route.path
+                );
+            }
             checked += 1;
         }
         // A machine with an analyst token (no CSRF: no cookie).
@@ -384,6 +418,15 @@ async fn every_role_against_every_route() {
             "analyst token {} {}: {v}",
             route.method, route.path
         );
+        if !route.path.ends_with("/bundle") {
+            assert_eq!(
+                names_someone(&v),
+                None,
+                "analyst token {} {}: {v}",
+                route.method,
+                route.path
+            );
+        }
         checked += 1;
     }
     assert_eq!(checked, ROUTES.len() * (Role::ALL.len() + 2));
@@ -1007,8 +1050,40 @@ async fn analysts_read_every_contact_report_linked_or_not() {
     let page = page.as_str().unwrap();
     assert!(page.contains("Reports not linked to any other"), "{page}");
     assert!(page.contains(&id));
-    // The reporter appears as a pseudonym, never as a user id.
+    // The reporter appears as a pseudonym, never as a user id, on the
+    // page and in the API.
     assert!(!page.contains("E10000"), "{page}");
+    assert_eq!(names_someone(&v), None, "{v}");
+    let (_, v, _) = call(&w, "GET", "/api/alerts", &h, None).await;
+    assert_eq!(v[0]["user"], w.person.as_str(), "{v}");
+    assert_eq!(names_someone(&v), None, "{v}");
+    let (_, v, _) = call(&w, "GET", &format!("/api/cases/{}", w.case), &h, None).await;
+    assert_eq!(names_someone(&v), None, "{v}");
+    // Exporting the bundle is a ledgered reveal of its subject.
+    let before = w
+        .store
+        .custody_records("reveal", None, Some("E10001"))
+        .await
+        .unwrap()
+        .len();
+    let (s, _, _) = call(
+        &w,
+        "GET",
+        &format!("/api/cases/{}/bundle", w.case),
+        &h,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let reveals = w
+        .store
+        .custody_records("reveal", None, Some("E10001"))
+        .await
+        .unwrap();
+    assert_eq!(reveals.len(), before + 1);
+    assert!(reveals
+        .iter()
+        .any(|r| r.body.contains("evidence bundle of")));
 }
 
 /// A login from a given client address (as `serve` would see it).
