@@ -183,6 +183,19 @@ fn scan(line: &str) -> Option<Raw<'_>> {
         }
     }
     ws(&mut i);
+    // An implausible count is the ordinary parser's to reject, naming it.
+    use custodian_core::interchange::count_limit;
+    for (field, v) in [
+        ("bytes", raw.bytes),
+        ("pages", raw.pages),
+        ("files", raw.files),
+        ("attachments", raw.attachments),
+        ("recipients", raw.recipients),
+    ] {
+        if v.is_some_and(|n| n > count_limit(field)) {
+            return None;
+        }
+    }
     (i == b.len()).then_some(raw)
 }
 
@@ -501,6 +514,14 @@ pub fn parse_rfc3339(s: &str) -> Option<(i64, i32)> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn implausible_counts_go_to_the_ordinary_parser() {
+        let ok = r#"{"id":"x","ts":"2024-04-01T09:00:00Z","user":"E1","action":"usb.write","bytes":5,"files":1}"#;
+        assert!(scan(ok).is_some());
+        let huge = r#"{"id":"x","ts":"2024-04-01T09:00:00Z","user":"E1","action":"usb.write","bytes":9223372036854775808,"files":1}"#;
+        assert!(scan(huge).is_none());
+    }
 
     #[test]
     fn timestamps_agree_with_chrono() {

@@ -1,5 +1,7 @@
-//! Where rejected lines go: listed in the summary, written in full to the
-//! rejects file (JSONL, created on the first reject), and kept in the store.
+//! Where rejected lines go: listed in the summary, written to the rejects
+//! file (JSONL, created on the first reject, mode 0600), and kept in the
+//! store; a line longer than [`KEPT_BYTES`] is kept as its beginning, with
+//! its full length.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -12,6 +14,9 @@ use serde_json::json;
 use custodian_store::{Reject, Store};
 
 use crate::{ImportError, SourceFile};
+
+/// How much of a rejected line is kept (in the rejects file and the store).
+pub const KEPT_BYTES: usize = 64 << 10;
 
 /// A rejected line as the summary lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,10 +55,32 @@ impl RejectSink {
                 path: self.path.clone(),
                 source,
             };
-            if let Some(parent) = self.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(err)?;
+            // Rejected lines hold people's records: readable by the owner
+            // only (0600; a new folder 0700).
+            let mut dir = std::fs::DirBuilder::new();
+            dir.recursive(true);
+            let mut opts = std::fs::OpenOptions::new();
+            opts.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+                dir.mode(0o700);
+                opts.mode(0o600);
             }
-            let f = File::create(&self.path).map_err(err)?;
+            if let Some(parent) = self
+                .path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+            {
+                dir.create(parent).map_err(err)?;
+            }
+            let f = opts.open(&self.path).map_err(err)?;
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                f.set_permissions(std::fs::Permissions::from_mode(0o600))
+                    .map_err(err)?;
+            }
             // Report where it is from anywhere, not relative to our folder.
             if let Ok(abs) = std::fs::canonicalize(&self.path) {
                 self.path = abs;
@@ -75,7 +102,24 @@ impl RejectSink {
         raw: Vec<u8>,
         truncated_from: Option<u64>,
     ) -> Result<(), ImportError> {
-        tracing::debug!(file = %src.name, line, %reason, "rejected");
+        tracing::debug!(file = %src.name, line, "rejected");
+        // An over-long line is kept as its first KEPT_BYTES (whatever it
+        // was cut from by the reader): the reason and the length say the
+        // rest, and a flood of huge lines does not fill the disk twice.
+        let mut raw = raw;
+        let mut truncated_from = truncated_from;
+        if raw.len() > KEPT_BYTES {
+            truncated_from.get_or_insert(raw.len() as u64);
+            let mut cut = KEPT_BYTES;
+            // On a character boundary when the line is text.
+            if std::str::from_utf8(&raw).is_ok() {
+                while cut > 0 && (raw[cut] & 0xC0) == 0x80 {
+                    cut -= 1;
+                }
+            }
+            raw.truncate(cut);
+            raw.shrink_to_fit();
+        }
         let mut rec = json!({
             "file": src.name,
             "path": src.path.display().to_string(),

@@ -255,6 +255,13 @@ impl SqliteStore {
             && opts.get_filename() != std::path::Path::new(":memory:")
             && !url.contains("mode=memory"))
         .then(|| opts.get_filename().to_path_buf());
+        // A new store is created readable by its owner only (0600, in a
+        // 0700 folder if the folder is new); SQLite gives its WAL and
+        // shared-memory files the mode of the database file.
+        if let Some(f) = file.as_ref().filter(|f| !f.exists()) {
+            create_private(f)
+                .map_err(|e| unreachable(format!("cannot create {}: {e}", f.display())))?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
@@ -1715,4 +1722,30 @@ fn account_from_row(r: &SqliteRow) -> Result<Account> {
         password_hash: r.try_get("password_hash").map_err(be)?,
         disabled: r.try_get("disabled").map_err(be)?,
     })
+}
+
+/// Creates an empty file (an empty SQLite database) only its owner may
+/// read or write, and its folder (0700) if missing.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut dir = std::fs::DirBuilder::new();
+    dir.recursive(true);
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        dir.mode(0o700);
+        opts.mode(0o600);
+    }
+    if let Some(parent) = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+    {
+        dir.create(parent)?;
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }

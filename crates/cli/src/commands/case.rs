@@ -210,8 +210,7 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
         }
         Cmd::Export { case, out } => {
             let e = cases::export(store, &ledger, now, &case).await?;
-            std::fs::write(&out, &e.zip)
-                .with_context(|| format!("cannot write {}", out.display()))?;
+            super::write_private(&out, &e.zip)?;
             println!(
                 "wrote {} ({} records with inclusion proofs, {} documents' secrecy records, report in HTML and PDF)",
                 out.display(),

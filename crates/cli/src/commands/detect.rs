@@ -82,7 +82,7 @@ pub struct FolderOptions {
 fn write_scores(path: &Option<PathBuf>, engine: &Engine) -> Result<()> {
     let Some(path) = path else { return Ok(()) };
     let mut out = BufWriter::new(
-        File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+        super::open_private(path).with_context(|| format!("cannot write {}", path.display()))?,
     );
     for (user, score) in engine.max_scores() {
         serde_json::to_writer(
@@ -786,7 +786,8 @@ pub fn write_alerts(path: &Path, alerts: &[Alert]) -> Result<()> {
         Box::new(std::io::stdout().lock())
     } else {
         Box::new(BufWriter::new(
-            File::create(path).with_context(|| format!("cannot write {}", path.display()))?,
+            super::open_private(path)
+                .with_context(|| format!("cannot write {}", path.display()))?,
         ))
     };
     for a in alerts {

@@ -38,6 +38,25 @@ pub fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> 
     opts.open(path)
 }
 
+/// Opens `path` for writing (created or truncated) so that only its owner
+/// can read it (0600, also when it existed with a wider mode).
+pub fn open_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let f = opts.open(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(f)
+}
+
 /// Writes `bytes` to a file only its owner can read, replacing any file
 /// there (so an earlier file's wider mode does not survive).
 pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {

@@ -600,3 +600,27 @@ fn broker_issues_and_traces_pdf_copies() {
     assert!(t["exact"].is_null(), "{t}");
     crate::support::ok(run(&["ledger", "verify"]));
 }
+
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = seeded(tmp.path());
+    for args in [&["people", "list"][..], &["status"][..]] {
+        let mut child = custodian(tmp.path(), &store)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away before the command writes.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            out.status.success() || out.status.code() == Some(141),
+            "{args:?}: {}: {err}",
+            out.status
+        );
+    }
+}

@@ -242,3 +242,65 @@ fn kill_9_during_import_then_reimport_equals_a_clean_import() {
         cleanup(&store);
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn the_store_and_rejects_are_private_implausible_counts_and_huge_lines_are_bounded() {
+    use std::io::Write as _;
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = simulate(tmp.path(), "co", 40, 10, 5, &[]);
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("events.jsonl"))
+            .unwrap();
+        writeln!(
+            f,
+            r#"{{"id":"huge-usb","ts":"2025-04-02T10:00:00+09:00","user":"E10001","action":"usb.write","bytes":9223372036854775808,"files":1}}"#
+        )
+        .unwrap();
+        // Three MiB on one line.
+        writeln!(f, "{{\"id\":\"long\",\"x\":\"{}\"}}", "a".repeat(3 << 20)).unwrap();
+    }
+    let db = tmp.path().join("new-folder").join("store.db");
+    let store = format!("sqlite://{}", db.display());
+    let rejects = tmp.path().join("rej").join("r.jsonl");
+    let s = json(
+        custodian(tmp.path(), &store)
+            .args(["import", "--json", "--rejects"])
+            .arg(&rejects)
+            .arg(&data)
+            .output()
+            .unwrap(),
+    );
+    let reasons: Vec<String> = s["rejected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("bytes") && r.contains("not plausible")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("exceeds the limit")),
+        "{reasons:?}"
+    );
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&db), 0o600, "the store");
+    assert_eq!(mode(db.parent().unwrap()), 0o700, "the store's new folder");
+    for side in ["store.db-wal", "store.db-shm"] {
+        let p = db.parent().unwrap().join(side);
+        if p.exists() {
+            assert_eq!(mode(&p), 0o600, "{side}");
+        }
+    }
+    assert_eq!(mode(&rejects), 0o600, "the rejects file");
+    // The 3 MiB line is kept as its beginning, not in full.
+    let size = std::fs::metadata(&rejects).unwrap().len();
+    assert!(size < 512 << 10, "rejects file of {size} bytes");
+}

@@ -90,6 +90,46 @@ const EVENT_STRING_FIELDS: [&str; 11] = [
 ];
 const EVENT_COUNT_FIELDS: [&str; 5] = ["bytes", "pages", "files", "attachments", "recipients"];
 
+/// The largest plausible value of each count field of one event: 16 TiB,
+/// a million pages, ten million files, ten thousand attachments, a
+/// hundred thousand recipients. A larger value is no measurement (a
+/// collector's overflow, a forged line): the line is rejected, naming the
+/// field, rather than making someone "copy 9 billion GB".
+pub const COUNT_LIMITS: [(&str, u64); 5] = [
+    ("bytes", 1 << 44),
+    ("pages", 1_000_000),
+    ("files", 10_000_000),
+    ("attachments", 10_000),
+    ("recipients", 100_000),
+];
+
+/// The plausibility limit of a count field (see [`COUNT_LIMITS`]).
+pub fn count_limit(field: &str) -> u64 {
+    COUNT_LIMITS
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map_or(u64::MAX, |(_, n)| *n)
+}
+
+fn check_counts(w: &EventWire<'_>) -> Result<(), RecordError> {
+    for (field, v) in [
+        ("bytes", w.bytes),
+        ("pages", w.pages),
+        ("files", w.files),
+        ("attachments", w.attachments),
+        ("recipients", w.recipients),
+    ] {
+        let limit = count_limit(field);
+        if let Some(n) = v.filter(|&n| n > limit) {
+            return Err(RecordError::field(
+                field,
+                format!("{n} is not plausible for one event (at most {limit})"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn require<'a>(v: &'a Option<Cow<'a, str>>, field: &'static str) -> Result<&'a str, RecordError> {
     match v.as_deref() {
         Some(s) if !s.trim().is_empty() => Ok(s),
@@ -253,6 +293,7 @@ fn event_from_wire(
 ) -> Result<Event, RecordError> {
     let mut extra = extra;
     keep_unused_fields(&w, &mut extra);
+    check_counts(&w)?;
     let id = require(&w.id, "id")?;
     if id.len() > MAX_ID_LEN {
         return Err(RecordError::field(
@@ -552,6 +593,20 @@ pub fn parse_contact(line: &[u8]) -> Result<ContactReport, RecordError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn implausible_counts_are_rejected_naming_the_field() {
+        let line = r#"{"id":"x","ts":"2024-04-01T09:00:00Z","user":"E1","action":"usb.write","bytes":9223372036854775808,"files":1}"#;
+        let e = parse_event(line.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("bytes") && e.contains("not plausible"), "{e}");
+        let line = r#"{"id":"x","ts":"2024-04-01T09:00:00Z","user":"E1","action":"doc.print","doc":"D1","pages":1000001}"#;
+        let e = parse_event(line.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("pages"), "{e}");
+        // At the limit is still a measurement.
+        let line = r#"{"id":"x","ts":"2024-04-01T09:00:00Z","user":"E1","action":"doc.print","doc":"D1","pages":1000000}"#;
+        assert!(parse_event(line.as_bytes()).is_ok());
+    }
+
     use super::*;
 
     fn reason(line: &str) -> String {
