@@ -184,17 +184,16 @@ fn scan(line: &str) -> Option<Raw<'_>> {
     }
     ws(&mut i);
     // An implausible count is the ordinary parser's to reject, naming it.
-    use custodian_core::interchange::count_limit;
-    for (field, v) in [
-        ("bytes", raw.bytes),
-        ("pages", raw.pages),
-        ("files", raw.files),
-        ("attachments", raw.attachments),
-        ("recipients", raw.recipients),
-    ] {
-        if v.is_some_and(|n| n > count_limit(field)) {
-            return None;
-        }
+    if custodian_core::interchange::implausible_count([
+        raw.bytes,
+        raw.pages,
+        raw.files,
+        raw.attachments,
+        raw.recipients,
+    ])
+    .is_some()
+    {
+        return None;
     }
     (i == b.len()).then_some(raw)
 }

@@ -103,31 +103,23 @@ pub const COUNT_LIMITS: [(&str, u64); 5] = [
     ("recipients", 100_000),
 ];
 
-/// The plausibility limit of a count field (see [`COUNT_LIMITS`]).
-pub fn count_limit(field: &str) -> u64 {
+/// The first of an event's counts, given in the order of
+/// [`COUNT_LIMITS`], that is above its limit: (field, value, limit).
+pub fn implausible_count(counts: [Option<u64>; 5]) -> Option<(&'static str, u64, u64)> {
     COUNT_LIMITS
         .iter()
-        .find(|(f, _)| *f == field)
-        .map_or(u64::MAX, |(_, n)| *n)
+        .zip(counts)
+        .find_map(|(&(field, limit), v)| v.filter(|&n| n > limit).map(|n| (field, n, limit)))
 }
 
 fn check_counts(w: &EventWire<'_>) -> Result<(), RecordError> {
-    for (field, v) in [
-        ("bytes", w.bytes),
-        ("pages", w.pages),
-        ("files", w.files),
-        ("attachments", w.attachments),
-        ("recipients", w.recipients),
-    ] {
-        let limit = count_limit(field);
-        if let Some(n) = v.filter(|&n| n > limit) {
-            return Err(RecordError::field(
-                field,
-                format!("{n} is not plausible for one event (at most {limit})"),
-            ));
-        }
+    match implausible_count([w.bytes, w.pages, w.files, w.attachments, w.recipients]) {
+        Some((field, n, limit)) => Err(RecordError::field(
+            field,
+            format!("{n} is not plausible for one event (at most {limit})"),
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 fn require<'a>(v: &'a Option<Cow<'a, str>>, field: &'static str) -> Result<&'a str, RecordError> {

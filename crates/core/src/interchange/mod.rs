@@ -14,7 +14,7 @@ use std::fmt;
 
 pub use csv_records::{Columns, CsvItem, CsvRecord, CsvRecords, HeaderError};
 pub use json::{
-    count_limit, parse_contact, parse_date, parse_event, parse_hr, parse_ts, COUNT_LIMITS,
+    implausible_count, parse_contact, parse_date, parse_event, parse_hr, parse_ts, COUNT_LIMITS,
     EVENT_FIELDS, MAX_ID_LEN,
 };
 pub use lines::{Line, LineReader};
