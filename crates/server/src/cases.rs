@@ -615,9 +615,28 @@ pub fn verify_bundle<R: std::io::Read + std::io::Seek>(
     bundle: R,
     key: Option<&str>,
 ) -> Result<Value> {
+    let mut bundle = bundle;
+    // Every entry as the file really lists it: the zip crate shows one of
+    // two entries with the same name, and other tools may show the other.
+    let listed_names =
+        crate::zip_entries::names(&mut bundle, MAX_FILES).map_err(CaseError::Invalid)?;
+    let mut seen = BTreeSet::new();
+    for n in &listed_names {
+        if !seen.insert(n.as_str()) {
+            bail!("{n} appears twice in the bundle");
+        }
+    }
+    bundle.seek(std::io::SeekFrom::Start(0))?;
     let mut zip = zip::ZipArchive::new(bundle).context("not a zip file")?;
     if zip.len() > MAX_FILES {
         bail!("the bundle has {} files, more than {MAX_FILES}", zip.len());
+    }
+    if zip.len() != listed_names.len() {
+        bail!(
+            "the bundle lists {} entries but {} can be read",
+            listed_names.len(),
+            zip.len()
+        );
     }
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let mut total = 0u64;

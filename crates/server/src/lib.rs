@@ -43,6 +43,7 @@ pub mod exposure;
 pub mod people;
 pub mod pseudonyms;
 pub mod throttle;
+mod zip_entries;
 
 /// The roles of DESIGN.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -795,6 +795,34 @@ async fn a_case_over_the_api_exports_a_bundle_that_verifies() {
     assert_eq!(report["verified"], true, "{report}");
     assert_eq!(report["by_kind"]["alert"], 1, "{report}");
     assert_eq!(report["by_kind"]["custody"], 3, "{report}");
+    // A forged report.html placed before the genuine one is refused.
+    let forged = {
+        use std::io::{Read, Write};
+        let mut src = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).unwrap();
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        out.start_file("xeport.html", opts).unwrap();
+        out.write_all(b"<p>nothing happened</p>").unwrap();
+        for i in 0..src.len() {
+            let mut e = src.by_index(i).unwrap();
+            let name = e.name().to_string();
+            let mut b = Vec::new();
+            e.read_to_end(&mut b).unwrap();
+            out.start_file(name, opts).unwrap();
+            out.write_all(&b).unwrap();
+        }
+        let mut z = out.finish().unwrap().into_inner();
+        // Renamed in place (same length), in its local header and the
+        // directory: two entries called report.html.
+        while let Some(at) = z.windows(11).position(|w| w == b"xeport.html") {
+            z[at..at + 11].copy_from_slice(b"report.html");
+        }
+        z
+    };
+    let err = custodian_server::cases::verify_bundle(std::io::Cursor::new(forged), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("report.html appears twice"), "{err}");
 }
 
 #[tokio::test]
