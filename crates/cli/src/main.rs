@@ -217,7 +217,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Alerts(args) => commands::case::alerts(store.as_ref(), args).await?,
         Command::Contacts(args) => commands::contacts::run(store.as_ref(), args).await?,
         Command::Account(cmd) => commands::serve::account(store.as_ref(), cmd).await?,
-        Command::Token(cmd) => commands::serve::token(store.as_ref(), cmd).await?,
+        Command::Token(cmd) => commands::serve::token(&settings, store.as_ref(), cmd).await?,
         Command::Check(args) => commands::check::run(store.as_ref(), args).await?,
         Command::Status(args) => commands::status::run(&settings, store.as_ref(), args).await?,
         Command::Detect(args) => {

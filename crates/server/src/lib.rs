@@ -43,6 +43,7 @@ pub mod exposure;
 pub mod people;
 pub mod pseudonyms;
 pub mod throttle;
+pub mod tokens;
 mod zip_entries;
 
 /// The roles of DESIGN.md.
@@ -203,6 +204,18 @@ pub const ROUTES: &[Route] = &[
         path: "/api/people",
         access: Access::Roles(&[Role::Admin]),
         summary: "the directory",
+    },
+    Route {
+        method: "GET",
+        path: "/api/tokens",
+        access: Access::Roles(&[Role::Admin]),
+        summary: "API tokens: name, role, created, revoked (never the token)",
+    },
+    Route {
+        method: "POST",
+        path: "/api/tokens/{token}/revoke",
+        access: Access::Roles(&[Role::Admin]),
+        summary: "revoke an API token by name, effective at once (ledgered)",
     },
     Route {
         method: "GET",
@@ -559,6 +572,8 @@ async fn from_token(
     let auth = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = auth.strip_prefix("Bearer ")?.trim();
     Some(match state.store.api_token(&token_sha256(token)).await {
+        // Revoked: refused from that moment on.
+        Ok(Some(t)) if t.revoked_at.is_some() => Err(StatusCode::UNAUTHORIZED),
         Ok(Some(t)) => match Role::parse(&t.role) {
             Some(role) => Ok(Principal {
                 name: format!("token:{}", t.name),
@@ -709,6 +724,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/ledger/proofs/{kind}/{record}", get(ledger_proof))
         .route("/api/ledger/verify", post(ledger_verify))
         .route("/api/people", get(people))
+        .route("/api/tokens", get(list_tokens))
+        .route("/api/tokens/{token}/revoke", post(revoke_token))
         .route("/api/register", get(register))
         .route("/api/register/exposure", get(register_exposure))
         .route("/api/cases", get(list_cases).post(open_case))
@@ -1445,6 +1462,40 @@ async fn people(State(state): State<Arc<AppState>>) -> Response {
                 .collect::<Vec<_>>(),
         )
         .into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn list_tokens(State(state): State<Arc<AppState>>) -> Response {
+    match tokens::list(state.store.as_ref()).await {
+        Ok(v) => Json(v).into_response(),
+        Err(e) => internal(e),
+    }
+}
+
+async fn revoke_token(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    axum::extract::Path(token): axum::extract::Path<String>,
+) -> Response {
+    match tokens::revoke(
+        state.store.as_ref(),
+        &state.ledger,
+        now_of(&state),
+        &token,
+        &p.name,
+    )
+    .await
+    {
+        Ok(r) => (
+            StatusCode::CREATED,
+            Json(json!({"token": token, "revoked": true, "record": r.id})),
+        )
+            .into_response(),
+        Err(e @ tokens::TokenError::NotFound(_)) => problem(StatusCode::NOT_FOUND, &e.to_string()),
+        Err(e @ tokens::TokenError::AlreadyRevoked(_)) => {
+            problem(StatusCode::CONFLICT, &e.to_string())
+        }
         Err(e) => internal(e),
     }
 }

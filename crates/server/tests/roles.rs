@@ -49,15 +49,21 @@ async fn world() -> World {
             .await
             .unwrap();
     }
-    store
-        .put_api_token(&ApiToken {
-            token_sha256: token_sha256("cst_analyst_machine"),
-            name: "siem".into(),
-            role: "analyst".into(),
-            created_at: "2026-11-26T00:00:00+09:00".into(),
-        })
-        .await
-        .unwrap();
+    for (token, name, role) in [
+        ("cst_analyst_machine", "siem", "analyst"),
+        ("cst_spare", "spare", "admin"),
+    ] {
+        store
+            .put_api_token(&ApiToken {
+                token_sha256: token_sha256(token),
+                name: name.into(),
+                role: role.into(),
+                created_at: "2026-11-26T00:00:00+09:00".into(),
+                revoked_at: None,
+            })
+            .await
+            .unwrap();
+    }
     let now = Arc::new(AtomicI64::new(1_790_000_000));
     let clock_now = now.clone();
     let ledger = LedgerContext {
@@ -279,6 +285,7 @@ fn expected(route: &custodian_server::Route, who: Option<Role>) -> StatusCode {
                         | "/api/cases"
                         | "/api/cases/{case}/actions"
                         | "/api/alerts/{alert}/ack"
+                        | "/api/tokens/{token}/revoke"
                 )
             ) {
                 StatusCode::CREATED
@@ -305,6 +312,7 @@ async fn every_role_against_every_route() {
             .replace("{alert}", "A-1")
             .replace("{person}", &w.person)
             .replace("{kind}", "alert")
+            .replace("{token}", "spare")
             .replace("{record}", "A-1");
         let path = path.as_str();
         let body = |role: Option<Role>| match route.path {
@@ -1184,4 +1192,38 @@ async fn a_stranger_cannot_lock_the_analyst_out() {
         login_from(&w, "198.51.100.1:1000", "analyst", "pw-analyst").await,
         StatusCode::TOO_MANY_REQUESTS
     );
+}
+
+#[tokio::test]
+async fn a_revoked_token_is_refused_at_once_and_the_revocation_is_ledgered() {
+    let w = world().await;
+    let spare = [("authorization", "Bearer cst_spare")];
+    let (s, v, _) = call(&w, "GET", "/api/tokens", &spare, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v.as_array().unwrap().len(), 2, "{v}");
+    assert!(!v.to_string().contains("cst_"), "{v}");
+    let (admin, csrf) = login(&w, Role::Admin).await;
+    let h = [("cookie", admin.as_str()), ("x-csrf-token", csrf.as_str())];
+    let before = w.store.ledger_record_count("custody").await.unwrap();
+    let (s, v, _) = call(&w, "POST", "/api/tokens/spare/revoke", &h, None).await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(
+        w.store.ledger_record_count("custody").await.unwrap(),
+        before + 1
+    );
+    // The very next request with it is refused.
+    let (s, _, _) = call(&w, "GET", "/api/tokens", &spare, None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    let (s, _, _) = call(&w, "POST", "/api/tokens/spare/revoke", &h, None).await;
+    assert_eq!(s, StatusCode::CONFLICT);
+    let (s, _, _) = call(&w, "POST", "/api/tokens/nope/revoke", &h, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, v, _) = call(&w, "GET", "/api/tokens", &h, None).await;
+    let spare = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "spare")
+        .unwrap();
+    assert!(spare["revoked_at"].is_string(), "{v}");
 }

@@ -346,15 +346,27 @@ impl Store for PgStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(be)?;
-        row.map(|r| {
-            Ok(ApiToken {
-                token_sha256: r.try_get("token_sha256").map_err(be)?,
-                name: r.try_get("name").map_err(be)?,
-                role: r.try_get("role").map_err(be)?,
-                created_at: r.try_get("created_at").map_err(be)?,
-            })
-        })
-        .transpose()
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
+        let rows = sqlx::query("SELECT * FROM api_tokens ORDER BY name")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(be)?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn revoke_api_token(&self, name: &str, at: &str) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
+        )
+        .bind(at)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(be)?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn content_keys(&self) -> Result<Vec<(String, String)>> {
@@ -1375,6 +1387,16 @@ fn account_from_row(r: &PgRow) -> Result<Account> {
         user_id: r.try_get("user_id").map_err(be)?,
         password_hash: r.try_get("password_hash").map_err(be)?,
         disabled: r.try_get("disabled").map_err(be)?,
+    })
+}
+
+fn token_from_row(r: &sqlx::postgres::PgRow) -> Result<ApiToken> {
+    Ok(ApiToken {
+        token_sha256: r.try_get("token_sha256").map_err(be)?,
+        name: r.try_get("name").map_err(be)?,
+        role: r.try_get("role").map_err(be)?,
+        created_at: r.try_get("created_at").map_err(be)?,
+        revoked_at: r.try_get("revoked_at").map_err(be)?,
     })
 }
 

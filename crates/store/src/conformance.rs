@@ -660,6 +660,7 @@ pub async fn accounts_and_tokens(store: &dyn Store) {
         name: "siem".into(),
         role: "analyst".into(),
         created_at: "2026-11-26T00:00:00+09:00".into(),
+        revoked_at: None,
     };
     store.put_api_token(&t).await.unwrap();
     assert_eq!(
@@ -675,6 +676,16 @@ pub async fn accounts_and_tokens(store: &dyn Store) {
         store.put_api_token(&dup).await.is_err(),
         "token names are unique"
     );
+    // Revocation: once, kept in the list, seen by the next lookup.
+    let at = "2026-11-27T09:00:00+09:00";
+    assert!(store.revoke_api_token("siem", at).await.unwrap());
+    assert!(!store.revoke_api_token("siem", at).await.unwrap());
+    assert!(!store.revoke_api_token("nobody", at).await.unwrap());
+    let got = store.api_token(&"ab".repeat(32)).await.unwrap().unwrap();
+    assert_eq!(got.revoked_at.as_deref(), Some(at));
+    let all = store.api_tokens().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].name, "siem");
 }
 
 #[macro_export]

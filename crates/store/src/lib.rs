@@ -125,6 +125,8 @@ pub struct ApiToken {
     pub name: String,
     pub role: String,
     pub created_at: String,
+    /// When it was revoked (RFC 3339); a revoked token is refused.
+    pub revoked_at: Option<String>,
 }
 
 /// A register entry's content, encrypted (see `custodian-broker`): the
@@ -400,6 +402,11 @@ pub trait Store: Send + Sync {
     /// Adds an API token (names are unique).
     async fn put_api_token(&self, token: &ApiToken) -> Result<()>;
     async fn api_token(&self, token_sha256: &str) -> Result<Option<ApiToken>>;
+    /// Every token, revoked ones too, by name.
+    async fn api_tokens(&self) -> Result<Vec<ApiToken>>;
+    /// Marks the token called `name` revoked at `at` (RFC 3339); false when
+    /// there is no such token or it was revoked already.
+    async fn revoke_api_token(&self, name: &str, at: &str) -> Result<bool>;
 
     /// Inserts broker records whose id is new; ledgered.
     async fn insert_custody(

@@ -64,6 +64,14 @@ pub enum TokenCmd {
         #[arg(long, value_parser = ["employee", "owner", "analyst", "auditor", "admin"])]
         role: String,
     },
+    /// List the API tokens (names, roles, dates; never the tokens).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an API token by name: refused from the next request on;
+    /// ledgered.
+    Revoke { name: String },
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -244,8 +252,44 @@ pub async fn account(store: &dyn Store, cmd: AccountCmd) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn token(store: &dyn Store, cmd: TokenCmd) -> Result<ExitCode> {
-    let TokenCmd::Create { name, role } = cmd;
+pub async fn token(settings: &Settings, store: &dyn Store, cmd: TokenCmd) -> Result<ExitCode> {
+    let (name, role) = match cmd {
+        TokenCmd::Create { name, role } => (name, role),
+        TokenCmd::List { json } => {
+            let list = custodian_server::tokens::list(store).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for t in &list {
+                    println!(
+                        "{:<24} {:<9} created {}{}",
+                        t["name"].as_str().unwrap_or(""),
+                        t["role"].as_str().unwrap_or(""),
+                        t["created_at"].as_str().unwrap_or(""),
+                        t["revoked_at"]
+                            .as_str()
+                            .map(|r| format!(", revoked {r}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        TokenCmd::Revoke { name } => {
+            let ledger = super::ledger::context(settings)?;
+            let by = std::env::var("USER").unwrap_or_else(|_| "cli".into());
+            let r = custodian_server::tokens::revoke(
+                store,
+                &ledger,
+                crate::clock::now(),
+                &name,
+                &format!("cli:{by}"),
+            )
+            .await?;
+            println!("revoked the API token '{name}' (ledgered as {})", r.id);
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     if Role::parse(&role).is_none() {
         bail!("unknown role {role}");
     }
@@ -260,6 +304,7 @@ pub async fn token(store: &dyn Store, cmd: TokenCmd) -> Result<ExitCode> {
             name: name.clone(),
             role: role.clone(),
             created_at: crate::clock::now().to_rfc3339(),
+            revoked_at: None,
         })
         .await
         .with_context(|| format!("cannot create the token '{name}' (names are unique)"))?;

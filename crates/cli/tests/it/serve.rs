@@ -223,4 +223,28 @@ fn serve_logs_in_enforces_roles_and_takes_tokens() {
     let (s, _, b) = http(port, "GET", "/api/openapi.json", &[], "");
     assert_eq!(s, 200);
     assert!(b.contains("/api/contact-reports"));
+    // Revoked from the command line while the server runs: refused at once.
+    let list = ok(custodian(tmp.path(), &store)
+        .args(["token", "list"])
+        .output()
+        .unwrap());
+    assert!(list.contains("siem") && !list.contains("cst_"), "{list}");
+    ok(custodian(tmp.path(), &store)
+        .args(["token", "revoke", "siem"])
+        .output()
+        .unwrap());
+    let (s, _, b) = http(
+        port,
+        "GET",
+        "/api/ledger/status",
+        &[("Authorization", &bearer)],
+        "",
+    );
+    assert_eq!(s, 401, "a revoked token: {b}");
+    let again = custodian(tmp.path(), &store)
+        .args(["token", "revoke", "siem"])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("revoked already"));
 }

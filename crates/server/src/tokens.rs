@@ -1,0 +1,68 @@
+//! API tokens: listing and revoking them.
+//!
+//! Rules:
+//! * Revocation is effective at once: every request with a token reads the
+//!   token from the store, and a revoked one is refused (401).
+//! * A revoked token stays listed, with when it ended; it cannot be revoked
+//!   twice, and its name is not reused.
+//! * Every revocation is a ledgered custody record of kind
+//!   `token_revoked` (who, which token, its role, when), so an auditor can
+//!   show when a leaked credential stopped working.
+//! * Listing shows names, roles and dates, never the token or its hash.
+
+use chrono::{DateTime, FixedOffset};
+use serde_json::{json, Value};
+
+use custodian_store::{CustodyRecord, LedgerContext, Store};
+
+/// Why a revocation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("no API token is called '{0}'")]
+    NotFound(String),
+    #[error("the API token '{0}' was revoked already")]
+    AlreadyRevoked(String),
+    #[error(transparent)]
+    Store(#[from] custodian_store::StoreError),
+}
+
+/// Every token as listed to an administrator.
+pub async fn list(store: &dyn Store) -> Result<Vec<Value>, TokenError> {
+    Ok(store
+        .api_tokens()
+        .await?
+        .into_iter()
+        .map(|t| {
+            json!({"name": t.name, "role": t.role, "created_at": t.created_at,
+                   "revoked_at": t.revoked_at})
+        })
+        .collect())
+}
+
+/// Revokes the token called `name`, by `by`, at `at`; ledgered.
+pub async fn revoke(
+    store: &dyn Store,
+    ledger: &LedgerContext,
+    at: DateTime<FixedOffset>,
+    name: &str,
+    by: &str,
+) -> Result<CustodyRecord, TokenError> {
+    let Some(token) = store
+        .api_tokens()
+        .await?
+        .into_iter()
+        .find(|t| t.name == name)
+    else {
+        return Err(TokenError::NotFound(name.to_string()));
+    };
+    if !store.revoke_api_token(name, &at.to_rfc3339()).await? {
+        return Err(TokenError::AlreadyRevoked(name.to_string()));
+    }
+    let body = json!({"type": "token_revoked", "token": name, "role": token.role,
+                      "by": by, "at": at.to_rfc3339()});
+    let r = CustodyRecord::new("token_revoked", None, "", at, &body);
+    store
+        .insert_custody(std::slice::from_ref(&r), ledger)
+        .await?;
+    Ok(r)
+}
