@@ -251,7 +251,9 @@ pub async fn existing(
 ) -> Result<(Vec<(CustodyRecord, Value)>, Value)> {
     let a = actions(store, case).await?;
     if a.is_empty() {
-        bail!("no case '{case}' (custodian case list)");
+        return Err(CaseError::NotFound(format!(
+            "no case '{case}' (custodian case list)"
+        )));
     }
     let st = state(&a);
     Ok((a, st))

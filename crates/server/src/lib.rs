@@ -705,6 +705,41 @@ fn count(state: &AppState, _path: &str, resp: Response) -> Response {
     resp
 }
 
+/// Every error in one shape, `{"status", "error"}`: the rejections axum
+/// writes itself (a body over its limit, a path that is not UTF-8, a form
+/// that does not parse) and the console's plain-text refusals are rewritten
+/// here, keeping their status and their text (at most 300 characters).
+async fn error_shape(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let plain = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|t| t.starts_with("text/plain"));
+    if !plain {
+        return resp;
+    }
+    let retry = resp.headers().get(header::RETRY_AFTER).cloned();
+    let text = match axum::body::to_bytes(resp.into_body(), 64 << 10).await {
+        Ok(b) => String::from_utf8_lossy(&b).chars().take(300).collect::<String>(),
+        Err(_) => String::new(),
+    };
+    let text = if text.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_lowercase()
+    } else {
+        text.trim().to_string()
+    };
+    let mut out = problem(status, &text);
+    if let Some(r) = retry {
+        out.headers_mut().insert(header::RETRY_AFTER, r);
+    }
+    out
+}
+
 /// The router with every route of [`ROUTES`].
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
@@ -718,7 +753,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/alerts/{alert}/ack", post(ack_alert))
         .route("/api/contacts/groups", get(contact_groups))
         .route("/api/contact-reports", post(file_contact_report))
-        .route("/api/events", post(ingest_events))
+        .route(
+            "/api/events",
+            post(ingest_events).layer(axum::extract::DefaultBodyLimit::max(MAX_BATCH_BYTES)),
+        )
         .route("/api/ledger/status", get(ledger_status))
         .route("/api/ledger/checkpoint", get(ledger_checkpoint))
         .route("/api/ledger/proofs/{kind}/{record}", get(ledger_proof))
@@ -758,6 +796,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/ui/register/exposure", get(console::exposure_page))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), enforce))
         .fallback(|| async { problem(StatusCode::NOT_FOUND, "no such route") })
+        .layer(axum::middleware::from_fn(error_shape))
         .with_state(state)
 }
 

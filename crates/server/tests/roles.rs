@@ -1227,3 +1227,40 @@ async fn a_revoked_token_is_refused_at_once_and_the_revocation_is_ledgered() {
         .unwrap();
     assert!(spare["revoked_at"].is_string(), "{v}");
 }
+
+#[tokio::test]
+async fn every_error_has_one_json_shape_and_a_documented_batch_fits() {
+    let w = world().await;
+    let admin = [("authorization", "Bearer cst_spare")];
+    // A documented batch of 20,000 lines (about 2.6 MB) is taken.
+    let mut batch = String::new();
+    for i in 0..20_000 {
+        batch.push_str(&format!(
+            r#"{{"id":"batch-{i:05}","ts":"2026-11-20T10:00:00+09:00","user":"E10001","action":"logon","host":"pc-10001","note":"{}"}}"#,
+            "x".repeat(40)
+        ));
+        batch.push('\n');
+    }
+    assert!(batch.len() > 2 << 20);
+    let (s, v, _) = call(&w, "POST", "/api/events", &admin, Some(Value::String(batch))).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["new"], 20_000);
+    // Beyond 16 MiB: 413, as JSON.
+    let big = "y".repeat((16 << 20) + 10);
+    let (s, v, _) = call(&w, "POST", "/api/events", &admin, Some(Value::String(big))).await;
+    assert_eq!(s, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(v["status"], 413, "{v}");
+    let (analyst, _) = login(&w, Role::Analyst).await;
+    let h = [("cookie", analyst.as_str())];
+    for (path, status) in [
+        ("/api/cases/CASE-nope", StatusCode::NOT_FOUND),
+        ("/api/cases/%FF%FE", StatusCode::BAD_REQUEST),
+        ("/ui/people/P-000000", StatusCode::NOT_FOUND),
+        ("/api/nowhere", StatusCode::NOT_FOUND),
+    ] {
+        let (s, v, _) = call(&w, "GET", path, &h, None).await;
+        assert_eq!(s, status, "{path}: {v}");
+        assert_eq!(v["status"], status.as_u16(), "{path}: {v}");
+        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{path}: {v}");
+    }
+}
