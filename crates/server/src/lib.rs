@@ -725,7 +725,10 @@ async fn error_shape(req: Request, next: Next) -> Response {
     }
     let retry = resp.headers().get(header::RETRY_AFTER).cloned();
     let text = match axum::body::to_bytes(resp.into_body(), 64 << 10).await {
-        Ok(b) => String::from_utf8_lossy(&b).chars().take(300).collect::<String>(),
+        Ok(b) => String::from_utf8_lossy(&b)
+            .chars()
+            .take(300)
+            .collect::<String>(),
         Err(_) => String::new(),
     };
     let text = if text.trim().is_empty() {

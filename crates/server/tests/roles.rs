@@ -1242,7 +1242,14 @@ async fn every_error_has_one_json_shape_and_a_documented_batch_fits() {
         batch.push('\n');
     }
     assert!(batch.len() > 2 << 20);
-    let (s, v, _) = call(&w, "POST", "/api/events", &admin, Some(Value::String(batch))).await;
+    let (s, v, _) = call(
+        &w,
+        "POST",
+        "/api/events",
+        &admin,
+        Some(Value::String(batch)),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["new"], 20_000);
     // Beyond 16 MiB: 413, as JSON.
@@ -1261,6 +1268,9 @@ async fn every_error_has_one_json_shape_and_a_documented_batch_fits() {
         let (s, v, _) = call(&w, "GET", path, &h, None).await;
         assert_eq!(s, status, "{path}: {v}");
         assert_eq!(v["status"], status.as_u16(), "{path}: {v}");
-        assert!(v["error"].as_str().is_some_and(|e| !e.is_empty()), "{path}: {v}");
+        assert!(
+            v["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{path}: {v}"
+        );
     }
 }

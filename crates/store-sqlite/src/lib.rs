@@ -264,6 +264,23 @@ impl SqliteStore {
         }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
+            // A connection that comes back still "in a transaction" is
+            // closed, not reused. SQLite rolls a transaction back by itself
+            // on some errors (SQLITE_FULL: a full disk), the driver's own
+            // ROLLBACK then fails, and its transaction count stays up: every
+            // later write on that connection would fail ("non-zero
+            // transaction depth") long after the disk was freed. A rollback
+            // merely queued is let through first (the ping follows it).
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    use sqlx::Connection as _;
+                    if !conn.is_in_transaction() {
+                        return Ok(true);
+                    }
+                    let _ = conn.ping().await;
+                    Ok(!conn.is_in_transaction())
+                })
+            })
             .connect_with(opts)
             .await
             .map_err(|e| unreachable(e.to_string()))?;
