@@ -40,6 +40,7 @@ use custodian_store::{LedgerContext, NewContact, Store};
 pub mod cases;
 pub mod console;
 pub mod exposure;
+pub mod listen;
 pub mod people;
 pub mod pseudonyms;
 pub mod throttle;
@@ -803,14 +804,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves until the task is dropped.
+/// Serves until the task is dropped, under the default [`listen::Limits`].
 pub async fn serve(state: Arc<AppState>, addr: SocketAddr) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .await
+    listen::serve(listener, app(state), listen::Limits::default()).await
 }
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
