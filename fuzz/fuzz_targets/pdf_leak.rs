@@ -12,6 +12,8 @@ fuzz_target!(|data: &[u8]| {
         max_pages: 64,
         max_ops_per_page: 100_000,
         max_time: std::time::Duration::from_secs(2),
+        max_stream_bytes: 4 << 20,
+        max_decoded_bytes: 16 << 20,
     };
     if let Ok(pdf) = Pdf::load(data, &limits) {
         let _ = pdf.token();

@@ -16,6 +16,7 @@
 //! Input PDFs are untrusted (a leak handed in for tracing): [`Limits`] bound
 //! the file size, pages, operations per page and the time spent.
 
+pub mod bounded;
 pub mod scan;
 pub mod text;
 pub mod typeset;
@@ -52,15 +53,23 @@ pub struct Limits {
     pub max_pages: usize,
     pub max_ops_per_page: usize,
     pub max_time: Duration,
+    /// Decoded bytes of one stream (a page's content, an object stream).
+    pub max_stream_bytes: usize,
+    /// Decoded bytes of all the streams decoded while loading.
+    pub max_decoded_bytes: usize,
 }
 
 impl Default for Limits {
+    /// 256 MiB files, 5,000 pages, 400,000 operations a page, 60 s;
+    /// 32 MiB a decoded stream, 192 MiB decoded in all (see [`bounded`]).
     fn default() -> Self {
         Limits {
             max_bytes: 256 << 20,
             max_pages: 5_000,
-            max_ops_per_page: 2_000_000,
+            max_ops_per_page: 400_000,
             max_time: Duration::from_secs(60),
+            max_stream_bytes: 32 << 20,
+            max_decoded_bytes: 192 << 20,
         }
     }
 }
@@ -84,6 +93,9 @@ impl Pdf {
         if !bytes.starts_with(b"%PDF-") {
             return Err(PdfError::Parse("it does not start with %PDF-".into()));
         }
+        // Compressed streams are checked against the budgets before lopdf
+        // inflates any of them.
+        bounded::prescan(bytes, limits)?;
         let doc = Document::load_mem(bytes).map_err(|e| PdfError::Parse(e.to_string()))?;
         if doc.is_encrypted() {
             return Err(PdfError::Parse("it is encrypted".into()));
@@ -99,11 +111,16 @@ impl Pdf {
         Ok(Pdf { doc, pages })
     }
 
-    fn ops(&self, page: ObjectId) -> Result<Vec<Operation>, PdfError> {
-        let bytes = self
-            .doc
-            .get_page_content(page)
-            .map_err(|e| PdfError::Parse(format!("page content: {e}")))?;
+    fn ops(&self, page: ObjectId, limits: &Limits) -> Result<Vec<Operation>, PdfError> {
+        let bytes = bounded::page_content(&self.doc, page, limits.max_stream_bytes)?;
+        // Refused before it is parsed into as many objects.
+        let rough = bounded::rough_operators(&bytes);
+        if rough > limits.max_ops_per_page {
+            return Err(PdfError::Limit(format!(
+                "a page has about {rough} operations, more than the {} allowed",
+                limits.max_ops_per_page
+            )));
+        }
         Content::decode(&bytes)
             .map(|c| c.operations)
             .map_err(|e| PdfError::Parse(format!("page content: {e}")))
@@ -121,7 +138,7 @@ impl Pdf {
                     n + 1
                 )));
             }
-            let ops = self.ops(p)?;
+            let ops = self.ops(p, limits)?;
             out.push(text::interpret(
                 &self.doc,
                 p,
@@ -229,7 +246,7 @@ pub fn issue(
     // Pages are independent: read them on every core, number the
     // positions in page order, then write them on every core.
     let read = parallel(pages.clone(), threads, |page| {
-        let ops = pdf.ops(page)?;
+        let ops = pdf.ops(page, limits)?;
         let seen = text::interpret(&pdf.doc, page, &ops, limits.max_ops_per_page)?;
         Ok((ops, seen))
     })?;

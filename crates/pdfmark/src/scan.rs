@@ -17,6 +17,8 @@ pub struct ImageLimits {
     pub max_bytes: usize,
     pub max_width: u32,
     pub max_height: u32,
+    /// Width × height, checked from the header before decoding.
+    pub max_pixels: u64,
     pub max_alloc: u64,
     pub ocr_time: Duration,
 }
@@ -25,9 +27,11 @@ impl Default for ImageLimits {
     fn default() -> Self {
         ImageLimits {
             max_bytes: 64 << 20,
-            max_width: 12_000,
-            max_height: 12_000,
-            max_alloc: 1 << 30,
+            max_width: 16_000,
+            max_height: 16_000,
+            // A 48-megapixel phone photo, or an A4 page at 1,000 dpi.
+            max_pixels: 50_000_000,
+            max_alloc: 256 << 20,
             ocr_time: Duration::from_secs(120),
         }
     }
@@ -47,9 +51,25 @@ pub fn load_gray(bytes: &[u8], limits: &ImageLimits) -> Result<image::GrayImage,
             limits.max_bytes
         )));
     }
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
-        .with_guessed_format()
+    let reader = || {
+        image::ImageReader::new(std::io::Cursor::new(bytes))
+            .with_guessed_format()
+            .map_err(|e| PdfError::Parse(format!("not an image: {e}")))
+    };
+    // The size from the header, before any pixel is decoded.
+    let (w, h) = reader()?
+        .into_dimensions()
         .map_err(|e| PdfError::Parse(format!("not an image: {e}")))?;
+    if w > limits.max_width
+        || h > limits.max_height
+        || u64::from(w) * u64::from(h) > limits.max_pixels
+    {
+        return Err(PdfError::Limit(format!(
+            "the image is {w} x {h} pixels, more than the {} x {} or {} pixels allowed",
+            limits.max_width, limits.max_height, limits.max_pixels
+        )));
+    }
+    let mut reader = reader()?;
     let mut l = image::Limits::default();
     l.max_image_width = Some(limits.max_width);
     l.max_image_height = Some(limits.max_height);

@@ -277,12 +277,8 @@ fn load_font(doc: &Document, d: &Dictionary) -> Font {
         .ok()
         .and_then(|o| doc.dereference(o).ok())
         .and_then(|(_, o)| o.as_stream().ok())
-        .and_then(|st| {
-            st.decompressed_content()
-                .ok()
-                .or_else(|| Some(st.content.clone()))
-        })
-        .filter(|b| b.len() <= 4 << 20)
+        // Decoded within 4 MiB (a bomb here is no map, not an allocation).
+        .and_then(|st| crate::bounded::decode(doc, st, 4 << 20).ok())
         .map(|b| ToUnicode::parse(&b));
     font
 }

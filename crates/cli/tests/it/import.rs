@@ -66,13 +66,25 @@ fn broken_lines_are_rejected_with_their_place_and_good_ones_kept() {
                 "{store}: no reason mentions {needle:?}: {reasons:#?}"
             );
         }
-        // The rejects file holds every rejected line in full.
+        // The rejects file holds every rejected line; an over-long one as
+        // its first 64 KiB, with its full length.
         let rejects_file = s["rejects_file"].as_str().unwrap();
         let kept = std::fs::read_to_string(rejects_file).unwrap();
         assert_eq!(kept.lines().count(), injected.bad.len());
+        let long: Vec<serde_json::Value> = kept
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| {
+                v["truncated_from_bytes"]
+                    .as_u64()
+                    .is_some_and(|n| n > 1_000_000)
+            })
+            .collect();
+        assert_eq!(long.len(), 1, "the 1 MB line is named with its length");
+        assert!(long[0]["text"].as_str().unwrap().len() <= 64 << 10);
         assert!(
-            kept.lines().any(|l| l.len() > 1_000_000),
-            "the 1 MB line is kept whole"
+            kept.lines().all(|l| l.len() < 200_000),
+            "no line kept whole past 64 KiB"
         );
         assert!(
             kept.contains("\"base64\""),
