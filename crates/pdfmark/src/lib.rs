@@ -17,6 +17,7 @@
 //! the file size, pages, operations per page and the time spent.
 
 pub mod bounded;
+pub mod markfont;
 pub mod scan;
 pub mod text;
 pub mod typeset;
@@ -264,6 +265,7 @@ pub fn issue(
         k += positions(std::slice::from_ref(seen)).len();
     }
     let total = pages.len();
+    let drawn = mark_glyphs(mark);
     let doc = &pdf.doc;
     let work: Vec<(usize, ObjectId, (Vec<Operation>, PageText))> = read
         .into_iter()
@@ -321,12 +323,18 @@ pub fn issue(
                 .map_err(|e| PdfError::Write(e.to_string()))?,
         );
         content.extend(b"\nQ\n");
-        content.extend(mark_ops(mark, media_box(doc, page), n + 1, total));
+        content.extend(mark_ops(
+            mark,
+            media_box(doc, page),
+            n + 1,
+            total,
+            drawn.as_ref(),
+        ));
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut z, &content).map_err(|e| PdfError::Write(e.to_string()))?;
         z.finish().map_err(|e| PdfError::Write(e.to_string()))
     })?;
-    let fonts = add_mark_fonts(&mut pdf.doc);
+    let fonts = add_mark_fonts(&mut pdf.doc, drawn.as_ref());
     for (&page, content) in pages.iter().zip(contents) {
         let stream = Stream::new(dictionary! { "Filter" => "FlateDecode" }, content);
         let id = pdf.doc.add_object(stream);
@@ -585,11 +593,67 @@ pub fn media_box(doc: &Document, page: ObjectId) -> (f32, f32, f32, f32) {
 
 const FONT_LATIN: &str = "CustodianMarkL";
 const FONT_CJK: &str = "CustodianMarkJ";
+const FONT_DRAWN: &str = "CustodianMarkG";
 
 /// Adds the mark's two fonts: Helvetica, and a Japanese Type0 font the
 /// reader's viewer supplies (Adobe-Japan1, UCS-2 encoded; every Japanese
 /// PDF viewer carries it, so nothing is embedded).
-fn add_mark_fonts(doc: &mut Document) -> (ObjectId, ObjectId) {
+/// The mark's own glyphs for its Japanese characters, if this machine has
+/// a Japanese font to draw them from (see [`markfont`]).
+pub(crate) fn mark_glyphs(mark: &Mark) -> Option<markfont::Glyphs> {
+    let mut texts: Vec<&str> = vec![&mark.banner, &mark.notice];
+    texts.extend(mark.lines.iter().map(String::as_str));
+    markfont::glyphs(&texts).filter(|g| !g.by_char.is_empty())
+}
+
+/// The mark's fonts: Helvetica, the viewer's Japanese font, and (when
+/// there are outlines) the mark's own Type 3 glyphs.
+pub(crate) struct MarkFonts {
+    pub latin: ObjectId,
+    pub cjk: ObjectId,
+    pub drawn: Option<ObjectId>,
+}
+
+fn add_mark_fonts(doc: &mut Document, drawn: Option<&markfont::Glyphs>) -> MarkFonts {
+    let (latin, cjk) = add_base_fonts(doc);
+    let drawn = drawn.map(|g| add_drawn_font(doc, g));
+    MarkFonts { latin, cjk, drawn }
+}
+
+/// The Type 3 font of the mark's glyphs: one-byte codes, glyph space of
+/// 1/1000 em, a ToUnicode map.
+fn add_drawn_font(doc: &mut Document, g: &markfont::Glyphs) -> ObjectId {
+    let mut procs = Dictionary::new();
+    let mut differences: Vec<Object> = Vec::new();
+    let last = g.by_char.values().map(|x| x.code).max().unwrap_or(1);
+    let mut widths = vec![Object::Integer(0); usize::from(last)];
+    let mut by_code: Vec<&markfont::Glyph> = g.by_char.values().collect();
+    by_code.sort_by_key(|x| x.code);
+    for gl in by_code {
+        let name = format!("g{}", gl.code);
+        let id = doc.add_object(Stream::new(Dictionary::new(), gl.program.clone()));
+        procs.set(name.as_bytes().to_vec(), Object::Reference(id));
+        differences.push(Object::Integer(i64::from(gl.code)));
+        differences.push(Object::Name(name.into_bytes()));
+        widths[usize::from(gl.code) - 1] = Object::Real(gl.advance);
+    }
+    let to_unicode = doc.add_object(Stream::new(Dictionary::new(), markfont::to_unicode(g)));
+    doc.add_object(dictionary! {
+        "Type" => "Font",
+        "Subtype" => "Type3",
+        "FontBBox" => vec![Object::Integer(-100), Object::Integer(-300), Object::Integer(1100), Object::Integer(1000)],
+        "FontMatrix" => vec![Object::Real(0.001), 0.into(), 0.into(), Object::Real(0.001), 0.into(), 0.into()],
+        "CharProcs" => Object::Dictionary(procs),
+        "Encoding" => dictionary! { "Type" => "Encoding", "Differences" => differences },
+        "FirstChar" => 1,
+        "LastChar" => i64::from(last),
+        "Widths" => widths,
+        "Resources" => Dictionary::new(),
+        "ToUnicode" => Object::Reference(to_unicode),
+    })
+}
+
+fn add_base_fonts(doc: &mut Document) -> (ObjectId, ObjectId) {
     let latin = doc.add_object(dictionary! {
         "Type" => "Font",
         "Subtype" => "Type1",
@@ -633,7 +697,7 @@ fn add_mark_fonts(doc: &mut Document) -> (ObjectId, ObjectId) {
 
 /// Gives the page its own resources holding the mark's fonts (inherited
 /// and shared resources are copied, never changed in place).
-fn set_page_fonts(doc: &mut Document, page: ObjectId, fonts: &(ObjectId, ObjectId)) {
+fn set_page_fonts(doc: &mut Document, page: ObjectId, fonts: &MarkFonts) {
     let mut resources = Dictionary::new();
     let mut id = page;
     for _ in 0..32 {
@@ -658,8 +722,11 @@ fn set_page_fonts(doc: &mut Document, page: ObjectId, fonts: &(ObjectId, ObjectI
         },
         Err(_) => Dictionary::new(),
     };
-    font_dict.set(FONT_LATIN, Object::Reference(fonts.0));
-    font_dict.set(FONT_CJK, Object::Reference(fonts.1));
+    font_dict.set(FONT_LATIN, Object::Reference(fonts.latin));
+    font_dict.set(FONT_CJK, Object::Reference(fonts.cjk));
+    if let Some(d) = fonts.drawn {
+        font_dict.set(FONT_DRAWN, Object::Reference(d));
+    }
     resources.set("Font", Object::Dictionary(font_dict));
     if let Ok(d) = doc.get_dictionary_mut(page) {
         d.set("Resources", Object::Dictionary(resources));
@@ -683,47 +750,73 @@ fn set_token(doc: &mut Document, token: &str) {
     doc.trailer.set("Info", Object::Reference(id));
 }
 
-/// Splits text into runs for the two mark fonts: (Japanese font?, bytes).
-fn runs(text: &str) -> Vec<(bool, Vec<u8>)> {
-    let mut out: Vec<(bool, Vec<u8>)> = Vec::new();
+/// Which of the mark's fonts a run is set in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Face {
+    Latin,
+    /// The mark's own Type 3 glyphs (see [`markfont`]).
+    Drawn,
+    /// The viewer's Japanese font (no outlines on this machine).
+    Cid,
+}
+
+/// Splits text into runs for the mark fonts.
+fn runs(text: &str, drawn: Option<&markfont::Glyphs>) -> Vec<(Face, Vec<u8>)> {
+    let mut out: Vec<(Face, Vec<u8>)> = Vec::new();
     for ch in text.chars() {
-        let cjk = !(' '..='~').contains(&ch);
-        let bytes: Vec<u8> = if cjk {
+        let (face, bytes) = if (' '..='~').contains(&ch) {
+            (Face::Latin, vec![ch as u8])
+        } else if let Some(g) = drawn.and_then(|d| d.by_char.get(&ch)) {
+            (Face::Drawn, vec![g.code])
+        } else {
             let u = u32::from(ch);
             let u = if u > 0xFFFF { u32::from('?') } else { u };
-            vec![(u >> 8) as u8, u as u8]
-        } else {
-            vec![ch as u8]
+            (Face::Cid, vec![(u >> 8) as u8, u as u8])
         };
         match out.last_mut() {
-            Some((c, b)) if *c == cjk => b.extend(bytes),
-            _ => out.push((cjk, bytes)),
+            Some((f, b)) if *f == face => b.extend(bytes),
+            _ => out.push((face, bytes)),
         }
     }
     out
 }
 
 /// The width of text in the mark's fonts at size 1.
-fn text_width(text: &str) -> f32 {
-    runs(text)
+fn text_width(text: &str, drawn: Option<&markfont::Glyphs>) -> f32 {
+    let advance = |code: u8| {
+        drawn
+            .and_then(|d| d.by_char.values().find(|g| g.code == code))
+            .map_or(1.0, |g| g.advance / 1000.0)
+    };
+    runs(text, drawn)
         .iter()
-        .map(|(cjk, b)| {
-            if *cjk {
-                b.len() as f32 / 2.0
-            } else {
-                b.iter()
-                    .map(|c| f32::from(std_widths::HELVETICA[usize::from(*c)]) / 1000.0)
-                    .sum()
-            }
+        .map(|(face, b)| match face {
+            Face::Cid => b.len() as f32 / 2.0,
+            Face::Drawn => b.iter().map(|c| advance(*c)).sum(),
+            Face::Latin => b
+                .iter()
+                .map(|c| f32::from(std_widths::HELVETICA[usize::from(*c)]) / 1000.0)
+                .sum(),
         })
         .sum()
 }
 
-fn show(out: &mut Vec<u8>, text: &str, size: f32, x: f32, y: f32) {
+fn show(
+    out: &mut Vec<u8>,
+    text: &str,
+    size: f32,
+    x: f32,
+    y: f32,
+    drawn: Option<&markfont::Glyphs>,
+) {
     use std::io::Write as _;
     let _ = writeln!(out, "BT 1 0 0 1 {x:.2} {y:.2} Tm");
-    for (cjk, bytes) in runs(text) {
-        let font = if cjk { FONT_CJK } else { FONT_LATIN };
+    for (face, bytes) in runs(text, drawn) {
+        let font = match face {
+            Face::Latin => FONT_LATIN,
+            Face::Drawn => FONT_DRAWN,
+            Face::Cid => FONT_CJK,
+        };
         let _ = write!(out, "/{font} {size:.2} Tf <");
         for b in bytes {
             let _ = write!(out, "{b:02X}");
@@ -739,6 +832,7 @@ fn mark_ops(
     (x0, y0, w, h): (f32, f32, f32, f32),
     page: usize,
     pages: usize,
+    drawn: Option<&markfont::Glyphs>,
 ) -> Vec<u8> {
     use std::io::Write as _;
     let mut out = Vec::new();
@@ -751,19 +845,26 @@ fn mark_ops(
     }
     top.push_str(&format!("  |  {page}/{pages}"));
     let fit = |t: &str, max: f32, want: f32| {
-        let tw = text_width(t).max(1e-3);
+        let tw = text_width(t, drawn).max(1e-3);
         (max / tw).min(want).max(3.0)
     };
     let size = fit(&top, w - 48.0, 8.0);
-    let tx = x0 + (w - text_width(&top) * size) / 2.0;
+    let tx = x0 + (w - text_width(&top, drawn) * size) / 2.0;
     let _ = writeln!(out, "0.75 0 0 rg");
-    show(&mut out, &top, size, tx.max(x0 + 4.0), y0 + h - 4.0 - size);
+    show(
+        &mut out,
+        &top,
+        size,
+        tx.max(x0 + 4.0),
+        y0 + h - 4.0 - size,
+        drawn,
+    );
     // The notice across the foot, left of the QR code.
     // Large enough to decode from a phone photo of the page (a module is
     // about 1.3 pt), with a 2-module quiet zone inside its white square.
     let qr_size = 48.0f32;
     let nsize = fit(&mark.notice, w - 24.0 - qr_size - 12.0, 6.0);
-    show(&mut out, &mark.notice, nsize, x0 + 12.0, y0 + 6.0);
+    show(&mut out, &mark.notice, nsize, x0 + 12.0, y0 + 6.0, drawn);
     // The QR code, bottom right, on white.
     if let Ok(code) = qrcode::QrCode::new(mark.qr.as_bytes()) {
         let n = code.width();

@@ -473,20 +473,30 @@ pub fn typeset(blocks: &[Block], title: &str, mark: &Mark) -> Result<Vec<u8>, Pd
     let bold = font(&mut doc, "Helvetica-Bold");
     let mono = font(&mut doc, "Courier");
     // The body's Japanese font is the mark's.
-    let (mark_latin, body_cjk) = add_mark_fonts(&mut doc);
-    let fonts = dictionary! {
+    let drawn = crate::mark_glyphs(mark);
+    let mark_fonts = add_mark_fonts(&mut doc, drawn.as_ref());
+    let mut fonts = dictionary! {
         "CustodianBodyR" => Object::Reference(regular),
         "CustodianBodyB" => Object::Reference(bold),
         "CustodianBodyM" => Object::Reference(mono),
-        "CustodianBodyJ" => Object::Reference(body_cjk),
-        crate::FONT_LATIN => Object::Reference(mark_latin),
-        crate::FONT_CJK => Object::Reference(body_cjk),
+        "CustodianBodyJ" => Object::Reference(mark_fonts.cjk),
+        crate::FONT_LATIN => Object::Reference(mark_fonts.latin),
+        crate::FONT_CJK => Object::Reference(mark_fonts.cjk),
     };
+    if let Some(d) = mark_fonts.drawn {
+        fonts.set(crate::FONT_DRAWN, Object::Reference(d));
+    }
     let resources = doc.add_object(dictionary! { "Font" => fonts });
     let total = contents.len();
     let mut kids: Vec<Object> = Vec::with_capacity(total);
     for (n, mut content) in contents.into_iter().enumerate() {
-        content.extend(mark_ops(mark, (0.0, 0.0, PAGE_W, PAGE_H), n + 1, total));
+        content.extend(mark_ops(
+            mark,
+            (0.0, 0.0, PAGE_W, PAGE_H),
+            n + 1,
+            total,
+            drawn.as_ref(),
+        ));
         let mut stream = Stream::new(Dictionary::new(), content);
         let _ = stream.compress();
         let c = doc.add_object(stream);

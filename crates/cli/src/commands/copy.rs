@@ -441,12 +441,20 @@ pub async fn trace(settings: &Settings, store: &dyn Store, args: TraceArgs) -> R
         .into_iter()
         .filter_map(|r| serde_json::from_str(&r.body).ok().map(|v| (r, v)))
         .collect();
-    let mut report =
-        json!({"file": args.file.display().to_string(), "exact": null, "accused": [], "notes": []});
+    let mut report = json!({"file": args.file.display().to_string(), "hint": null,
+                            "transplant": false, "accused": [], "notes": []});
     let mut accused_out: Vec<Value> = Vec::new();
-    // 1. The token: an unmodified leak names its copy exactly.
+    // 1. The token (metadata, QR code or text line): a hint of which copy
+    // to check, never the accusation. A token lifted from a colleague's
+    // copy is valid by construction; only the fingerprint (step 2)
+    // accuses, and the token is judged against it below.
     let key = super::register::content_key(&settings.content_key_file)?;
     notes.extend(scan_notes);
+    let source = match (&leak_pdf, &qr_token) {
+        (Some(_), _) => "metadata token",
+        (None, Some(_)) => "QR code",
+        (None, None) => "token line",
+    };
     let token: Option<String> = match &leak_pdf {
         Some((t, _)) => t.clone(),
         None if qr_token.is_some() => qr_token.clone(),
@@ -477,7 +485,8 @@ pub async fn trace(settings: &Settings, store: &dyn Store, args: TraceArgs) -> R
             let good =
                 hex_of(&fingerprint_key(settings)?.mac("copy token", cid.as_bytes())[..8]) == tag;
             if let Some((r, v)) = parsed.iter().find(|(_, v)| v["copy_id"] == cid) {
-                report["exact"] = json!({"copy_id": cid, "recipient": r.user_id, "doc": v["doc"], "token_valid": good, "record": r.id});
+                report["hint"] = json!({"copy_id": cid, "recipient": r.user_id, "doc": v["doc"], "token_valid": good,
+                                        "record": r.id, "source": source, "fingerprint": null});
             }
         }
     }
@@ -602,12 +611,35 @@ pub async fn trace(settings: &Settings, store: &dyn Store, args: TraceArgs) -> R
             }
         }
     }
+    // The hint against the fingerprint: agrees, contradicts (a token
+    // transplanted from another copy), or the fingerprint says nothing.
+    if let Some(hinted) = report["hint"]["recipient"].as_str().map(str::to_string) {
+        let named: Vec<&str> = accused_out
+            .iter()
+            .filter_map(|a| a["recipient"].as_str())
+            .collect();
+        let verdict = if named.is_empty() {
+            "silent"
+        } else if named.contains(&hinted.as_str()) {
+            "agrees"
+        } else {
+            "contradicts"
+        };
+        report["hint"]["fingerprint"] = json!(verdict);
+        if verdict == "contradicts" {
+            report["transplant"] = json!(true);
+            notes.push(json!(format!(
+                "the {source} names {hinted}'s copy but the fingerprint names {}: the token was put in from another copy (a transplant); the fingerprint is the evidence",
+                named.join(", ")
+            )));
+        }
+    }
     report["notes"] = Value::Array(notes);
     report["accused"] = Value::Array(accused_out);
     if args.json {
         crate::output::json(&report)?;
     } else {
-        if let Some(e) = report["exact"].as_object() {
+        if let Some(e) = report["hint"].as_object() {
             let st = |k: &str| {
                 e.get(k)
                     .and_then(Value::as_str)
@@ -615,14 +647,23 @@ pub async fn trace(settings: &Settings, store: &dyn Store, args: TraceArgs) -> R
                     .to_string()
             };
             println!(
-                "exact: the file carries copy {} of {} issued to {} (token {})",
+                "hint: the file's {} is that of copy {} of {} issued to {} ({}); a token can be copied from one copy into another, so it says which copy to check, not who leaked",
+                st("source"),
                 st("copy_id"),
                 st("doc"),
                 st("recipient"),
                 if e.get("token_valid") == Some(&json!(true)) {
-                    "valid"
+                    "its tag is valid"
                 } else {
-                    "FORGED: the tag does not match"
+                    "FORGED: its tag does not match"
+                }
+            );
+            println!(
+                "{}",
+                match st("fingerprint").as_str() {
+                    "agrees" => "the fingerprint names the same recipient".to_string(),
+                    "contradicts" => "TRANSPLANT: the fingerprint names someone else (below); the token is not evidence".to_string(),
+                    _ => "the fingerprint on its own names nobody: the token alone accuses no one".to_string(),
                 }
             );
         }
@@ -637,7 +678,7 @@ pub async fn trace(settings: &Settings, store: &dyn Store, args: TraceArgs) -> R
         for n in report["notes"].as_array().into_iter().flatten() {
             println!("note: {}", n.as_str().unwrap_or_default());
         }
-        if report["exact"].is_null() && report["accused"].as_array().is_none_or(|a| a.is_empty()) {
+        if report["accused"].as_array().is_none_or(|a| a.is_empty()) {
             println!("nobody accused");
         }
     }
