@@ -1039,7 +1039,7 @@ pub(crate) async fn authenticate(
             });
         }
     };
-    let permit = match state.throttle.verifier().await {
+    let permit = match state.throttle.verifier(attempt.known).await {
         Ok(p) => p,
         Err(_) => {
             attempt.not_checked();

@@ -21,7 +21,10 @@
 //!   window from everyone, only known pairs are checked.
 //! * At most `verifiers` Argon2id checks run at once (about 19 MiB each)
 //!   and at most [`MAX_WAITING`] wait for one; beyond that the answer is
-//!   "busy" at once: memory stays bounded whatever the flood.
+//!   "busy" at once: memory stays bounded whatever the flood. Known pairs
+//!   have checks of their own ([`KNOWN_VERIFIERS`] at once, waiting as
+//!   long as needed), so a flood of strangers never makes the real user's
+//!   login "busy".
 //! * The tables hold at most [`MAX_ENTRIES`] entries each; expired entries
 //!   are pruned on every write and, when full, the oldest goes. Accounts are
 //!   keyed by the SHA-256 of the name typed, never the name itself.
@@ -43,6 +46,7 @@ pub const GLOBAL_FAILURES: u32 = 600;
 pub const WINDOW_SECS: i64 = 10 * 60;
 pub const KNOWN_SECS: i64 = 30 * 24 * 3600;
 pub const MAX_WAITING: usize = 16;
+pub const KNOWN_VERIFIERS: usize = 2;
 pub const MAX_ENTRIES: usize = 50_000;
 
 /// Why an attempt is not checked.
@@ -122,6 +126,7 @@ fn bounded<V>(map: &mut HashMap<Key, V>, live: impl Fn(&V) -> bool, age: impl Fn
 pub struct Throttle {
     tables: Mutex<Tables>,
     verifiers: tokio::sync::Semaphore,
+    known_verifiers: tokio::sync::Semaphore,
     waiting: AtomicUsize,
 }
 
@@ -129,6 +134,8 @@ pub struct Throttle {
 /// [`Attempt::succeeded`] to take that back.
 pub struct Attempt<'a> {
     throttle: &'a Throttle,
+    /// The pair logged in before (see the rules).
+    pub known: bool,
     pair: Key,
     source: Key,
     account: Key,
@@ -140,6 +147,7 @@ impl Throttle {
         Throttle {
             tables: Mutex::new(Tables::default()),
             verifiers: tokio::sync::Semaphore::new(verifiers.max(1)),
+            known_verifiers: tokio::sync::Semaphore::new(KNOWN_VERIFIERS),
             waiting: AtomicUsize::new(0),
         }
     }
@@ -211,6 +219,7 @@ impl Throttle {
         t.global.failures += 1;
         Ok(Attempt {
             throttle: self,
+            known,
             pair,
             source: source_k,
             account: account_k,
@@ -219,7 +228,14 @@ impl Throttle {
 
     /// Waits for a free password check (bounded: [`MAX_WAITING`] wait at
     /// most, the rest are refused as busy).
-    pub async fn verifier(&self) -> Result<tokio::sync::SemaphorePermit<'_>, Refusal> {
+    pub async fn verifier(&self, known: bool) -> Result<tokio::sync::SemaphorePermit<'_>, Refusal> {
+        if known {
+            return self
+                .known_verifiers
+                .acquire()
+                .await
+                .map_err(|_| Refusal::Busy);
+        }
         if let Ok(p) = self.verifiers.try_acquire() {
             return Ok(p);
         }
@@ -442,17 +458,19 @@ mod tests {
     #[tokio::test]
     async fn checks_in_flight_and_waiting_are_bounded() {
         let t = Throttle::new(2);
-        let a = t.verifier().await.unwrap();
-        let _b = t.verifier().await.unwrap();
+        let a = t.verifier(false).await.unwrap();
+        let _b = t.verifier(false).await.unwrap();
         let mut waiting = Vec::new();
         for _ in 0..MAX_WAITING {
-            waiting.push(Box::pin(t.verifier()));
+            waiting.push(Box::pin(t.verifier(false)));
         }
         // Poll each once so it registers as waiting.
         for w in &mut waiting {
             assert!(futures_poll_once(w.as_mut()).await.is_none());
         }
-        assert_eq!(t.verifier().await.err(), Some(Refusal::Busy));
+        assert_eq!(t.verifier(false).await.err(), Some(Refusal::Busy));
+        // A known pair is checked all the same.
+        assert!(t.verifier(true).await.is_ok());
         drop(a);
         let got = waiting.remove(0).await;
         assert!(got.is_ok());
