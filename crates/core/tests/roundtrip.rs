@@ -30,23 +30,25 @@ fn ts() -> impl Strategy<Value = DateTime<FixedOffset>> {
 }
 
 fn action() -> impl Strategy<Value = Action> {
-    let n = 0u64..10_000_000_000;
+    // Counts within the plausibility bounds (COUNT_LIMITS); sizes larger.
+    let n = 0u64..10_000;
+    let big = 0u64..10_000_000_000;
     prop_oneof![
         Just(Action::Logon),
         Just(Action::Logoff),
         text().prop_map(|query| Action::DocSearch { query }),
-        (text(), proptest::option::of(n.clone()))
+        (text(), proptest::option::of(big.clone()))
             .prop_map(|(doc, bytes)| Action::DocView { doc, bytes }),
-        (text(), proptest::option::of(n.clone()))
+        (text(), proptest::option::of(big.clone()))
             .prop_map(|(doc, bytes)| Action::DocDownload { doc, bytes }),
         (text(), n.clone()).prop_map(|(doc, pages)| Action::DocPrint { doc, pages }),
         text().prop_map(|doc| Action::DocDenied { doc }),
-        (n.clone(), n.clone(), proptest::option::of(text()))
+        (big.clone(), n.clone(), proptest::option::of(text()))
             .prop_map(|(bytes, files, doc)| Action::UsbWrite { bytes, files, doc }),
         (
             text(),
             any::<bool>(),
-            n.clone(),
+            big.clone(),
             n.clone(),
             proptest::option::of(text()),
             proptest::option::of(text()),
@@ -65,7 +67,7 @@ fn action() -> impl Strategy<Value = Action> {
                     }
                 }
             ),
-        (text(), n.clone(), proptest::option::of(text()))
+        (text(), big.clone(), proptest::option::of(text()))
             .prop_map(|(domain, bytes, doc)| Action::WebUpload { domain, bytes, doc }),
         (text(), proptest::option::of(text()))
             .prop_map(|(domain, url)| Action::WebVisit { domain, url }),

@@ -248,12 +248,23 @@ fn kind_of(v: &Value) -> String {
 /// [`Action::Other`]; fields the format does not define are kept in
 /// [`Event::extra`].
 pub fn parse_event(line: &[u8]) -> Result<Event, RecordError> {
+    parse_event_checked(line, true)
+}
+
+/// An event as stored (see `event_from_parts`): it was parsed and judged
+/// plausible when it came in, so it is rebuilt without judging it again
+/// (a record stored before a bound existed still reads back).
+pub(crate) fn parse_stored_event(line: &[u8]) -> Result<Event, RecordError> {
+    parse_event_checked(line, false)
+}
+
+fn parse_event_checked(line: &[u8], plausible: bool) -> Result<Event, RecordError> {
     check_object_start(line)?;
     // Fast path: only defined fields. Anything else (extension fields, or a
     // bad line) takes the slow path, which separates extensions and names
     // the field at fault.
     match serde_json::from_slice::<EventWire<'_>>(line) {
-        Ok(w) => event_from_wire(w, serde_json::Map::new()),
+        Ok(w) => event_from_wire(w, serde_json::Map::new(), plausible),
         Err(_) => {
             let bad = || {
                 diagnose(
@@ -274,7 +285,7 @@ pub fn parse_event(line: &[u8]) -> Result<Event, RecordError> {
             }
             let known = Value::Object(known);
             let w = EventWire::deserialize(&known).map_err(|_| bad())?;
-            event_from_wire(w, map)
+            event_from_wire(w, map, plausible)
         }
     }
 }
@@ -282,10 +293,13 @@ pub fn parse_event(line: &[u8]) -> Result<Event, RecordError> {
 fn event_from_wire(
     w: EventWire<'_>,
     extra: serde_json::Map<String, Value>,
+    plausible: bool,
 ) -> Result<Event, RecordError> {
     let mut extra = extra;
     keep_unused_fields(&w, &mut extra);
-    check_counts(&w)?;
+    if plausible {
+        check_counts(&w)?;
+    }
     let id = require(&w.id, "id")?;
     if id.len() > MAX_ID_LEN {
         return Err(RecordError::field(
@@ -594,6 +608,9 @@ mod tests {
         let line = r#"{"id":"x","ts":"2024-04-01T09:00:00Z","user":"E1","action":"doc.print","doc":"D1","pages":1000001}"#;
         let e = parse_event(line.as_bytes()).unwrap_err().to_string();
         assert!(e.contains("pages"), "{e}");
+        // A stored event is rebuilt as it was stored, bound or not.
+        let huge = r#"{"id":"x","ts":"2024-04-01T09:00:00Z","user":"E1","action":"doc.print","doc":"D1","pages":1000001}"#;
+        assert!(parse_stored_event(huge.as_bytes()).is_ok());
         // At the limit is still a measurement.
         let line = r#"{"id":"x","ts":"2024-04-01T09:00:00Z","user":"E1","action":"doc.print","doc":"D1","pages":1000000}"#;
         assert!(parse_event(line.as_bytes()).is_ok());

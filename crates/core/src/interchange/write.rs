@@ -344,7 +344,7 @@ pub fn event_from_parts(
     m.insert("user".into(), json!(user));
     m.insert("action".into(), json!(action));
     m.extend(rest);
-    super::parse_event(Value::Object(m).to_string().as_bytes())
+    super::json::parse_stored_event(Value::Object(m).to_string().as_bytes())
 }
 
 /// One `hr.jsonl` line.
