@@ -161,6 +161,8 @@ struct PersonState {
     /// Bit h: an unusual hour h already counted today.
     odd_hours_today: u32,
     known_docs: FxHashSet<u32>,
+    /// Documents the person has printed or downloaded (a copy taken).
+    taken_docs: FxHashSet<u32>,
     tried_docs: FxHashSet<u32>,
     known_projects: Vec<u32>,
     /// Foreign projects touched lately: (project, count fading over a
@@ -432,6 +434,7 @@ impl Engine {
                 odd_hours_today: 0,
                 known_docs: FxHashSet::default(),
                 tried_docs: FxHashSet::default(),
+                taken_docs: FxHashSet::default(),
                 known_projects: Vec::new(),
                 foreign: Vec::new(),
                 domains: FxHashSet::default(),
@@ -1184,6 +1187,10 @@ impl Engine {
         } else {
             p.known_docs.insert(d)
         };
+        // The first copy taken of a document already read is a step of
+        // gathering too (read first, printed the evening before).
+        let taken = matches!(e.kind, Kind::Print | Kind::Download);
+        let first_take = taken && p.taken_docs.insert(d);
         let unit = p.unit;
         if !denied && settled {
             // What each unit reads, repeats included, from settled people.
@@ -1195,7 +1202,7 @@ impl Engine {
         if !shares {
             self.foreign_focus(u, d, now, warm, &mut local);
         }
-        if !first_time {
+        if !first_time && !first_take {
             self.name_document(e, d, &mut local);
             gains.append(&mut local);
             return;
@@ -1205,7 +1212,6 @@ impl Engine {
         let permitted = self.docs.permitted(d, p.clearance, &p.projects);
         let in_scope = self.docs.in_scope(unit, &p.projects, d);
         let outside = !shares || !in_scope;
-        let taken = matches!(e.kind, Kind::Print | Kind::Download);
         // Projects not theirs opened for the first time (usually none).
         let mut new_projects = 0usize;
         if let Some(ps) = self.docs.docs[d as usize]
@@ -1239,7 +1245,9 @@ impl Engine {
             );
             self.note(now, line);
         }
-        if denied {
+        if !first_time {
+            // A first copy of a document read before: only the taking.
+        } else if denied {
             self.observe(u, Feat::Refused, 1.0, now, warm, &mut local);
         } else {
             self.observe(u, Feat::NewDocs, 1.0, now, warm, &mut local);
@@ -1261,15 +1269,16 @@ impl Engine {
                 };
                 self.observe(u, f, 1.0, now, warm, &mut local);
             }
-            if outside && taken {
-                self.observe(u, Feat::OutsideTaken, 1.0, now, warm, &mut local);
-                if unusual {
-                    // The story: printed the evening before a meeting.
-                    self.observe(u, Feat::OutsideEvening, 1.0, now, warm, &mut local);
-                }
-            }
             if new_projects > 0 {
                 self.observe(u, Feat::NewProjects, 1.0, now, warm, &mut local);
+            }
+        }
+        // A first copy taken outside the scope (on first sight or later).
+        if outside && first_take {
+            self.observe(u, Feat::OutsideTaken, 1.0, now, warm, &mut local);
+            if unusual {
+                // The story: printed the evening before a meeting.
+                self.observe(u, Feat::OutsideEvening, 1.0, now, warm, &mut local);
             }
         }
         self.name_document(e, d, &mut local);
