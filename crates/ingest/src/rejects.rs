@@ -57,30 +57,15 @@ impl RejectSink {
             };
             // Rejected lines hold people's records: readable by the owner
             // only (0600; a new folder 0700).
-            let mut dir = std::fs::DirBuilder::new();
-            dir.recursive(true);
-            let mut opts = std::fs::OpenOptions::new();
-            opts.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-                dir.mode(0o700);
-                opts.mode(0o600);
-            }
+            use custodian_store::private;
             if let Some(parent) = self
                 .path
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty() && !p.exists())
             {
-                dir.create(parent).map_err(err)?;
+                private::create_dir(parent).map_err(err)?;
             }
-            let f = opts.open(&self.path).map_err(err)?;
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::PermissionsExt;
-                f.set_permissions(std::fs::Permissions::from_mode(0o600))
-                    .map_err(err)?;
-            }
+            let f = private::open(&self.path, private::Open::Truncate).map_err(err)?;
             // Report where it is from anywhere, not relative to our folder.
             if let Ok(abs) = std::fs::canonicalize(&self.path) {
                 self.path = abs;

@@ -783,20 +783,16 @@ fn runs(text: &str, drawn: Option<&markfont::Glyphs>) -> Vec<(Face, Vec<u8>)> {
 
 /// The width of text in the mark's fonts at size 1.
 fn text_width(text: &str, drawn: Option<&markfont::Glyphs>) -> f32 {
-    let advance = |code: u8| {
-        drawn
-            .and_then(|d| d.by_char.values().find(|g| g.code == code))
-            .map_or(1.0, |g| g.advance / 1000.0)
-    };
-    runs(text, drawn)
-        .iter()
-        .map(|(face, b)| match face {
-            Face::Cid => b.len() as f32 / 2.0,
-            Face::Drawn => b.iter().map(|c| advance(*c)).sum(),
-            Face::Latin => b
-                .iter()
-                .map(|c| f32::from(std_widths::HELVETICA[usize::from(*c)]) / 1000.0)
-                .sum(),
+    text.chars()
+        .map(|ch| {
+            if (' '..='~').contains(&ch) {
+                f32::from(std_widths::HELVETICA[ch as usize]) / 1000.0
+            } else {
+                // The mark's own glyph, else the viewer's font (1 em).
+                drawn
+                    .and_then(|d| d.by_char.get(&ch))
+                    .map_or(1.0, |g| g.advance / 1000.0)
+            }
         })
         .sum()
 }

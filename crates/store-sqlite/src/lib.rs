@@ -259,7 +259,7 @@ impl SqliteStore {
         // 0700 folder if the folder is new); SQLite gives its WAL and
         // shared-memory files the mode of the database file.
         if let Some(f) = file.as_ref().filter(|f| !f.exists()) {
-            create_private(f)
+            create_empty(f)
                 .map_err(|e| unreachable(format!("cannot create {}: {e}", f.display())))?;
         }
         let pool = SqlitePoolOptions::new()
@@ -1754,25 +1754,16 @@ fn account_from_row(r: &SqliteRow) -> Result<Account> {
 }
 
 /// Creates an empty file (an empty SQLite database) only its owner may
-/// read or write, and its folder (0700) if missing.
-fn create_private(path: &std::path::Path) -> std::io::Result<()> {
-    let mut dir = std::fs::DirBuilder::new();
-    dir.recursive(true);
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-        dir.mode(0o700);
-        opts.mode(0o600);
-    }
+/// read or write, and its folder if missing (see `custodian_store::private`).
+fn create_empty(path: &std::path::Path) -> std::io::Result<()> {
+    use custodian_store::private;
     if let Some(parent) = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty() && !p.exists())
     {
-        dir.create(parent)?;
+        private::create_dir(parent)?;
     }
-    match opts.open(path) {
+    match private::open(path, private::Open::New) {
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),

@@ -17,6 +17,7 @@ pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod ledger;
+pub mod private;
 
 pub use ledger::{
     CheckpointRow, LeafChunk, LeafChunkBuilder, LeafRead, LeafStop, LedgerContext, LedgerRecord,

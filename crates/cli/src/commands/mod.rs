@@ -24,37 +24,16 @@ use custodian_store_sqlite::SqliteStore;
 
 use crate::settings::{Settings, StoreUrl};
 
-/// Opens the store the settings name, bringing its schema up to date.
 /// Creates a file only its owner can read or write (mode 0600 on Unix);
 /// fails if it exists.
 pub fn create_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)
+    custodian_store::private::open(path, custodian_store::private::Open::New)
 }
 
 /// Opens `path` for writing (created or truncated) so that only its owner
 /// can read it (0600, also when it existed with a wider mode).
 pub fn open_private(path: &std::path::Path) -> std::io::Result<std::fs::File> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let f = opts.open(path)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(f)
+    custodian_store::private::open(path, custodian_store::private::Open::Truncate)
 }
 
 /// Writes `bytes` to a file only its owner can read, replacing any file
@@ -72,6 +51,7 @@ pub fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Opens the store the settings name, bringing its schema up to date.
 pub async fn open_store(settings: &Settings) -> Result<Box<dyn Store>> {
     Ok(match &settings.store {
         StoreUrl::Sqlite(url) => Box::new(SqliteStore::open(url).await?),
