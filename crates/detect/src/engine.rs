@@ -828,11 +828,16 @@ impl Engine {
             for (k, f) in SIZES.iter().enumerate() {
                 let fi = *f as usize;
                 let x = p.today[fi];
-                let clipped =
+                // Only a crossed day is clipped (so only it needs the
+                // expectation, which is dear to compute).
+                let clipped = if p.cross[fi] > 0.0 {
                     match SizeExpect::new(&p.sizes[k], &self.size_pair[p.pair as usize][k]) {
-                        Some(e) if p.cross[fi] > 0.0 => x.min(e.at(s0) as f32),
-                        _ => x,
-                    };
+                        Some(e) => x.min(e.at(s0) as f32),
+                        None => x,
+                    }
+                } else {
+                    x
+                };
                 p.sizes[k].roll(clipped, self.decay.base);
             }
             for (f, feat) in Feat::ALL.iter().enumerate() {

@@ -200,6 +200,8 @@ pub struct Block {
     pub seq: u64,
     /// The line number of the block's first line (1-based).
     pub first_line: u64,
+    /// Where the block's bytes start in the (decompressed) file.
+    pub offset: u64,
     pub data: Vec<u8>,
 }
 
@@ -276,6 +278,8 @@ pub fn for_each_block<T: Send>(
             let mut carry: Vec<u8> = Vec::new();
             let mut seq = 0u64;
             let mut line = 1u64;
+            // Bytes taken from the reader so far: `buf` always ends there.
+            let mut consumed = 0u64;
             // An over-long line with no end in sight: (line, kept, length).
             let mut skipping: Option<(u64, Vec<u8>, u64)> = None;
             let mut huge_local = Vec::new();
@@ -284,6 +288,7 @@ pub fn for_each_block<T: Send>(
                 buf.reserve(BLOCK);
                 // Appends without zeroing the buffer first.
                 let n = (&mut reader).take(BLOCK as u64).read_to_end(&mut buf)?;
+                consumed += n as u64;
                 if let Some((at, raw, len)) = skipping.as_mut() {
                     match buf.iter().position(|&c| c == b'\n') {
                         Some(p) => {
@@ -326,12 +331,14 @@ pub fn for_each_block<T: Send>(
                         }
                     }
                 };
+                let offset = consumed - buf.len() as u64;
                 carry = buf.split_off(cut);
                 let data = buf;
                 let lines = memchr::memchr_iter(b'\n', &data).count() as u64;
                 let b = Block {
                     seq,
                     first_line: line,
+                    offset,
                     data,
                 };
                 seq += 1;

@@ -16,6 +16,7 @@ mod cert_import;
 mod dataset;
 mod rejects;
 mod source;
+mod spans;
 
 use std::collections::{HashMap, HashSet};
 use std::io;
@@ -38,6 +39,7 @@ pub use cert_import::import_cert;
 pub use dataset::{block_lines, for_each_block, read_context, read_dataset, Block, Dataset};
 pub use rejects::{RejectSink, RejectedLine};
 pub use source::SourceFile;
+pub use spans::{for_each_span, Span};
 
 /// Lines longer than this are kept whole in the rejects file up to here.
 const KEEP_LIMIT: usize = 16 << 20;

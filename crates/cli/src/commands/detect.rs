@@ -25,6 +25,8 @@ use custodian_store::{NewAlert, Store};
 
 use crate::settings::Settings;
 
+mod by_time;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
     /// The interchange format (directory.csv, documents.csv, events.jsonl, …).
@@ -182,96 +184,143 @@ pub fn detect_folder(
     let mut alerts = Vec::new();
     let mut tie: Vec<(Rc<ParsedBlock>, u32)> = Vec::new();
     // A plain file is sampled first: one whose sources were concatenated
-    // (each in order, the whole not) is seen at once and parsed to be
-    // sorted, instead of detecting over its first part in vain.
-    let sampled_out_of_order = !src.gzip && out_of_order_by_sampling(&src.path);
+    // (each in order, the whole not) is seen at once and merged by time
+    // (see `by_time`), instead of detecting over its first part in vain.
+    let plain = !src.gzip;
+    let sampled_out_of_order = plain && out_of_order_by_sampling(&src.path);
     if sampled_out_of_order {
-        tracing::info!("events are not in time order (sampled); sorting them in memory");
+        tracing::info!("events are not in time order (sampled); merging them by time");
     }
     let mut in_order = !sampled_out_of_order;
-    // Once the order breaks, the rest of the file is kept (parsed) to be
+    // A compressed file whose order breaks keeps the rest (parsed) to be
     // sorted; only the part already fed to the engine is read again.
     let mut blocks: Vec<ParsedBlock> = Vec::new();
-    let mut break_seq = 0u64;
+    let mut break_seq: Option<u64> = None;
     // Set once the order breaks: from then on blocks are parsed to be held.
-    let hold = std::sync::atomic::AtomicBool::new(sampled_out_of_order);
-    let huge = for_each_block(
-        &src,
-        &bar,
-        |b| {
-            parse_block(
-                b,
-                &names,
-                max_line,
-                hold.load(std::sync::atomic::Ordering::Relaxed),
-            )
-        },
-        |parsed| {
-            run.note(&src, &mut sink, &parsed);
-            if !in_order {
-                blocks.push(parsed);
-                return ControlFlow::Continue(());
-            }
-            let rc = Rc::new(parsed);
-            for i in 0..rc.items.len() {
-                let ts = item_ts(&rc.items[i]);
-                if let Some((g, gi)) = tie.first() {
-                    let gts = item_ts(&g.items[*gi as usize]);
-                    if ts < gts {
-                        in_order = false;
-                        hold.store(true, std::sync::atomic::Ordering::Relaxed);
-                        break_seq = rc.seq;
-                        tie.clear();
-                        if let Ok(block) = Rc::try_unwrap(rc) {
-                            blocks.push(block);
-                        }
-                        return ControlFlow::Continue(());
-                    }
-                    if ts > gts {
-                        flush_tie(&mut tie, &mut engine, &names, &mut alerts, &mut run);
-                    }
+    let hold = std::sync::atomic::AtomicBool::new(false);
+    let huge = if sampled_out_of_order {
+        Vec::new()
+    } else {
+        for_each_block(
+            &src,
+            &bar,
+            |b| {
+                parse_block(
+                    b,
+                    &names,
+                    max_line,
+                    hold.load(std::sync::atomic::Ordering::Relaxed),
+                )
+            },
+            |parsed| {
+                run.note(&src, &mut sink, &parsed);
+                if !in_order {
+                    blocks.push(parsed);
+                    return ControlFlow::Continue(());
                 }
-                tie.push((rc.clone(), i as u32));
-            }
-            ControlFlow::Continue(())
-        },
-    )
-    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", src.path.display()))?;
-    run.huge(&src, &mut sink, huge, max_line)?;
+                let rc = Rc::new(parsed);
+                for i in 0..rc.items.len() {
+                    let ts = item_ts(&rc.items[i]);
+                    if let Some((g, gi)) = tie.first() {
+                        let gts = item_ts(&g.items[*gi as usize]);
+                        if ts < gts {
+                            in_order = false;
+                            hold.store(true, std::sync::atomic::Ordering::Relaxed);
+                            break_seq = Some(rc.seq);
+                            tie.clear();
+                            if plain {
+                                return ControlFlow::Break(());
+                            }
+                            if let Ok(block) = Rc::try_unwrap(rc) {
+                                blocks.push(block);
+                            }
+                            return ControlFlow::Continue(());
+                        }
+                        if ts > gts {
+                            flush_tie(&mut tie, &mut engine, &names, &mut alerts, &mut run);
+                        }
+                    }
+                    tie.push((rc.clone(), i as u32));
+                }
+                ControlFlow::Continue(())
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", src.path.display()))?
+    };
     if in_order {
+        run.huge(&src, &mut sink, huge, max_line)?;
         flush_tie(&mut tie, &mut engine, &names, &mut alerts, &mut run);
     } else {
-        tracing::info!("events are not in time order; sorting them in memory");
         run.used = 0;
         run.duplicates = 0;
         engine = new_engine();
         let names = engine.names();
         alerts.clear();
-        if break_seq > 0 {
-            for_each_block(
+        let mut merged = false;
+        if plain {
+            // What the in-order pass read is the by-time pass's to report.
+            let pass = by_time::Pass {
+                src: &src,
+                names: &names,
+                max_line,
+                reported_upto: break_seq,
+                progress: &bar,
+            };
+            match by_time::detect_by_time(&pass, &mut engine, &mut alerts, &mut run, &mut sink)? {
+                by_time::Outcome::Done => merged = true,
+                by_time::Outcome::Misordered => {
+                    run.used = 0;
+                    run.duplicates = 0;
+                    engine = new_engine();
+                    alerts.clear();
+                }
+            }
+        } else {
+            run.huge(&src, &mut sink, huge, max_line)?;
+        }
+        if !merged {
+            tracing::info!("events are not in time order; sorting them in memory");
+            // Blocks already reported (an in-order pass, or the compressed
+            // file's held rest) are not reported again.
+            let reported: Option<u64> = if plain { break_seq } else { Some(u64::MAX) };
+            let held_from = if plain {
+                u64::MAX
+            } else {
+                break_seq.unwrap_or(0)
+            };
+            let mut head: Vec<ParsedBlock> = Vec::new();
+            let huge_again = for_each_block(
                 &src,
                 &progress(false),
                 |b| parse_block(b, &names, max_line, true),
                 |parsed| {
-                    if parsed.seq >= break_seq {
+                    if parsed.seq >= held_from {
                         return ControlFlow::Break(());
                     }
-                    blocks.push(parsed);
+                    if reported.is_none_or(|r| parsed.seq > r) {
+                        run.note(&src, &mut sink, &parsed);
+                    }
+                    head.push(parsed);
                     ControlFlow::Continue(())
                 },
             )
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", src.path.display()))?;
+            if plain {
+                run.huge(&src, &mut sink, huge_again, max_line)?;
+            }
+            head.append(&mut blocks);
+            let blocks = head;
+            let merge = Instant::now();
+            run_sorted(&blocks, &mut engine, &names, &mut alerts, &mut run);
+            tracing::info!(
+                read_ms = (merge - t).as_millis() as u64,
+                merge_and_detect_ms = merge.elapsed().as_millis() as u64,
+                "sorted run"
+            );
+            // Dropping two million parsed events one by one is slow and the
+            // process is about to end; let the OS take the memory back.
+            std::mem::forget(blocks);
         }
-        let merge = Instant::now();
-        run_sorted(&blocks, &mut engine, &names, &mut alerts, &mut run);
-        tracing::info!(
-            read_ms = (merge - t).as_millis() as u64,
-            merge_and_detect_ms = merge.elapsed().as_millis() as u64,
-            "sorted run"
-        );
-        // Dropping two million parsed events one by one is slow and the
-        // process is about to end; let the OS take the memory back.
-        std::mem::forget(blocks);
     }
     print_trace(&mut engine);
     write_scores(&fo.scores, &engine)?;
@@ -353,6 +402,10 @@ fn parse_block(b: Block, names: &Names, max_line: usize, keep: bool) -> ParsedBl
         Err(e) => (e.into_bytes(), None),
     };
     let data: &[u8] = text.as_ref().map_or(&bytes[..], |t| t.as_bytes());
+    // Sized once: grown by pushes, a block's items were copied about ten
+    // times into fresh pages.
+    out.items
+        .reserve_exact(memchr::memchr_iter(b'\n', data).count() + 1);
     for (no, line) in custodian_ingest::block_lines(first_line, data) {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
@@ -421,13 +474,33 @@ fn parse_block(b: Block, names: &Names, max_line: usize, keep: bool) -> ParsedBl
     }
     // Each block sorted here, on the parser threads: an unordered file is
     // then merged from sorted runs instead of sorted whole on one thread.
-    if !out
+    // A block in time order needs only its ties on a time put in id-hash
+    // order, each tie on its own (a few events), not a sort of the block.
+    if out
         .items
         .windows(2)
-        .all(|w| item_key(&w[0]) <= item_key(&w[1]))
+        .all(|w| item_ts(&w[0]) <= item_ts(&w[1]))
     {
+        let mut at = 0;
+        while at < out.items.len() {
+            let ts = item_ts(&out.items[at]);
+            let end = at
+                + out.items[at..]
+                    .iter()
+                    .position(|i| item_ts(i) != ts)
+                    .unwrap_or(out.items.len() - at);
+            if end - at > 1 {
+                out.items[at..end].sort_by_key(item_key);
+            }
+            at = end;
+        }
+    } else {
         out.items.sort_by_key(item_key);
     }
+    debug_assert!(out
+        .items
+        .windows(2)
+        .all(|w| item_key(&w[0]) <= item_key(&w[1])));
     out
 }
 
@@ -663,7 +736,9 @@ fn out_of_order_by_sampling(path: &Path) -> bool {
 
 /// A line's `ts`, in UTC microseconds, if it is spelt the usual way.
 fn sample_ts(line: &[u8]) -> Option<i64> {
-    let key = memchr::memmem::find(line, b"\"ts\"")?;
+    static KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"ts\""));
+    let key = KEY.find(line)?;
     let rest = &line[key + 4..];
     let q = memchr::memchr(b'"', rest)?;
     let rest = &rest[q + 1..];
@@ -961,6 +1036,7 @@ pub async fn detect_store(
         let block = Block {
             seq: blocks.len() as u64,
             first_line: 1,
+            offset: 0,
             data,
         };
         let n = page.len() as u64;
