@@ -8,6 +8,8 @@
 //! removed before connecting): the store then lives in that schema, created
 //! if missing. Tests use it to run side by side in one database.
 
+mod ledger_tx;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -19,16 +21,15 @@ use custodian_core::interchange::{contact_to_json, hr_to_json, parse_contact, pa
 use custodian_core::{ContactReport, Document, HrEvent, Person};
 use custodian_ledger::entry::kinds;
 use custodian_ledger::{Hash, Tile, TileId};
-use custodian_store::ledger::{
-    alert_leaf, contact_leaf, custody_leaf, edge_ids, event_entry_body, hr_leaf, ledger_update,
-    register_change_id, register_change_json, register_change_leaf, size_after, write_event_body,
-};
+use custodian_store::ledger::{event_entry_body, register_change_json, write_event_body};
+use custodian_store::ledgered::{append_ledger, insert_ledgered, LedgerTx, Ledgered};
 use custodian_store::{
     columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Account, ApiToken, Backend,
     CheckpointRow, Counts, CustodyRecord, Inserted, LeafChunk, LeafChunkBuilder, LedgerContext,
     LedgerRecord, LedgerRun, LedgerSnapshot, NewAlert, NewContact, NewEvent, RegisterChange,
     Reject, Result, SealedContent, Store, StoreError, StoredAlert, StoredEvent,
 };
+use ledger_tx::Tx;
 
 /// The secondary index a bulk load drops and rebuilds.
 const USER_TS_INDEX: &str = "CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts_us)";
@@ -167,6 +168,19 @@ impl PgStore {
             .await
             .map_err(be)?;
         Ok(tx)
+    }
+
+    /// New records of one ledgered kind, with their leaves, in one
+    /// transaction.
+    async fn insert_ledgered<R: Ledgered>(
+        &self,
+        ledger: &LedgerContext,
+        records: &[R],
+    ) -> Result<Inserted> {
+        let mut tx = self.write_tx().await?;
+        let n = insert_ledgered(&mut Tx(&mut tx), ledger, records).await?;
+        tx.commit().await.map_err(be)?;
+        Ok(n)
     }
 
     /// Drops this store's schema with everything in it (tests' cleanup).
@@ -426,7 +440,7 @@ impl Store for PgStore {
         drop(first);
         drop(events);
         let mut tx = self.write_tx().await?;
-        let s0 = max_seq(&mut tx, "events").await?;
+        let s0 = Tx(&mut tx).max_seq("events").await?;
         sqlx::query(
             "CREATE TEMP TABLE IF NOT EXISTS staging_events (ord BIGINT, id TEXT, ts_us BIGINT, ts_off INTEGER, user_id TEXT, action TEXT, doc TEXT, rest TEXT) ON COMMIT DELETE ROWS",
         )
@@ -485,7 +499,7 @@ impl Store for PgStore {
                 })
                 .collect::<Result<Vec<_>>>()?
         };
-        append_ledger(&mut tx, ledger, kinds::EVENT, s0 + 1, &new_leaves).await?;
+        append_ledger(&mut Tx(&mut tx), ledger, kinds::EVENT, s0 + 1, &new_leaves).await?;
         tx.commit().await.map_err(be)?;
         Ok(Inserted(inserted))
     }
@@ -511,30 +525,7 @@ impl Store for PgStore {
         events: &[HrEvent],
         ledger: &LedgerContext,
     ) -> Result<Inserted> {
-        let mut tx = self.write_tx().await?;
-        let first = max_seq(&mut tx, "hr_events").await? + 1;
-        let mut leaves = Vec::new();
-        for e in events {
-            let n = sqlx::query(
-                "INSERT INTO hr_events (seq, id, ts_us, user_id, type, body) VALUES ($1,$2,$3,$4,$5,$6) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(first + leaves.len() as i64)
-            .bind(&e.id)
-            .bind(e.ts.timestamp_micros())
-            .bind(&e.user)
-            .bind(e.kind.name())
-            .bind(hr_to_json(e))
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?
-            .rows_affected();
-            if n == 1 {
-                leaves.push(hr_leaf(e));
-            }
-        }
-        append_ledger(&mut tx, ledger, kinds::HR_EVENT, first, &leaves).await?;
-        tx.commit().await.map_err(be)?;
-        Ok(Inserted(leaves.len() as u64))
+        self.insert_ledgered(ledger, events).await
     }
 
     async fn insert_contacts(
@@ -542,29 +533,7 @@ impl Store for PgStore {
         reports: &[NewContact],
         ledger: &LedgerContext,
     ) -> Result<Inserted> {
-        let mut tx = self.write_tx().await?;
-        let first = max_seq(&mut tx, "contact_reports").await? + 1;
-        let mut leaves = Vec::new();
-        for c in reports {
-            let n = sqlx::query(
-                "INSERT INTO contact_reports (seq, id, reported_us, reporter, raw) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(first + leaves.len() as i64)
-            .bind(&c.report.id)
-            .bind(c.report.reported_at.timestamp_micros())
-            .bind(&c.report.reporter)
-            .bind(&c.raw)
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?
-            .rows_affected();
-            if n == 1 {
-                leaves.push(contact_leaf(&c.report));
-            }
-        }
-        append_ledger(&mut tx, ledger, kinds::CONTACT_REPORT, first, &leaves).await?;
-        tx.commit().await.map_err(be)?;
-        Ok(Inserted(leaves.len() as u64))
+        self.insert_ledgered(ledger, reports).await
     }
 
     async fn insert_rejects(&self, rejects: &[Reject]) -> Result<Inserted> {
@@ -682,33 +651,7 @@ impl Store for PgStore {
         records: &[CustodyRecord],
         ledger: &LedgerContext,
     ) -> Result<Inserted> {
-        let mut tx = self.write_tx().await?;
-        let first = max_seq(&mut tx, "custody_records").await? + 1;
-        let mut leaves = Vec::new();
-        for c in records {
-            let (us, off) = ts_to_db(&c.at);
-            let n = sqlx::query(
-                "INSERT INTO custody_records (seq, id, kind, doc_id, user_id, at_us, at_off, body) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(first + leaves.len() as i64)
-            .bind(&c.id)
-            .bind(&c.kind)
-            .bind(&c.doc_id)
-            .bind(&c.user_id)
-            .bind(us)
-            .bind(off)
-            .bind(&c.body)
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?
-            .rows_affected();
-            if n == 1 {
-                leaves.push(custody_leaf(c));
-            }
-        }
-        append_ledger(&mut tx, ledger, kinds::CUSTODY, first, &leaves).await?;
-        tx.commit().await.map_err(be)?;
-        Ok(Inserted(leaves.len() as u64))
+        self.insert_ledgered(ledger, records).await
     }
 
     async fn custody_records(
@@ -741,33 +684,7 @@ impl Store for PgStore {
     }
 
     async fn insert_alerts(&self, alerts: &[NewAlert], ledger: &LedgerContext) -> Result<Inserted> {
-        let mut tx = self.write_tx().await?;
-        let first = max_seq(&mut tx, "alerts").await? + 1;
-        let mut leaves = Vec::new();
-        for a in alerts {
-            let (us, off) = ts_to_db(&a.raised_at);
-            let n = sqlx::query(
-                "INSERT INTO alerts (seq, id, user_id, raised_us, raised_off, severity, score, body) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(first + leaves.len() as i64)
-            .bind(&a.id)
-            .bind(&a.user)
-            .bind(us)
-            .bind(off)
-            .bind(&a.severity)
-            .bind(a.score)
-            .bind(&a.body)
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?
-            .rows_affected();
-            if n == 1 {
-                leaves.push(alert_leaf(a));
-            }
-        }
-        append_ledger(&mut tx, ledger, kinds::ALERT, first, &leaves).await?;
-        tx.commit().await.map_err(be)?;
-        Ok(Inserted(leaves.len() as u64))
+        self.insert_ledgered(ledger, alerts).await
     }
 
     async fn alerts(&self, limit: u32) -> Result<Vec<StoredAlert>> {
@@ -1007,81 +924,6 @@ fn table_of(kind: &str) -> Result<&'static str> {
     })
 }
 
-async fn max_seq(conn: &mut PgConnection, table: &str) -> Result<i64> {
-    let v: i64 = sqlx::query_scalar(&format!(
-        "SELECT COALESCE(MAX(seq), 0)::BIGINT FROM {table}"
-    ))
-    .fetch_one(conn)
-    .await
-    .map_err(be)?;
-    Ok(v)
-}
-
-/// Appends `leaves` (records of `kind` from `first_seq`) to the ledger in
-/// the caller's transaction, which holds the ledger lock.
-async fn append_ledger(
-    conn: &mut PgConnection,
-    ctx: &LedgerContext,
-    kind: &str,
-    first_seq: i64,
-    leaves: &[Hash],
-) -> Result<()> {
-    if leaves.is_empty() {
-        return Ok(());
-    }
-    let last = sqlx::query("SELECT first_leaf, kind, first_seq, count FROM ledger_runs ORDER BY first_leaf DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(be)?
-        .map(|r| run_row(&r))
-        .transpose()?;
-    let size = size_after(last.as_ref());
-    let mut edge = Vec::new();
-    for (id, width) in edge_ids(size) {
-        let row =
-            sqlx::query("SELECT width, nodes FROM ledger_tiles WHERE level = $1 AND idx = $2")
-                .bind(i16::from(id.level))
-                .bind(id.index as i64)
-                .fetch_optional(&mut *conn)
-                .await
-                .map_err(be)?
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!("ledger tile {}/{} is missing", id.level, id.index))
-                })?;
-        edge.push(tile_from_row(id, &row, Some(width))?);
-    }
-    let update = ledger_update(ctx, size, edge, kind, first_seq, leaves)?;
-    for t in &update.tiles {
-        sqlx::query(
-            "INSERT INTO ledger_tiles (level, idx, width, nodes) VALUES ($1,$2,$3,$4) ON CONFLICT (level, idx) DO UPDATE SET width = EXCLUDED.width, nodes = EXCLUDED.nodes",
-        )
-        .bind(i16::from(t.id.level))
-        .bind(t.id.index as i64)
-        .bind(t.width() as i32)
-        .bind(t.to_bytes())
-        .execute(&mut *conn)
-        .await
-        .map_err(be)?;
-    }
-    sqlx::query(
-        "INSERT INTO ledger_runs (first_leaf, kind, first_seq, count) VALUES ($1,$2,$3,$4)",
-    )
-    .bind(update.run.first_leaf as i64)
-    .bind(&update.run.kind)
-    .bind(update.run.first_seq)
-    .bind(update.run.count as i64)
-    .execute(&mut *conn)
-    .await
-    .map_err(be)?;
-    sqlx::query("INSERT INTO ledger_checkpoints (size, note) VALUES ($1,$2)")
-        .bind(update.checkpoint.size as i64)
-        .bind(&update.checkpoint.note)
-        .execute(&mut *conn)
-        .await
-        .map_err(be)?;
-    Ok(())
-}
-
 /// The ledger's runs, in leaf order.
 async fn read_runs<'e, E: sqlx::Executor<'e, Database = sqlx::Postgres>>(
     e: E,
@@ -1151,7 +993,6 @@ fn tile_from_row(id: TileId, r: &PgRow, want_width: Option<usize>) -> Result<Til
     Tile::from_bytes(id, width as usize, &nodes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// Records of `kind` with seq in `[first_seq, first_seq + count)`.
 /// Inserts register changes (new ones only) and appends them to the
 /// ledger, in the caller's transaction (which holds the ledger lock).
 async fn insert_changes(
@@ -1159,33 +1000,12 @@ async fn insert_changes(
     changes: &[RegisterChange],
     ledger: &LedgerContext,
 ) -> Result<()> {
-    let first = max_seq(&mut *tx, "register_changes").await? + 1;
-    let mut leaves = Vec::new();
-    for c in changes {
-        let (us, off) = ts_to_db(&c.at);
-        let n = sqlx::query(
-                "INSERT INTO register_changes (seq, id, doc_id, at_us, at_off, actor, field, old, new) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(first + leaves.len() as i64)
-            .bind(register_change_id(c))
-            .bind(&c.doc_id)
-            .bind(us)
-            .bind(off)
-            .bind(&c.actor)
-            .bind(&c.field)
-            .bind(&c.old)
-            .bind(&c.new)
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?
-            .rows_affected();
-        if n == 1 {
-            leaves.push(register_change_leaf(c));
-        }
-    }
-    append_ledger(&mut *tx, ledger, kinds::REGISTER_CHANGE, first, &leaves).await
+    insert_ledgered(&mut Tx(tx), ledger, changes)
+        .await
+        .map(drop)
 }
 
+/// Records of `kind` with seq in `[first_seq, first_seq + count)`.
 async fn fetch_records(
     conn: &mut PgConnection,
     kind: &str,

@@ -8,6 +8,8 @@
 //! max+1, ignored rows take none), which is what the ledger run records.
 //! `synchronous = FULL`: a committed batch survives power loss.
 
+mod ledger_tx;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -22,16 +24,15 @@ use custodian_core::interchange::{contact_to_json, hr_to_json, parse_contact, pa
 use custodian_core::{ContactReport, Document, HrEvent, Person};
 use custodian_ledger::entry::kinds;
 use custodian_ledger::{Hash, Tile, TileId};
-use custodian_store::ledger::{
-    alert_leaf, contact_leaf, custody_leaf, edge_ids, event_entry_body, hr_leaf, ledger_update,
-    register_change_id, register_change_json, register_change_leaf, size_after,
-};
+use custodian_store::ledger::{event_entry_body, register_change_json};
+use custodian_store::ledgered::{append_ledger, insert_ledgered, LedgerTx, Ledgered};
 use custodian_store::{
     columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Account, ApiToken, Backend,
     CheckpointRow, Counts, CustodyRecord, Inserted, LeafChunk, LeafChunkBuilder, LedgerContext,
     LedgerRecord, LedgerRun, LedgerSnapshot, NewAlert, NewContact, NewEvent, RegisterChange,
     Reject, Result, SealedContent, Store, StoreError, StoredAlert, StoredEvent,
 };
+use ledger_tx::Tx;
 
 /// Rows per multi-row statement (7 parameters each, under SQLite's
 /// 32,766-parameter limit).
@@ -91,76 +92,6 @@ fn table_of(kind: &str) -> Result<&'static str> {
             )))
         }
     })
-}
-
-async fn max_seq(conn: &mut SqliteConnection, table: &str) -> Result<i64> {
-    let v: i64 = sqlx::query_scalar(&format!("SELECT COALESCE(MAX(seq), 0) FROM {table}"))
-        .fetch_one(conn)
-        .await
-        .map_err(be)?;
-    Ok(v)
-}
-
-/// Appends `leaves` (records of `kind` from `first_seq`) to the ledger in
-/// the caller's transaction.
-async fn append_ledger(
-    conn: &mut SqliteConnection,
-    ctx: &LedgerContext,
-    kind: &str,
-    first_seq: i64,
-    leaves: &[Hash],
-) -> Result<()> {
-    if leaves.is_empty() {
-        return Ok(());
-    }
-    let last = sqlx::query("SELECT first_leaf, kind, first_seq, count FROM ledger_runs ORDER BY first_leaf DESC LIMIT 1")
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(be)?
-        .map(|r| run_row(&r))
-        .transpose()?;
-    let size = size_after(last.as_ref());
-    let mut edge = Vec::new();
-    for (id, width) in edge_ids(size) {
-        let row = sqlx::query("SELECT width, nodes FROM ledger_tiles WHERE level = ? AND idx = ?")
-            .bind(i64::from(id.level))
-            .bind(id.index as i64)
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(be)?
-            .ok_or_else(|| {
-                StoreError::Corrupt(format!("ledger tile {}/{} is missing", id.level, id.index))
-            })?;
-        edge.push(tile_from_row(id, &row, Some(width))?);
-    }
-    let update = ledger_update(ctx, size, edge, kind, first_seq, leaves)?;
-    for t in &update.tiles {
-        sqlx::query(
-            "INSERT OR REPLACE INTO ledger_tiles (level, idx, width, nodes) VALUES (?,?,?,?)",
-        )
-        .bind(i64::from(t.id.level))
-        .bind(t.id.index as i64)
-        .bind(t.width() as i64)
-        .bind(t.to_bytes())
-        .execute(&mut *conn)
-        .await
-        .map_err(be)?;
-    }
-    sqlx::query("INSERT INTO ledger_runs (first_leaf, kind, first_seq, count) VALUES (?,?,?,?)")
-        .bind(update.run.first_leaf as i64)
-        .bind(&update.run.kind)
-        .bind(update.run.first_seq)
-        .bind(update.run.count as i64)
-        .execute(&mut *conn)
-        .await
-        .map_err(be)?;
-    sqlx::query("INSERT INTO ledger_checkpoints (size, note) VALUES (?,?)")
-        .bind(update.checkpoint.size as i64)
-        .bind(&update.checkpoint.note)
-        .execute(&mut *conn)
-        .await
-        .map_err(be)?;
-    Ok(())
 }
 
 /// The ledger's runs, in leaf order.
@@ -314,6 +245,19 @@ impl SqliteStore {
 
     async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>> {
         self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(be)
+    }
+
+    /// New records of one ledgered kind, with their leaves, in one
+    /// transaction.
+    async fn insert_ledgered<R: Ledgered>(
+        &self,
+        ledger: &LedgerContext,
+        records: &[R],
+    ) -> Result<Inserted> {
+        let mut tx = self.write_tx().await?;
+        let n = insert_ledgered(&mut Tx(&mut tx), ledger, records).await?;
+        tx.commit().await.map_err(be)?;
+        Ok(n)
     }
 }
 
@@ -520,7 +464,7 @@ impl Store for SqliteStore {
             .map(|e| (e.event.id.clone(), e.leaf))
             .collect();
         let mut tx = self.write_tx().await?;
-        let s0 = max_seq(&mut tx, "events").await?;
+        let s0 = Tx(&mut tx).max_seq("events").await?;
         let mut inserted = 0;
         let full_sql = values_sql(INSERT_EVENTS, 7, ROWS_PER_STATEMENT);
         let mut rows = events.into_iter().peekable();
@@ -571,7 +515,7 @@ impl Store for SqliteStore {
                 })
                 .collect::<Result<Vec<_>>>()?
         };
-        append_ledger(&mut tx, ledger, kinds::EVENT, s0 + 1, &new_leaves).await?;
+        append_ledger(&mut Tx(&mut tx), ledger, kinds::EVENT, s0 + 1, &new_leaves).await?;
         tx.commit().await.map_err(be)?;
         Ok(Inserted(inserted))
     }
@@ -597,27 +541,7 @@ impl Store for SqliteStore {
         events: &[HrEvent],
         ledger: &LedgerContext,
     ) -> Result<Inserted> {
-        let mut tx = self.write_tx().await?;
-        let first = max_seq(&mut tx, "hr_events").await? + 1;
-        let mut leaves = Vec::new();
-        for e in events {
-            let n = sqlx::query("INSERT OR IGNORE INTO hr_events (id, ts_us, user_id, type, body) VALUES (?,?,?,?,?)")
-                .bind(&e.id)
-                .bind(e.ts.timestamp_micros())
-                .bind(&e.user)
-                .bind(e.kind.name())
-                .bind(hr_to_json(e))
-                .execute(&mut *tx)
-                .await
-                .map_err(be)?
-                .rows_affected();
-            if n == 1 {
-                leaves.push(hr_leaf(e));
-            }
-        }
-        append_ledger(&mut tx, ledger, kinds::HR_EVENT, first, &leaves).await?;
-        tx.commit().await.map_err(be)?;
-        Ok(Inserted(leaves.len() as u64))
+        self.insert_ledgered(ledger, events).await
     }
 
     async fn insert_contacts(
@@ -625,26 +549,7 @@ impl Store for SqliteStore {
         reports: &[NewContact],
         ledger: &LedgerContext,
     ) -> Result<Inserted> {
-        let mut tx = self.write_tx().await?;
-        let first = max_seq(&mut tx, "contact_reports").await? + 1;
-        let mut leaves = Vec::new();
-        for c in reports {
-            let n = sqlx::query("INSERT OR IGNORE INTO contact_reports (id, reported_us, reporter, raw) VALUES (?,?,?,?)")
-                .bind(&c.report.id)
-                .bind(c.report.reported_at.timestamp_micros())
-                .bind(&c.report.reporter)
-                .bind(&c.raw)
-                .execute(&mut *tx)
-                .await
-                .map_err(be)?
-                .rows_affected();
-            if n == 1 {
-                leaves.push(contact_leaf(&c.report));
-            }
-        }
-        append_ledger(&mut tx, ledger, kinds::CONTACT_REPORT, first, &leaves).await?;
-        tx.commit().await.map_err(be)?;
-        Ok(Inserted(leaves.len() as u64))
+        self.insert_ledgered(ledger, reports).await
     }
 
     async fn insert_rejects(&self, rejects: &[Reject]) -> Result<Inserted> {
@@ -780,32 +685,7 @@ impl Store for SqliteStore {
         records: &[CustodyRecord],
         ledger: &LedgerContext,
     ) -> Result<Inserted> {
-        let mut tx = self.write_tx().await?;
-        let first = max_seq(&mut tx, "custody_records").await? + 1;
-        let mut leaves = Vec::new();
-        for c in records {
-            let (us, off) = ts_to_db(&c.at);
-            let n = sqlx::query(
-                "INSERT OR IGNORE INTO custody_records (id, kind, doc_id, user_id, at_us, at_off, body) VALUES (?,?,?,?,?,?,?)",
-            )
-            .bind(&c.id)
-            .bind(&c.kind)
-            .bind(&c.doc_id)
-            .bind(&c.user_id)
-            .bind(us)
-            .bind(off)
-            .bind(&c.body)
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?
-            .rows_affected();
-            if n == 1 {
-                leaves.push(custody_leaf(c));
-            }
-        }
-        append_ledger(&mut tx, ledger, kinds::CUSTODY, first, &leaves).await?;
-        tx.commit().await.map_err(be)?;
-        Ok(Inserted(leaves.len() as u64))
+        self.insert_ledgered(ledger, records).await
     }
 
     async fn custody_records(
@@ -840,30 +720,7 @@ impl Store for SqliteStore {
     }
 
     async fn insert_alerts(&self, alerts: &[NewAlert], ledger: &LedgerContext) -> Result<Inserted> {
-        let mut tx = self.write_tx().await?;
-        let first = max_seq(&mut tx, "alerts").await? + 1;
-        let mut leaves = Vec::new();
-        for a in alerts {
-            let (us, off) = ts_to_db(&a.raised_at);
-            let n = sqlx::query("INSERT OR IGNORE INTO alerts (id, user_id, raised_us, raised_off, severity, score, body) VALUES (?,?,?,?,?,?,?)")
-                .bind(&a.id)
-                .bind(&a.user)
-                .bind(us)
-                .bind(off)
-                .bind(&a.severity)
-                .bind(a.score)
-                .bind(&a.body)
-                .execute(&mut *tx)
-                .await
-                .map_err(be)?
-                .rows_affected();
-            if n == 1 {
-                leaves.push(alert_leaf(a));
-            }
-        }
-        append_ledger(&mut tx, ledger, kinds::ALERT, first, &leaves).await?;
-        tx.commit().await.map_err(be)?;
-        Ok(Inserted(leaves.len() as u64))
+        self.insert_ledgered(ledger, alerts).await
     }
 
     async fn alerts(&self, limit: u32) -> Result<Vec<StoredAlert>> {
@@ -1083,7 +940,6 @@ impl Store for SqliteStore {
     }
 }
 
-/// Records of `kind` with seq in `[first_seq, first_seq + count)`.
 /// Inserts register changes (new ones only) and appends them to the
 /// ledger, in the caller's transaction.
 async fn insert_changes(
@@ -1091,32 +947,12 @@ async fn insert_changes(
     changes: &[RegisterChange],
     ledger: &LedgerContext,
 ) -> Result<()> {
-    let first = max_seq(&mut *tx, "register_changes").await? + 1;
-    let mut leaves = Vec::new();
-    for c in changes {
-        let (us, off) = ts_to_db(&c.at);
-        let n = sqlx::query(
-            "INSERT OR IGNORE INTO register_changes (id, doc_id, at_us, at_off, actor, field, old, new) VALUES (?,?,?,?,?,?,?,?)",
-        )
-        .bind(register_change_id(c))
-        .bind(&c.doc_id)
-        .bind(us)
-        .bind(off)
-        .bind(&c.actor)
-        .bind(&c.field)
-        .bind(&c.old)
-        .bind(&c.new)
-        .execute(&mut *tx)
+    insert_ledgered(&mut Tx(tx), ledger, changes)
         .await
-        .map_err(be)?
-        .rows_affected();
-        if n == 1 {
-            leaves.push(register_change_leaf(c));
-        }
-    }
-    append_ledger(&mut *tx, ledger, kinds::REGISTER_CHANGE, first, &leaves).await
+        .map(drop)
 }
 
+/// Records of `kind` with seq in `[first_seq, first_seq + count)`.
 async fn fetch_records(
     conn: &mut SqliteConnection,
     kind: &str,

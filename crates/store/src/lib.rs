@@ -17,11 +17,12 @@ pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod ledger;
+pub mod ledgered;
 pub mod private;
 
 pub use ledger::{
     CheckpointRow, LeafChunk, LeafChunkBuilder, LeafRead, LeafStop, LedgerContext, LedgerRecord,
-    LedgerRun, LedgerSnapshot,
+    LedgerRun, LedgerSnapshot, LedgerUpdate,
 };
 
 /// Which backend a store is.
