@@ -7,5 +7,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = custodian_server::cases::verify_bundle(std::io::Cursor::new(data), None);
+    let _ = custodian_app::cases::verify_bundle(std::io::Cursor::new(data), None);
 });

@@ -59,13 +59,7 @@ fn t(l: Lang, en: &'static str, ja: &'static str) -> &'static str {
     }
 }
 
-pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
-}
+pub use custodian_app::html::esc;
 
 /// The console's links, for the caller's role.
 fn nav(l: Lang, role: Option<Role>) -> String {
@@ -459,7 +453,7 @@ pub(crate) async fn ack_alert(
     if let Some(r) = check_csrf(&p, &f.csrf) {
         return r;
     }
-    match crate::cases::acknowledge(
+    match custodian_app::cases::acknowledge(
         state.store.as_ref(),
         &state.ledger,
         crate::now_of(&state),
@@ -500,7 +494,7 @@ const LEVEL_COLOURS: [&str; 4] = ["#9cc3e6", "#f2c14e", "#e8743b", "#c0392b"];
 /// The weekly chart of the highest level touched outside the person's
 /// scope, as inline SVG (no script): a bar per week, its height and colour
 /// the level; refusals as an outlined bar.
-pub fn escalation_svg(l: Lang, weeks: &[crate::people::Week]) -> String {
+pub fn escalation_svg(l: Lang, weeks: &[custodian_app::people::Week]) -> String {
     let (w, h, left, bottom) = (760.0_f64, 180.0_f64, 86.0_f64, 24.0_f64);
     let n = weeks.len().max(1) as f64;
     let step = (w - left - 8.0) / n;
@@ -601,7 +595,7 @@ pub(crate) async fn reveal_name(
         Ok(None) => return (StatusCode::NOT_FOUND, "no such person").into_response(),
         Err(r) => return r,
     };
-    if let Err(e) = crate::cases::reveal(
+    if let Err(e) = custodian_app::cases::reveal(
         state.store.as_ref(),
         &state.ledger,
         crate::now_of(&state),
@@ -632,7 +626,7 @@ async fn person_response(
         Ok(None) => return (StatusCode::NOT_FOUND, "no such person").into_response(),
         Err(r) => return r,
     };
-    let view = match crate::people::view(state.store.as_ref(), &user).await {
+    let view = match custodian_app::people::view(state.store.as_ref(), &user).await {
         Ok(Some(v)) => v,
         Ok(None) => return (StatusCode::NOT_FOUND, "no such person").into_response(),
         Err(e) => return crate::internal(e),
@@ -742,7 +736,7 @@ pub(crate) async fn contacts_page(
     headers: HeaderMap,
 ) -> Response {
     let l = lang(&q, &headers);
-    let (reports, groups) = match crate::cases::contact_groups(state.store.as_ref()).await {
+    let (reports, groups) = match custodian_app::cases::contact_groups(state.store.as_ref()).await {
         Ok(x) => x,
         Err(e) => return crate::case_error(e),
     };
@@ -838,7 +832,7 @@ pub(crate) async fn cases_page(
     headers: HeaderMap,
 ) -> Response {
     let l = lang(&q, &headers);
-    let list = match crate::cases::list(state.store.as_ref()).await {
+    let list = match custodian_app::cases::list(state.store.as_ref()).await {
         Ok(c) => c,
         Err(e) => return crate::case_error(e),
     };
@@ -888,7 +882,8 @@ pub(crate) async fn exposure_page(
         );
         return page(l, Some(p.role), title, &body);
     };
-    let list = match crate::exposure::current(state.store.as_ref(), owner.as_deref()).await {
+    let list = match custodian_app::exposure::current(state.store.as_ref(), owner.as_deref()).await
+    {
         Ok(list) => list,
         Err(e) => return crate::internal(e),
     };
@@ -1045,7 +1040,7 @@ pub(crate) async fn open_case(
     if let Some(r) = check_csrf(&p, &f.csrf) {
         return r;
     }
-    match crate::cases::open(
+    match custodian_app::cases::open(
         state.store.as_ref(),
         &state.ledger,
         crate::now_of(&state),
@@ -1067,7 +1062,7 @@ pub(crate) async fn case_page(
     headers: HeaderMap,
 ) -> Response {
     let l = lang(&q, &headers);
-    let (actions, st) = match crate::cases::existing(state.store.as_ref(), &case).await {
+    let (actions, st) = match custodian_app::cases::existing(state.store.as_ref(), &case).await {
         Ok(x) => x,
         Err(e) => return crate::case_error(e),
     };
@@ -1133,12 +1128,12 @@ pub(crate) async fn add_note(
     if let Some(r) = check_csrf(&p, &f.csrf) {
         return r;
     }
-    match crate::cases::apply(
+    match custodian_app::cases::apply(
         state.store.as_ref(),
         &state.ledger,
         crate::now_of(&state),
         &case,
-        crate::cases::CaseAction::Note { text: f.text },
+        custodian_app::cases::CaseAction::Note { text: f.text },
         &p.name,
     )
     .await

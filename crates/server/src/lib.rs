@@ -37,15 +37,12 @@ use subtle::ConstantTimeEq;
 
 use custodian_store::{LedgerContext, NewContact, Store};
 
-pub mod cases;
 pub mod console;
-pub mod exposure;
 pub mod listen;
-pub mod people;
 pub mod pseudonyms;
 pub mod throttle;
-pub mod tokens;
-mod zip_entries;
+
+use custodian_app::{cases, exposure, tokens};
 
 /// The roles of DESIGN.md.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -131,7 +131,7 @@ async fn world() -> World {
         .await
         .unwrap();
     let at = chrono::DateTime::parse_from_rfc3339("2026-11-21T09:00:00+09:00").unwrap();
-    let (case, _, _) = custodian_server::cases::open(store.as_ref(), &ledger, at, "A-1", "analyst")
+    let (case, _, _) = custodian_app::cases::open(store.as_ref(), &ledger, at, "A-1", "analyst")
         .await
         .unwrap();
     let state = Arc::new(AppState::new(
@@ -799,7 +799,7 @@ async fn a_case_over_the_api_exports_a_bundle_that_verifies() {
     assert_eq!(resp.headers()["content-type"], "application/zip");
     let zip = resp.into_body().collect().await.unwrap().to_bytes();
     let report =
-        custodian_server::cases::verify_bundle(std::io::Cursor::new(zip.to_vec()), None).unwrap();
+        custodian_app::cases::verify_bundle(std::io::Cursor::new(zip.to_vec()), None).unwrap();
     assert_eq!(report["verified"], true, "{report}");
     assert_eq!(report["by_kind"]["alert"], 1, "{report}");
     assert_eq!(report["by_kind"]["custody"], 3, "{report}");
@@ -827,7 +827,7 @@ async fn a_case_over_the_api_exports_a_bundle_that_verifies() {
         }
         z
     };
-    let err = custodian_server::cases::verify_bundle(std::io::Cursor::new(forged), None)
+    let err = custodian_app::cases::verify_bundle(std::io::Cursor::new(forged), None)
         .unwrap_err()
         .to_string();
     assert!(err.contains("report.html appears twice"), "{err}");

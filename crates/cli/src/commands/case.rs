@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use serde_json::{json, Value};
 
-use custodian_server::cases;
+use custodian_app::cases;
 use custodian_store::Store;
 
 use crate::settings::Settings;

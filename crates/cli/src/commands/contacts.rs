@@ -22,7 +22,7 @@ pub struct Args {
 }
 
 pub async fn run(store: &dyn Store, args: Args) -> Result<ExitCode> {
-    let (reports, mut groups) = custodian_server::cases::contact_groups(store).await?;
+    let (reports, mut groups) = custodian_app::cases::contact_groups(store).await?;
     groups.sort_by(|a, b| {
         b.members
             .len()

@@ -1074,7 +1074,7 @@ pub async fn detect_store(
         stored += store.insert_alerts(chunk, &ledger).await?.0;
     }
     let exposures = engine.exposures();
-    let recorded = custodian_server::exposure::record(store, &exposures, &ledger).await?;
+    let recorded = custodian_app::exposure::record(store, &exposures, &ledger).await?;
     if recorded > 0 {
         tracing::info!(recorded, "register exposure findings recorded");
     }

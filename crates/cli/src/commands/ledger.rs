@@ -247,7 +247,7 @@ fn read_limited(path: &Path, limit: u64) -> Result<String> {
 
 /// A verifier key given as text or as a file holding it.
 pub fn parse_verifier(arg: &str) -> Result<NoteVerifier> {
-    Ok(custodian_server::cases::parse_verifier(arg)?)
+    Ok(custodian_app::cases::parse_verifier(arg)?)
 }
 
 fn create_key(path: &Path, origin: &str) -> Result<NoteSigner> {

@@ -178,7 +178,7 @@ pub async fn run(
                     )?;
                     summary.exposures
                 }
-                None => custodian_server::exposure::current(store, None)
+                None => custodian_app::exposure::current(store, None)
                     .await?
                     .into_iter()
                     .map(|(f, _)| f)

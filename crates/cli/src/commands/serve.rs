@@ -256,7 +256,7 @@ pub async fn token(settings: &Settings, store: &dyn Store, cmd: TokenCmd) -> Res
     let (name, role) = match cmd {
         TokenCmd::Create { name, role } => (name, role),
         TokenCmd::List { json } => {
-            let list = custodian_server::tokens::list(store).await?;
+            let list = custodian_app::tokens::list(store).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -278,7 +278,7 @@ pub async fn token(settings: &Settings, store: &dyn Store, cmd: TokenCmd) -> Res
         TokenCmd::Revoke { name } => {
             let ledger = super::ledger::context(settings)?;
             let by = std::env::var("USER").unwrap_or_else(|_| "cli".into());
-            let r = custodian_server::tokens::revoke(
+            let r = custodian_app::tokens::revoke(
                 store,
                 &ledger,
                 crate::clock::now(),

@@ -17,7 +17,7 @@ use custodian_ledger::entry::{kinds, ProofBundle};
 use custodian_ledger::NoteVerifier;
 use custodian_store::{audit, CustodyRecord, LedgerContext, Store};
 
-use crate::console::esc;
+use crate::html::esc;
 
 pub const BUNDLE_FORMAT: &str = "custodian-evidence-bundle/v1";
 

@@ -1,0 +1,19 @@
+//! Custodian's use cases, one home for every frontend.
+//!
+//! Rules:
+//! - A use case is a function over the store (and, where it writes, the
+//!   ledger context and the time it happens at, passed in: no use case
+//!   reads the clock). The CLI and the server only authorise, parse, call
+//!   one of these and render the result; neither holds a product rule.
+//! - Every write that is evidence goes through the store's ledgered
+//!   inserts, so it is in the ledger in the same transaction.
+//! - Nothing here speaks HTTP or draws a terminal: errors are typed
+//!   (`CaseError`, `TokenError`, `StoreError`) and the frontends map them to
+//!   statuses and exit codes in one place each.
+
+pub mod cases;
+pub mod exposure;
+pub mod html;
+pub mod people;
+pub mod tokens;
+mod zip_entries;
