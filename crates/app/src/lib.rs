@@ -8,12 +8,16 @@
 //! - Every write that is evidence goes through the store's ledgered
 //!   inserts, so it is in the ledger in the same transaction.
 //! - Nothing here speaks HTTP or draws a terminal: errors are typed
-//!   (`CaseError`, `TokenError`, `StoreError`) and the frontends map them to
+//!   ([`error::AppError`]; cases and tokens still have their own,
+//!   `CaseError` and `TokenError`) and the frontends map them to
 //!   statuses and exit codes in one place each.
 
 pub mod cases;
+pub mod custody;
+pub mod error;
 pub mod exposure;
 pub mod html;
 pub mod people;
 pub mod tokens;
+pub mod trace;
 mod zip_entries;

@@ -44,18 +44,12 @@ pub struct MarkingConfig {
     pub notice: Option<String>,
 }
 
-/// The mark's words, with defaults.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Marking {
-    pub secret: String,
-    pub confidential: String,
-    pub internal: String,
-    pub public: String,
-    pub notice: String,
-}
+/// The mark's words (custody's own type), with defaults.
+pub use custodian_app::custody::Marking;
 
-impl Marking {
-    fn from_config(c: MarkingConfig) -> Result<Marking> {
+impl MarkingConfig {
+    fn into_marking(self) -> Result<Marking> {
+        let c = self;
         let m = Marking {
             secret: c.secret.unwrap_or_else(|| "極秘 SECRET".into()),
             confidential: c.confidential.unwrap_or_else(|| "秘 CONFIDENTIAL".into()),
@@ -254,7 +248,7 @@ impl Settings {
         })?;
         Ok(Settings {
             detect: file.detect,
-            marking: Marking::from_config(file.marking)?,
+            marking: MarkingConfig::into_marking(file.marking)?,
             content_key_file,
             ledger_key_file,
             ledger_origin,
@@ -291,11 +285,13 @@ mod tests {
     #[test]
     fn marking_labels_come_from_the_file_and_must_be_one_line() {
         let c: FileConfig = toml::from_str("[marking]\nsecret = \"極秘\"\n").unwrap();
-        let m = Marking::from_config(c.marking).unwrap();
+        let m = MarkingConfig::into_marking(c.marking).unwrap();
         assert_eq!(m.secret, "極秘");
         assert_eq!(m.internal, "社外秘 INTERNAL");
         let c: FileConfig = toml::from_str("[marking]\nnotice = \"a\\nb\"\n").unwrap();
-        let e = Marking::from_config(c.marking).unwrap_err().to_string();
+        let e = MarkingConfig::into_marking(c.marking)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("marking.notice"), "{e}");
         assert!(toml::from_str::<FileConfig>("[marking]\ncolour = \"red\"\n").is_err());
     }

@@ -9,7 +9,12 @@
 //!    projects as of the time (need to know follows `transfer` events), unless
 //!    they own the entry;
 //! 4. for `secret`, someone other than the owner needs the owner's recorded
-//!    approval for this person and document.
+//!    approval for this person and document;
+//! 5. releasing `confidential` or `secret` contents (a copy) needs the
+//!    person's acknowledgement of the secrecy policy on record before the
+//!    request, the owner's too. The question "may this person open it"
+//!    (who may, `custodian check`) does not ask for it: its context says
+//!    so by giving no acknowledgements at all (`None`).
 //!
 //! An allow hands back a [`Grant`], a typed capability that only this module
 //! can make: code that releases contents takes a `Grant`, not a boolean.
@@ -107,6 +112,10 @@ pub struct RequestContext<'a> {
     /// matches the requester and was given by the current owner before the
     /// request.
     pub approvals: &'a [Approval],
+    /// When the requester acknowledged the secrecy policy, for a release of
+    /// contents; `None` when only access is asked about (rule 5 is then not
+    /// applied).
+    pub acknowledged: Option<&'a [DateTime<FixedOffset>]>,
 }
 
 /// Why access was refused.
@@ -123,6 +132,9 @@ pub enum DenyReason {
     NoNeedToKnow {
         document_projects: String,
         person_projects: String,
+    },
+    NotAcknowledged {
+        user: String,
     },
 }
 
@@ -157,6 +169,9 @@ impl fmt::Display for DenyReason {
                     f,
                     "no need to know: the document belongs to {document_projects}, the person to {pp}"
                 )
+            }
+            DenyReason::NotAcknowledged { user } => {
+                write!(f, "{user} has not acknowledged the secrecy policy")
             }
         }
     }
@@ -231,6 +246,23 @@ impl fmt::Display for Decision {
 
 /// Decides whether `who` may open `doc`.
 pub fn decide(who: &PersonAt<'_>, doc: &Document, ctx: &RequestContext<'_>) -> Decision {
+    let decision = decide_access(who, doc, ctx);
+    let Some(acks) = ctx.acknowledged else {
+        return decision;
+    };
+    let acknowledged = acks.iter().any(|a| a.with_timezone(&Utc) <= who.at);
+    if decision.is_allow() && doc.classification >= Level::Confidential && !acknowledged {
+        return Decision::Deny {
+            reason: DenyReason::NotAcknowledged {
+                user: who.person.user_id.clone(),
+            },
+        };
+    }
+    decision
+}
+
+/// Rules 1 to 4.
+fn decide_access(who: &PersonAt<'_>, doc: &Document, ctx: &RequestContext<'_>) -> Decision {
     let person = who.person;
     if who.employment != Employment::Employed {
         return Decision::Deny {
@@ -441,7 +473,16 @@ mod tests {
             at: at(2024, 1, 11).fixed_offset(),
             ..ok.clone()
         };
-        let ctx = |a: &[Approval]| decide(&who, &d, &RequestContext { approvals: a });
+        let ctx = |a: &[Approval]| {
+            decide(
+                &who,
+                &d,
+                &RequestContext {
+                    approvals: a,
+                    acknowledged: None,
+                },
+            )
+        };
         assert!(ctx(std::slice::from_ref(&ok)).is_allow());
         assert_eq!(ctx(&[wrong_owner]).label(), "needs_approval");
         assert_eq!(ctx(&[later]).label(), "needs_approval");
@@ -471,5 +512,51 @@ mod tests {
             decide_at(&p, &[term], &d, at(2024, 1, 2)).to_string(),
             "deny: the person was terminated at the time"
         );
+    }
+
+    #[test]
+    fn a_release_of_confidential_contents_needs_an_acknowledgement_first() {
+        let p = person(Level::Secret, &["A"]);
+        let d = doc(Level::Confidential, "A");
+        let t = at(2024, 1, 10);
+        let who = PersonAt::reconstruct(&p, &[], t);
+        let with = |acks: Option<&[DateTime<FixedOffset>]>, d: &Document| {
+            decide(
+                &who,
+                d,
+                &RequestContext {
+                    approvals: &[],
+                    acknowledged: acks,
+                },
+            )
+        };
+        // Asking only who may open it does not ask for one.
+        assert!(with(None, &d).is_allow());
+        assert_eq!(
+            with(Some(&[]), &d).to_string(),
+            "deny: E1 has not acknowledged the secrecy policy"
+        );
+        let before = [at(2024, 1, 9).fixed_offset()];
+        let after = [at(2024, 1, 11).fixed_offset()];
+        assert!(with(Some(&before), &d).is_allow());
+        assert_eq!(with(Some(&after), &d).label(), "deny");
+        // Internal contents are released without one; a denial for another
+        // reason stays that reason.
+        assert!(with(Some(&[]), &doc(Level::Internal, "*")).is_allow());
+        assert!(matches!(
+            with(Some(&[]), &doc(Level::Confidential, "B")),
+            Decision::Deny {
+                reason: DenyReason::NoNeedToKnow { .. }
+            }
+        ));
+        // The owner too.
+        let mut owner = p.clone();
+        owner.user_id = "E9".into();
+        let who = PersonAt::reconstruct(&owner, &[], t);
+        let ctx = RequestContext {
+            approvals: &[],
+            acknowledged: Some(&[]),
+        };
+        assert_eq!(decide(&who, &doc(Level::Secret, "A"), &ctx).label(), "deny");
     }
 }
