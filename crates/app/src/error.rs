@@ -18,6 +18,12 @@ pub enum AppError {
     Forbidden(String),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A dataset folder that cannot be read (named, with the reason).
+    #[error(transparent)]
+    Import(#[from] custodian_ingest::ImportError),
+    /// Writing an output file (rejects, scores) failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
     /// Something that is not the caller's fault (a content that does not
     /// open, a PDF that cannot be written).
     #[error("{0}")]

@@ -14,6 +14,7 @@
 
 pub mod cases;
 pub mod custody;
+pub mod detection;
 pub mod error;
 pub mod exposure;
 pub mod html;

@@ -26,14 +26,14 @@ use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::time::Instant;
 
-use anyhow::Result;
 use custodian_detect::{Alert, Engine, Names};
 use custodian_ingest::{for_each_block, for_each_span, Progress, RejectSink, SourceFile, Span};
 
-use super::{feed, item_id, item_key, parse_block, sample_ts, EventRun, ParsedBlock};
+use super::blocks::{feed, item_id, item_key, parse_block, sample_ts, EventRun, ParsedBlock};
+use crate::error::{AppError, Result};
 
 /// How the pass ended.
-pub(super) enum Outcome {
+pub(crate) enum Outcome {
     /// Every event was fed; rejected lines are reported.
     Done,
     /// A block began before events already fed: the engine has seen part
@@ -42,7 +42,7 @@ pub(super) enum Outcome {
 }
 
 /// What the pass needs from its caller.
-pub(super) struct Pass<'a> {
+pub(crate) struct Pass<'a> {
     pub src: &'a SourceFile,
     pub names: &'a Names,
     pub max_line: usize,
@@ -73,7 +73,7 @@ fn earliest(data: &[u8]) -> i64 {
 }
 
 /// Runs the two passes, feeding `engine` and collecting `alerts`.
-pub(super) fn detect_by_time(
+pub(crate) fn detect_by_time(
     pass: &Pass<'_>,
     engine: &mut Engine,
     alerts: &mut Vec<Alert>,
@@ -91,7 +91,7 @@ pub(super) fn detect_by_time(
             ControlFlow::Continue(())
         },
     )
-    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", pass.src.path.display()))?;
+    .map_err(|e| AppError::Failed(format!("cannot read {}: {e}", pass.src.path.display())))?;
     spans.sort_by_key(|(min, s)| (*min, s.seq));
     let scanned = started.elapsed();
     let order: Vec<Span> = spans.iter().map(|(_, s)| *s).collect();
@@ -129,7 +129,7 @@ pub(super) fn detect_by_time(
             ControlFlow::Continue(())
         },
     )
-    .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", pass.src.path.display()))?;
+    .map_err(|e| AppError::Failed(format!("cannot read {}: {e}", pass.src.path.display())))?;
     if misordered {
         tracing::warn!(
             "a block of {} holds an event earlier than its first pass read; sorting in memory instead",
