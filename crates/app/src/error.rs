@@ -13,6 +13,9 @@ pub enum AppError {
     /// The request itself is malformed or inconsistent.
     #[error("{0}")]
     Invalid(String),
+    /// The request is over a bound (bytes, lines).
+    #[error("{0}")]
+    TooLarge(String),
     /// A rule of the product forbids it (only the owner approves, …).
     #[error("{0}")]
     Forbidden(String),

@@ -18,6 +18,7 @@ pub mod detection;
 pub mod error;
 pub mod exposure;
 pub mod html;
+pub mod ingest;
 pub mod people;
 pub mod tokens;
 pub mod trace;

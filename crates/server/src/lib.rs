@@ -391,6 +391,8 @@ pub struct AppState {
     throttle: throttle::Throttle,
     /// Who analysts' responses mask (see [`pseudonyms`]).
     directory: pseudonyms::Directory,
+    /// The directory's ids the ingest route checks users against.
+    known_people: custodian_app::ingest::KnownPeople,
     metrics: Metrics,
     dummy_hash: String,
     /// One full verification at a time (it reads the whole store).
@@ -435,6 +437,7 @@ impl AppState {
                 std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 8)),
             ),
             directory: pseudonyms::Directory::default(),
+            known_people: Default::default(),
             metrics: Metrics::default(),
             // Verified against when the account does not exist, so an
             // unknown name costs what a wrong password costs.
@@ -756,7 +759,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/contact-reports", post(file_contact_report))
         .route(
             "/api/events",
-            post(ingest_events).layer(axum::extract::DefaultBodyLimit::max(MAX_BATCH_BYTES)),
+            post(ingest_events).layer(axum::extract::DefaultBodyLimit::max(
+                custodian_app::ingest::MAX_BATCH_BYTES,
+            )),
         )
         .route("/api/ledger/status", get(ledger_status))
         .route("/api/ledger/checkpoint", get(ledger_checkpoint))
@@ -1351,54 +1356,31 @@ async fn file_contact_report(
     }
 }
 
-/// Lines per batch and bytes per request the ingest route takes.
-const MAX_BATCH_LINES: usize = 20_000;
-const MAX_BATCH_BYTES: usize = 16 << 20;
-const MAX_LINE_BYTES: usize = 64 << 10;
-
-/// A batch of events.jsonl lines, through the import's own parsing; bad
-/// lines are refused with their line number and reason, the rest kept; a
-/// repeated event id is stored once.
-async fn ingest_events(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> Response {
-    if body.len() > MAX_BATCH_BYTES {
-        return problem(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("a batch is at most {MAX_BATCH_BYTES} bytes"),
-        );
-    }
-    let known: std::collections::HashSet<String> = match state.store.people().await {
-        Ok(p) => p.into_iter().map(|p| p.user_id).collect(),
-        Err(e) => return internal(e),
-    };
-    let mut events = Vec::new();
-    let mut rejected = Vec::new();
-    for (i, line) in body.split(|b| *b == b'\n').enumerate() {
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        if events.len() + rejected.len() >= MAX_BATCH_LINES {
-            return problem(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("a batch is at most {MAX_BATCH_LINES} lines"),
-            );
-        }
-        if line.len() > MAX_LINE_BYTES {
-            rejected.push(json!({"line": i + 1, "reason": format!("line of {} bytes exceeds the limit of {MAX_LINE_BYTES} bytes", line.len())}));
-            continue;
-        }
-        match custodian_ingest::accept_event_line(line, |u| known.contains(u)) {
-            Ok(e) => events.push(e),
-            Err(why) => rejected.push(json!({"line": i + 1, "reason": why})),
-        }
-    }
-    let accepted = events.len();
-    match state.store.insert_events(events, &state.ledger).await {
-        Ok(custodian_store::Inserted(new)) => Json(json!({
-            "accepted": accepted, "new": new, "already_stored": accepted as u64 - new.min(accepted as u64),
-            "rejected": rejected,
+/// A batch of events.jsonl lines, through the import's own path
+/// (`custodian_app::ingest`): bad lines are refused with their line number
+/// and reason and kept as rejects, the rest stored; a repeated event id is
+/// stored once.
+async fn ingest_events(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    body: axum::body::Bytes,
+) -> Response {
+    match custodian_app::ingest::ingest_batch(
+        state.store.as_ref(),
+        &state.ledger,
+        &state.known_people,
+        &p.name,
+        now_of(&state),
+        &body,
+    )
+    .await
+    {
+        Ok(b) => Json(json!({
+            "accepted": b.accepted, "new": b.new, "already_stored": b.already_stored,
+            "rejected": b.rejected.iter().map(|(line, reason)| json!({"line": line, "reason": reason})).collect::<Vec<_>>(),
         }))
         .into_response(),
-        Err(e) => internal(e),
+        Err(e) => app_error(e),
     }
 }
 
@@ -1579,6 +1561,20 @@ async fn register_exposure(
         )
         .into_response(),
         Err(e) => internal(e),
+    }
+}
+
+/// A use case's refusal as HTTP, in one place.
+pub(crate) fn app_error(e: custodian_app::error::AppError) -> Response {
+    use custodian_app::error::AppError;
+    match e {
+        AppError::NotFound(m) => problem(StatusCode::NOT_FOUND, &m),
+        AppError::Invalid(m) => problem(StatusCode::UNPROCESSABLE_ENTITY, &m),
+        AppError::TooLarge(m) => problem(StatusCode::PAYLOAD_TOO_LARGE, &m),
+        AppError::Forbidden(m) => problem(StatusCode::FORBIDDEN, &m),
+        e @ (AppError::Store(_) | AppError::Import(_) | AppError::Io(_) | AppError::Failed(_)) => {
+            internal(e)
+        }
     }
 }
 
