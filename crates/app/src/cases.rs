@@ -21,15 +21,8 @@ use crate::html::esc;
 
 pub const BUNDLE_FORMAT: &str = "custodian-evidence-bundle/v1";
 
-#[derive(Debug, thiserror::Error)]
-pub enum CaseError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error("{0}")]
-    Failed(String),
-}
+/// Cases answer with the use cases' one error type.
+pub use crate::error::AppError as CaseError;
 
 type Result<T> = std::result::Result<T, CaseError>;
 
@@ -45,10 +38,8 @@ macro_rules! impl_from {
     )*};
 }
 impl_from!(
-    custodian_store::StoreError,
     custodian_store::audit::AuditError,
     zip::result::ZipError,
-    std::io::Error,
     serde_json::Error,
     custodian_pdfmark::PdfError
 );

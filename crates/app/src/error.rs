@@ -13,6 +13,9 @@ pub enum AppError {
     /// The request itself is malformed or inconsistent.
     #[error("{0}")]
     Invalid(String),
+    /// It contradicts what is on record (revoking a revoked token, …).
+    #[error("{0}")]
+    Conflict(String),
     /// The request is over a bound (bytes, lines).
     #[error("{0}")]
     TooLarge(String),

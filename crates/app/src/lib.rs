@@ -8,11 +8,11 @@
 //! - Every write that is evidence goes through the store's ledgered
 //!   inserts, so it is in the ledger in the same transaction.
 //! - Nothing here speaks HTTP or draws a terminal: errors are typed
-//!   ([`error::AppError`]; cases and tokens still have their own,
-//!   `CaseError` and `TokenError`) and the frontends map them to
+//!   (one [`error::AppError`]) and the frontends map them to
 //!   statuses and exit codes in one place each.
 
 pub mod cases;
+pub mod contacts;
 pub mod custody;
 pub mod detection;
 pub mod error;

@@ -15,19 +15,10 @@ use serde_json::{json, Value};
 
 use custodian_store::{CustodyRecord, LedgerContext, Store};
 
-/// Why a revocation did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum TokenError {
-    #[error("no API token is called '{0}'")]
-    NotFound(String),
-    #[error("the API token '{0}' was revoked already")]
-    AlreadyRevoked(String),
-    #[error(transparent)]
-    Store(#[from] custodian_store::StoreError),
-}
+use crate::error::{AppError, Result};
 
 /// Every token as listed to an administrator.
-pub async fn list(store: &dyn Store) -> Result<Vec<Value>, TokenError> {
+pub async fn list(store: &dyn Store) -> Result<Vec<Value>> {
     Ok(store
         .api_tokens()
         .await?
@@ -46,17 +37,21 @@ pub async fn revoke(
     at: DateTime<FixedOffset>,
     name: &str,
     by: &str,
-) -> Result<CustodyRecord, TokenError> {
+) -> Result<CustodyRecord> {
     let Some(token) = store
         .api_tokens()
         .await?
         .into_iter()
         .find(|t| t.name == name)
     else {
-        return Err(TokenError::NotFound(name.to_string()));
+        return Err(AppError::NotFound(format!(
+            "no API token is called '{name}'"
+        )));
     };
     if !store.revoke_api_token(name, &at.to_rfc3339()).await? {
-        return Err(TokenError::AlreadyRevoked(name.to_string()));
+        return Err(AppError::Conflict(format!(
+            "the API token '{name}' was revoked already"
+        )));
     }
     let body = json!({"type": "token_revoked", "token": name, "role": token.role,
                       "by": by, "at": at.to_rfc3339()});

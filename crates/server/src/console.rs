@@ -339,9 +339,17 @@ pub(crate) async fn report_submit(
     let v = json!({"met_on": f.met_on, "place": f.place.trim(), "approach": f.approach, "counterpart": counterpart,
                    "meetings": num(&f.meetings), "gifts_jpy": num(&f.gifts_jpy), "requests": requests,
                    "narrative": f.narrative.trim()});
-    match crate::store_contact_report(&state, &p, v).await {
+    match custodian_app::contacts::file_report(
+        state.store.as_ref(),
+        &state.ledger,
+        p.user_id.as_deref(),
+        crate::now_of(&state),
+        v,
+    )
+    .await
+    {
         Ok(id) => Redirect::to(&format!("/ui/report?filed={id}")).into_response(),
-        Err((s, why)) => (s, why).into_response(),
+        Err(e) => crate::app_error(e),
     }
 }
 
@@ -464,7 +472,7 @@ pub(crate) async fn ack_alert(
     .await
     {
         Ok(_) => Redirect::to("/ui/alerts").into_response(),
-        Err(e) => crate::case_error(e),
+        Err(e) => crate::app_error(e),
     }
 }
 
@@ -605,7 +613,7 @@ pub(crate) async fn reveal_name(
     )
     .await
     {
-        return crate::case_error(e);
+        return crate::app_error(e);
     }
     tracing::info!(by = %p.name, pseudonym = %who, "name revealed");
     let mut r = person_response(&state, &p, &who, lang(&q, &headers), Some(user.clone())).await;
@@ -738,7 +746,7 @@ pub(crate) async fn contacts_page(
     let l = lang(&q, &headers);
     let (reports, groups) = match custodian_app::cases::contact_groups(state.store.as_ref()).await {
         Ok(x) => x,
-        Err(e) => return crate::case_error(e),
+        Err(e) => return crate::app_error(e),
     };
     let mut html = String::new();
     let mut n = 0;
@@ -834,7 +842,7 @@ pub(crate) async fn cases_page(
     let l = lang(&q, &headers);
     let list = match custodian_app::cases::list(state.store.as_ref()).await {
         Ok(c) => c,
-        Err(e) => return crate::case_error(e),
+        Err(e) => return crate::app_error(e),
     };
     let mut rows = String::new();
     for (id, st) in list.iter().rev() {
@@ -1050,7 +1058,7 @@ pub(crate) async fn open_case(
     .await
     {
         Ok((case, _, _)) => Redirect::to(&format!("/ui/cases/{case}")).into_response(),
-        Err(e) => crate::case_error(e),
+        Err(e) => crate::app_error(e),
     }
 }
 
@@ -1064,7 +1072,7 @@ pub(crate) async fn case_page(
     let l = lang(&q, &headers);
     let (actions, st) = match custodian_app::cases::existing(state.store.as_ref(), &case).await {
         Ok(x) => x,
-        Err(e) => return crate::case_error(e),
+        Err(e) => return crate::app_error(e),
     };
     let key = state.pseudonym_key();
     let subject = st["subject"].as_str().unwrap_or("");
@@ -1139,6 +1147,6 @@ pub(crate) async fn add_note(
     .await
     {
         Ok(_) => Redirect::to(&format!("/ui/cases/{case}")).into_response(),
-        Err(e) => crate::case_error(e),
+        Err(e) => crate::app_error(e),
     }
 }

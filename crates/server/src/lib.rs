@@ -35,7 +35,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use custodian_store::{LedgerContext, NewContact, Store};
+use custodian_store::{LedgerContext, Store};
 
 pub mod console;
 pub mod listen;
@@ -1205,7 +1205,7 @@ pub(crate) async fn alerts_and_acks(
         .map_err(internal)?;
     let acks = cases::acknowledgements(state.store.as_ref())
         .await
-        .map_err(case_error)?;
+        .map_err(app_error)?;
     Ok((list, acks))
 }
 
@@ -1265,7 +1265,7 @@ async fn ack_alert(
             Json(json!({"alert": alert, "record": r.id})),
         )
             .into_response(),
-        Err(e) => case_error(e),
+        Err(e) => app_error(e),
     }
 }
 
@@ -1277,7 +1277,7 @@ async fn contact_groups(
     let all = matches!(q.get("all").map(String::as_str), Some("1" | "true"));
     let (reports, groups) = match cases::contact_groups(state.store.as_ref()).await {
         Ok(x) => x,
-        Err(e) => return case_error(e),
+        Err(e) => return app_error(e),
     };
     let v: Vec<Value> = groups
         .iter()
@@ -1296,51 +1296,6 @@ async fn contact_groups(
     Json(v).into_response()
 }
 
-/// Stores a contact report filed by `p` (a person): the body is a
-/// contacts.jsonl record without `id`, `reporter` or `reported_at`, which
-/// are set here (a report is always the caller's own, at the time it is
-/// filed); parsed like an import; ledgered.
-pub(crate) async fn store_contact_report(
-    state: &AppState,
-    p: &Principal,
-    mut v: Value,
-) -> Result<String, (StatusCode, String)> {
-    let Some(reporter) = p.user_id.clone() else {
-        return Err((
-            StatusCode::FORBIDDEN,
-            "the account is not linked to a person in the directory".into(),
-        ));
-    };
-    if !v.is_object() {
-        return Err((StatusCode::BAD_REQUEST, "expected a JSON object".into()));
-    }
-    let now = (state.clock)();
-    let at = chrono::DateTime::from_timestamp(now, 0)
-        .map(|t| t.fixed_offset().to_rfc3339())
-        .unwrap_or_default();
-    let digest = Sha256::digest(format!("{reporter}\n{at}\n{v}").as_bytes());
-    let id: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
-    v["id"] = json!(format!("CR-WEB-{id}"));
-    v["reporter"] = json!(reporter);
-    v["reported_at"] = json!(at);
-    let raw = v.to_string();
-    let report = custodian_core::interchange::parse_contact(raw.as_bytes())
-        .map_err(|e| (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
-    let id = report.id.clone();
-    state
-        .store
-        .insert_contacts(&[NewContact { report, raw }], &state.ledger)
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "storing a contact report failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal error".to_string(),
-            )
-        })?;
-    Ok(id)
-}
-
 async fn file_contact_report(
     State(state): State<Arc<AppState>>,
     axum::Extension(p): axum::Extension<Principal>,
@@ -1350,9 +1305,17 @@ async fn file_contact_report(
         Ok(v) => v,
         Err((s, why)) => return problem(s, &why),
     };
-    match store_contact_report(&state, &p, v).await {
+    match custodian_app::contacts::file_report(
+        state.store.as_ref(),
+        &state.ledger,
+        p.user_id.as_deref(),
+        now_of(&state),
+        v,
+    )
+    .await
+    {
         Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
-        Err((s, why)) => problem(s, &why),
+        Err(e) => app_error(e),
     }
 }
 
@@ -1510,11 +1473,7 @@ async fn revoke_token(
             Json(json!({"token": token, "revoked": true, "record": r.id})),
         )
             .into_response(),
-        Err(e @ tokens::TokenError::NotFound(_)) => problem(StatusCode::NOT_FOUND, &e.to_string()),
-        Err(e @ tokens::TokenError::AlreadyRevoked(_)) => {
-            problem(StatusCode::CONFLICT, &e.to_string())
-        }
-        Err(e) => internal(e),
+        Err(e) => app_error(e),
     }
 }
 
@@ -1572,17 +1531,10 @@ pub(crate) fn app_error(e: custodian_app::error::AppError) -> Response {
         AppError::Invalid(m) => problem(StatusCode::UNPROCESSABLE_ENTITY, &m),
         AppError::TooLarge(m) => problem(StatusCode::PAYLOAD_TOO_LARGE, &m),
         AppError::Forbidden(m) => problem(StatusCode::FORBIDDEN, &m),
+        AppError::Conflict(m) => problem(StatusCode::CONFLICT, &m),
         e @ (AppError::Store(_) | AppError::Import(_) | AppError::Io(_) | AppError::Failed(_)) => {
             internal(e)
         }
-    }
-}
-
-pub(crate) fn case_error(e: cases::CaseError) -> Response {
-    match e {
-        cases::CaseError::NotFound(m) => problem(StatusCode::NOT_FOUND, &m),
-        cases::CaseError::Invalid(m) => problem(StatusCode::UNPROCESSABLE_ENTITY, &m),
-        cases::CaseError::Failed(m) => internal(m),
     }
 }
 
@@ -1600,7 +1552,7 @@ async fn list_cases(State(state): State<Arc<AppState>>) -> Response {
                 .collect::<Vec<_>>(),
         )
         .into_response(),
-        Err(e) => case_error(e),
+        Err(e) => app_error(e),
     }
 }
 
@@ -1632,7 +1584,7 @@ async fn open_case(
             Json(json!({"case": case, "record": r.id})),
         )
             .into_response(),
-        Err(e) => case_error(e),
+        Err(e) => app_error(e),
     }
 }
 
@@ -1644,7 +1596,7 @@ async fn show_case(
         Ok((a, st)) => Json(json!({"case": case, "state": st,
             "actions": a.iter().map(|(r, v)| json!({"record": r.id, "body": v})).collect::<Vec<_>>()}))
         .into_response(),
-        Err(e) => case_error(e),
+        Err(e) => app_error(e),
     }
 }
 
@@ -1674,7 +1626,7 @@ async fn case_action(
             Json(json!({"case": case, "record": r.id})),
         )
             .into_response(),
-        Err(e) => case_error(e),
+        Err(e) => app_error(e),
     }
 }
 
@@ -1687,7 +1639,7 @@ async fn case_bundle(
     // exporting it is a ledgered reveal of that subject, by this caller.
     let subject = match cases::existing(state.store.as_ref(), &case).await {
         Ok((_, st)) => st["subject"].as_str().unwrap_or_default().to_string(),
-        Err(e) => return case_error(e),
+        Err(e) => return app_error(e),
     };
     if let Err(e) = cases::reveal(
         state.store.as_ref(),
@@ -1699,7 +1651,7 @@ async fn case_bundle(
     )
     .await
     {
-        return case_error(e);
+        return app_error(e);
     }
     match cases::export(state.store.as_ref(), &state.ledger, now_of(&state), &case).await {
         Ok(e) => {
@@ -1717,6 +1669,6 @@ async fn case_bundle(
             }
             r
         }
-        Err(e) => case_error(e),
+        Err(e) => app_error(e),
     }
 }
