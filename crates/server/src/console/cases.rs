@@ -1,0 +1,163 @@
+//! Cases: the list, opening one from an alert, a case's page and its notes.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+
+use super::{check_csrf, esc, lang, page, pseudonym, t, Q};
+use crate::{AppState, Principal};
+
+pub(crate) async fn cases_page(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
+    let l = lang(&q, &headers);
+    let list = match custodian_app::cases::list(state.store.as_ref()).await {
+        Ok(c) => c,
+        Err(e) => return crate::app_error(e),
+    };
+    let mut rows = String::new();
+    for (id, st) in list.iter().rev() {
+        let who = state.pseudonym(st["subject"].as_str().unwrap_or(""));
+        rows.push_str(&format!(
+            "<tr><td><a href=\"/ui/cases/{id}\">{id}</a></td><td>{}</td><td><a href=\"/ui/people/{who}\">{who}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(st["status"].as_str().unwrap_or("?")),
+            esc(st["opened_at"].as_str().unwrap_or("")),
+            esc(st["assignee"].as_str().unwrap_or("-")),
+            st["notes"].as_u64().unwrap_or(0),
+            id = esc(id),
+            who = esc(&who),
+        ));
+    }
+    let body = format!(
+        "<table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{rows}</table>",
+        t(l, "case", "案件"),
+        t(l, "status", "状態"),
+        t(l, "person", "対象者"),
+        t(l, "opened", "開始"),
+        t(l, "assigned to", "担当"),
+        t(l, "notes", "メモ"),
+    );
+    page(l, Some(p.role), t(l, "Cases", "案件"), &body)
+}
+
+#[derive(serde::Deserialize)]
+pub struct OpenForm {
+    csrf: String,
+    alert: String,
+}
+
+pub(crate) async fn open_case(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    axum::Form(f): axum::Form<OpenForm>,
+) -> Response {
+    if let Some(r) = check_csrf(&p, &f.csrf) {
+        return r;
+    }
+    match custodian_app::cases::open(
+        state.store.as_ref(),
+        &state.ledger,
+        crate::now_of(&state),
+        &f.alert,
+        &p.name,
+    )
+    .await
+    {
+        Ok((case, _, _)) => Redirect::to(&format!("/ui/cases/{case}")).into_response(),
+        Err(e) => crate::app_error(e),
+    }
+}
+
+pub(crate) async fn case_page(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    axum::extract::Path(case): axum::extract::Path<String>,
+    Query(q): Q,
+    headers: HeaderMap,
+) -> Response {
+    let l = lang(&q, &headers);
+    let (actions, st) = match custodian_app::cases::existing(state.store.as_ref(), &case).await {
+        Ok(x) => x,
+        Err(e) => return crate::app_error(e),
+    };
+    let key = state.pseudonym_key();
+    let subject = st["subject"].as_str().unwrap_or("");
+    let mut rows = String::new();
+    for (r, v) in &actions {
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.at.format("%Y-%m-%d %H:%M").to_string()),
+            esc(v["action"].as_str().unwrap_or("")),
+            esc(v["by"].as_str().unwrap_or("")),
+            esc(v["text"]
+                .as_str()
+                .or(v["to"].as_str())
+                .or(v["status"].as_str())
+                .unwrap_or(""))
+        ));
+    }
+    let csrf = esc(p.csrf.as_deref().unwrap_or(""));
+    let body = format!(
+        "<p>{}: <b>{}</b> · {}: {} · {}: {}</p><table><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>{rows}</table>\
+         <form method=\"post\" action=\"/ui/cases/{c}/notes\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <label>{}<textarea name=\"text\" rows=\"3\" required></textarea></label><p><button type=\"submit\">{}</button></p></form>\
+         <p><a href=\"/ui/cases/{c}/bundle\">{}</a></p>",
+        t(l, "Status", "状態"),
+        esc(st["status"].as_str().unwrap_or("?")),
+        t(l, "person", "対象者"),
+        {
+            let w = esc(&pseudonym(&key, subject));
+            format!("<a href=\"/ui/people/{w}\">{w}</a>")
+        },
+        t(l, "alert", "アラート"),
+        esc(st["alert"].as_str().unwrap_or("?")),
+        t(l, "when", "日時"),
+        t(l, "action", "操作"),
+        t(l, "by", "担当"),
+        t(l, "Note", "メモ"),
+        t(l, "Add the note", "メモを追加"),
+        t(l, "Download the evidence bundle (verifies itself offline)", "証拠パッケージをダウンロード（単独で検証可能）"),
+        c = esc(&case),
+    );
+    page(
+        l,
+        Some(p.role),
+        &format!("{} {case}", t(l, "Case", "案件")),
+        &body,
+    )
+}
+
+#[derive(serde::Deserialize)]
+pub struct NoteForm {
+    csrf: String,
+    text: String,
+}
+
+pub(crate) async fn add_note(
+    State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
+    axum::extract::Path(case): axum::extract::Path<String>,
+    axum::Form(f): axum::Form<NoteForm>,
+) -> Response {
+    if let Some(r) = check_csrf(&p, &f.csrf) {
+        return r;
+    }
+    match custodian_app::cases::apply(
+        state.store.as_ref(),
+        &state.ledger,
+        crate::now_of(&state),
+        &case,
+        custodian_app::cases::CaseAction::Note { text: f.text },
+        &p.name,
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&format!("/ui/cases/{case}")).into_response(),
+        Err(e) => crate::app_error(e),
+    }
+}
