@@ -18,6 +18,7 @@ use custodian_ledger::NoteVerifier;
 use custodian_store::{audit, CustodyRecord, LedgerContext, Store};
 
 use crate::html::esc;
+use crate::records::{CaseAct, CaseRecord, Record};
 
 pub const BUNDLE_FORMAT: &str = "custodian-evidence-bundle/v1";
 
@@ -98,21 +99,31 @@ pub async fn actions(store: &dyn Store, case: &str) -> Result<Vec<(CustodyRecord
     Ok(out)
 }
 
-/// The state a case's actions add up to.
+/// The state a case's actions add up to. An action that does not read as
+/// one is left out of the state (and named in the log).
 pub fn state(actions: &[(CustodyRecord, Value)]) -> Value {
     let mut st = json!({"status": "open", "assignee": null, "notes": 0});
-    for (_, v) in actions {
-        match v["action"].as_str() {
-            Some("open") => {
-                st["alert"] = v["alert"].clone();
-                st["subject"] = v["subject"].clone();
-                st["opened_by"] = v["by"].clone();
-                st["opened_at"] = v["at"].clone();
+    for (r, v) in actions {
+        let act = match Record::from_value(&r.id, v) {
+            Ok(Record::Case(c)) => c,
+            Ok(_) => continue,
+            Err(e) => {
+                tracing::warn!("{e}");
+                continue;
             }
-            Some("assign") => st["assignee"] = v["to"].clone(),
-            Some("note") => st["notes"] = json!(st["notes"].as_u64().unwrap_or(0) + 1),
-            Some("status") => st["status"] = v["status"].clone(),
-            _ => {}
+        };
+        match act.action {
+            CaseAct::Open {
+                alert, subject, by, ..
+            } => {
+                st["alert"] = json!(alert);
+                st["subject"] = json!(subject);
+                st["opened_by"] = json!(by);
+                st["opened_at"] = json!(act.at);
+            }
+            CaseAct::Assign { to, .. } => st["assignee"] = json!(to),
+            CaseAct::Note { .. } => st["notes"] = json!(st["notes"].as_u64().unwrap_or(0) + 1),
+            CaseAct::Status { status, .. } => st["status"] = json!(status),
         }
     }
     st
@@ -130,24 +141,15 @@ async fn append(
     ledger: &LedgerContext,
     at: DateTime<FixedOffset>,
     subject: &str,
-    body: Value,
+    case: &str,
+    action: CaseAct,
 ) -> Result<CustodyRecord> {
-    let mut body = body;
-    body["type"] = json!("case");
-    body["at"] = json!(at.to_rfc3339());
-    ledgered(store, ledger, "case", subject, at, &body).await
-}
-
-/// Stores one custody record about `user` (and so appends it to the ledger).
-async fn ledgered(
-    store: &dyn Store,
-    ledger: &LedgerContext,
-    kind: &str,
-    user: &str,
-    at: DateTime<FixedOffset>,
-    body: &Value,
-) -> Result<CustodyRecord> {
-    let r = CustodyRecord::new(kind, None, user, at, body);
+    let r = Record::Case(CaseRecord {
+        case: case.into(),
+        at: at.to_rfc3339(),
+        action,
+    })
+    .stored(None, subject, at)?;
     store
         .insert_custody(std::slice::from_ref(&r), ledger)
         .await?;
@@ -181,23 +183,24 @@ pub async fn apply(
     by: &str,
 ) -> Result<CustodyRecord> {
     nonempty("by", by)?;
-    let body = match action {
+    let by = by.to_string();
+    let act = match action {
         CaseAction::Note { text } => {
             nonempty("the note", &text)?;
-            json!({"action": "note", "text": text, "by": by})
+            CaseAct::Note { text, by }
         }
         CaseAction::Assign { to } => {
             nonempty("to", &to)?;
-            json!({"action": "assign", "to": to, "by": by})
+            CaseAct::Assign { to, by }
         }
         CaseAction::Status { status, reason } => {
             if status != "open" && status != "closed" {
                 bail!("status is open or closed");
             }
-            json!({"action": "status", "status": status, "reason": reason, "by": by})
+            CaseAct::Status { status, reason, by }
         }
     };
-    act(store, ledger, at, case, body).await
+    act_on(store, ledger, at, case, act).await
 }
 
 /// Every contact report (oldest first) and the groups of reports that
@@ -216,24 +219,30 @@ pub async fn contact_groups(
 
 /// Appends an action to an existing case (a closed case takes only a
 /// status change).
-pub async fn act(
+async fn act_on(
     store: &dyn Store,
     ledger: &LedgerContext,
     at: DateTime<FixedOffset>,
     case: &str,
-    body: Value,
+    act: CaseAct,
 ) -> Result<CustodyRecord> {
     let (_, st) = existing(store, case).await?;
-    if st["status"] == "closed" && body["action"] != "status" {
+    let status = match &act {
+        CaseAct::Status { status, .. } => Some(status.as_str()),
+        _ => None,
+    };
+    if st["status"] == "closed" && status.is_none() {
         bail!("{case} is closed; reopen it first (custodian case status {case} --set open --by …)");
     }
-    if body["action"] == "status" && st["status"] == body["status"] {
-        bail!("{case} is already {}", st["status"].as_str().unwrap_or("?"));
+    if let Some(s) = status {
+        if st["status"] == s {
+            bail!("{case} is already {s}");
+        }
     }
-    let subject = st["subject"].as_str().unwrap_or_default().to_string();
-    let mut body = body;
-    body["case"] = json!(case);
-    append(store, ledger, at, &subject, body).await
+    let Some(subject) = st["subject"].as_str().map(str::to_string) else {
+        return Err(CaseError::Failed(format!("{case} has no opening record")));
+    };
+    append(store, ledger, at, &subject, case, act).await
 }
 
 pub async fn existing(
@@ -800,15 +809,14 @@ pub async fn open(
             format!("{alert}\n{}", at.to_rfc3339()).as_bytes()
         ))[..12]
     );
-    let r = append(
-        store,
-        ledger,
-        at,
-        &a.user,
-        json!({"case": case, "action": "open", "alert": alert, "subject": a.user, "by": by,
-               "severity": a.severity, "score": a.score}),
-    )
-    .await?;
+    let open = CaseAct::Open {
+        alert: alert.into(),
+        subject: a.user.clone(),
+        by: by.into(),
+        severity: a.severity.clone(),
+        score: a.score,
+    };
+    let r = append(store, ledger, at, &a.user, &case, open).await?;
     Ok((case, r, a))
 }
 
@@ -879,9 +887,17 @@ pub async fn acknowledge(
         }
     }
     let a = stored_alert(store, alert).await?;
-    let body = json!({"type": "alert_ack", "alert": alert, "by": by,
-                      "note": note.filter(|n| !n.trim().is_empty()), "at": at.to_rfc3339()});
-    ledgered(store, ledger, "alert_ack", &a.user, at, &body).await
+    let r = Record::AlertAck {
+        alert: alert.into(),
+        by: by.into(),
+        note: note.filter(|n| !n.trim().is_empty()).map(str::to_string),
+        at: at.to_rfc3339(),
+    }
+    .stored(None, &a.user, at)?;
+    store
+        .insert_custody(std::slice::from_ref(&r), ledger)
+        .await?;
+    Ok(r)
 }
 
 /// Records that `by` was shown the real name behind a pseudonym, and why;
@@ -897,7 +913,15 @@ pub async fn reveal(
     if reason.trim().len() < 4 || reason.len() > 2_000 {
         bail!("say why the name is needed (4 to 2,000 characters)");
     }
-    let body = json!({"type": "reveal", "subject": user, "by": by, "reason": reason.trim(),
-                      "at": at.to_rfc3339()});
-    ledgered(store, ledger, "reveal", user, at, &body).await
+    let r = Record::Reveal {
+        subject: user.into(),
+        by: by.into(),
+        reason: reason.trim().into(),
+        at: at.to_rfc3339(),
+    }
+    .stored(None, user, at)?;
+    store
+        .insert_custody(std::slice::from_ref(&r), ledger)
+        .await?;
+    Ok(r)
 }

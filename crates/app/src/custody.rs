@@ -18,7 +18,6 @@
 //!   the operating system's generator.
 
 use chrono::{DateTime, FixedOffset};
-use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use custodian_broker::ContentKey;
@@ -28,6 +27,7 @@ use custodian_fingerprint::{text, Code, CodeParams};
 use custodian_store::{CustodyRecord, LedgerContext, Store};
 
 use crate::error::{AppError, Result};
+use crate::records::{Copy, Record};
 
 /// What copies are sized for: up to 100,000 recipients of a document and
 /// 4 colluders, ε = 10⁻⁶ for a whole case.
@@ -102,16 +102,6 @@ pub fn typeset_form(source: &str) -> String {
     custodian_pdfmark::typeset::plain(&custodian_pdfmark::typeset::parse(source))
 }
 
-/// Which form a copy record was issued in: "pdf" (a PDF content), "typeset"
-/// (a Markdown/text content typeset as PDF) or "text".
-pub fn copy_form(v: &Value) -> &str {
-    match v["form"].as_str() {
-        Some(f) => f,
-        None if v["media_type"] == "application/pdf" => "pdf",
-        None => "text",
-    }
-}
-
 /// Records that `person` acknowledged the secrecy policy `policy`.
 pub async fn acknowledge(
     store: &dyn Store,
@@ -125,13 +115,12 @@ pub async fn acknowledge(
             "no person '{person}' in the directory"
         )));
     }
-    let r = CustodyRecord::new(
-        "acknowledgement",
-        None,
-        person,
-        at,
-        &json!({"type": "acknowledgement", "user": person, "policy": policy, "at": at.to_rfc3339()}),
-    );
+    let r = Record::Acknowledgement {
+        user: person.into(),
+        policy: policy.into(),
+        at: at.to_rfc3339(),
+    }
+    .stored(None, person, at)?;
     store
         .insert_custody(std::slice::from_ref(&r), ledger)
         .await?;
@@ -161,13 +150,13 @@ pub async fn approve(
             "no person '{for_user}' in the directory"
         )));
     }
-    let r = CustodyRecord::new(
-        "approval",
-        Some(doc),
-        for_user,
-        at,
-        &json!({"type": "approval", "doc": doc, "for": for_user, "by": by, "at": at.to_rfc3339()}),
-    );
+    let r = Record::Approval {
+        doc: doc.into(),
+        for_user: for_user.into(),
+        by: by.into(),
+        at: at.to_rfc3339(),
+    }
+    .stored(Some(doc), for_user, at)?;
     store
         .insert_custody(std::slice::from_ref(&r), ledger)
         .await?;
@@ -179,19 +168,21 @@ pub async fn approve(
 pub async fn approvals(store: &dyn Store, doc: &str) -> Result<Vec<Approval>> {
     let mut out = Vec::new();
     for r in store.custody_records("approval", Some(doc), None).await? {
-        let v: Value = serde_json::from_str(&r.body)
-            .map_err(|e| AppError::Failed(format!("approval {}: {e}", r.id)))?;
-        let field = |k: &str| {
-            v[k].as_str()
-                .map(str::to_string)
-                .ok_or_else(|| AppError::Failed(format!("approval {} has no '{k}'", r.id)))
-        };
-        out.push(Approval {
-            doc_id: doc.into(),
-            for_user: field("for")?,
-            by_owner: field("by")?,
-            at: r.at,
-        });
+        match Record::of(&r)? {
+            Record::Approval { for_user, by, .. } => out.push(Approval {
+                doc_id: doc.into(),
+                for_user,
+                by_owner: by,
+                at: r.at,
+            }),
+            other => {
+                return Err(AppError::Failed(format!(
+                    "custody record {} is filed as an approval but is a {}",
+                    r.id,
+                    other.kind()
+                )))
+            }
+        }
     }
     Ok(out)
 }
@@ -266,13 +257,14 @@ pub async fn issue(
     );
     if !decision.is_allow() {
         let why = decision.to_string();
-        let record = CustodyRecord::new(
-            "refusal",
-            Some(doc),
-            to,
-            at,
-            &json!({"type": "refusal", "doc": doc, "to": to, "purpose": req.purpose, "reason": why, "at": at.to_rfc3339()}),
-        );
+        let record = Record::Refusal {
+            doc: doc.into(),
+            to: to.into(),
+            purpose: req.purpose.clone(),
+            reason: why,
+            at: at.to_rfc3339(),
+        }
+        .stored(Some(doc), to, at)?;
         store
             .insert_custody(std::slice::from_ref(&record), ledger)
             .await?;
@@ -370,19 +362,21 @@ pub async fn issue(
                 )
             }
         };
-    let record = CustodyRecord::new(
-        "copy",
-        Some(doc),
-        to,
-        at,
-        &json!({
-            "type": "copy", "copy_id": copy_id, "index": index, "doc": doc, "to": to,
-            "purpose": req.purpose, "content_sha256": sealed.sha256,
-            "copy_sha256": hex_of(&Sha256::digest(&copy)),
-            "media_type": sealed.media_type, "form": form, "carriers": carriers, "code_length": code_len,
-            "at": at.to_rfc3339(),
-        }),
-    );
+    let record = Record::Copy(Copy {
+        copy_id: copy_id.clone(),
+        index,
+        doc: doc.into(),
+        to: to.into(),
+        purpose: req.purpose.clone(),
+        content_sha256: sealed.sha256.clone(),
+        copy_sha256: hex_of(&Sha256::digest(&copy)),
+        media_type: sealed.media_type.clone(),
+        form: Some(form.into()),
+        carriers: carriers.iter().map(|c| c.to_string()).collect(),
+        code_length: code_len,
+        at: at.to_rfc3339(),
+    })
+    .stored(Some(doc), to, at)?;
     store
         .insert_custody(std::slice::from_ref(&record), ledger)
         .await?;

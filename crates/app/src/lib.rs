@@ -20,6 +20,7 @@ pub mod exposure;
 pub mod html;
 pub mod ingest;
 pub mod people;
+pub mod records;
 pub mod tokens;
 pub mod trace;
 mod zip_entries;

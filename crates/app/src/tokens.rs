@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 use custodian_store::{CustodyRecord, LedgerContext, Store};
 
 use crate::error::{AppError, Result};
+use crate::records::Record;
 
 /// Every token as listed to an administrator.
 pub async fn list(store: &dyn Store) -> Result<Vec<Value>> {
@@ -53,9 +54,13 @@ pub async fn revoke(
             "the API token '{name}' was revoked already"
         )));
     }
-    let body = json!({"type": "token_revoked", "token": name, "role": token.role,
-                      "by": by, "at": at.to_rfc3339()});
-    let r = CustodyRecord::new("token_revoked", None, "", at, &body);
+    let r = Record::TokenRevoked {
+        token: name.into(),
+        role: token.role,
+        by: by.into(),
+        at: at.to_rfc3339(),
+    }
+    .stored(None, "", at)?;
     store
         .insert_custody(std::slice::from_ref(&r), ledger)
         .await?;

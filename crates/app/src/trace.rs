@@ -19,8 +19,9 @@ use sha2::{Digest, Sha256};
 use custodian_fingerprint::{text, Code};
 use custodian_store::{CustodyRecord, Store};
 
-use crate::custody::{copy_form, hex_of, pdf_code, text_code, token_tag, typeset_form, Keys};
+use crate::custody::{hex_of, pdf_code, text_code, token_tag, typeset_form, Keys};
 use crate::error::{AppError, Result};
+use crate::records::{Copy, Record};
 
 /// Files larger than this are not read (a leak handed in is untrusted).
 pub const MAX_TRACE_BYTES: u64 = 64 << 20;
@@ -83,12 +84,21 @@ pub async fn trace(
     } else {
         String::from_utf8_lossy(bytes).into_owned()
     };
-    let copies = store.custody_records("copy", None, None).await?;
     let mut notes: Vec<Value> = Vec::new();
-    let parsed: Vec<(CustodyRecord, Value)> = copies
-        .into_iter()
-        .filter_map(|r| serde_json::from_str(&r.body).ok().map(|v| (r, v)))
-        .collect();
+    // A copy record that does not read is said, not skipped in silence:
+    // its recipient cannot be accused or cleared.
+    let mut parsed: Vec<(CustodyRecord, Copy)> = Vec::new();
+    for r in store.custody_records("copy", None, None).await? {
+        match Record::of(&r) {
+            Ok(Record::Copy(c)) => parsed.push((r, c)),
+            Ok(other) => notes.push(json!(format!(
+                "custody record {} is filed as a copy but is a {}; left out",
+                r.id,
+                other.kind()
+            ))),
+            Err(e) => notes.push(json!(format!("{e}; left out"))),
+        }
+    }
     let mut report = json!({"file": file, "hint": null,
                             "transplant": false, "accused": [], "notes": []});
     let mut accused_out: Vec<Value> = Vec::new();
@@ -113,32 +123,25 @@ pub async fn trace(
         }),
     };
     let file_sha = hex_of(&Sha256::digest(bytes));
-    if let Some((r, v)) = parsed
-        .iter()
-        .find(|(_, v)| v["copy_sha256"] == file_sha.as_str())
-    {
+    if let Some((r, v)) = parsed.iter().find(|(_, v)| v.copy_sha256 == file_sha) {
         notes.push(json!(format!(
             "the file is byte for byte copy {} as issued to {}",
-            v["copy_id"].as_str().unwrap_or_default(),
-            r.user_id
+            v.copy_id, r.user_id
         )));
     }
     if let Some(tok) = token {
         if let Some((cid, tag)) = tok.split_once('.') {
             // Tagged with the fingerprint key, which rotation leaves alone.
             let good = token_tag(keys, cid) == tag;
-            if let Some((r, v)) = parsed.iter().find(|(_, v)| v["copy_id"] == cid) {
-                report["hint"] = json!({"copy_id": cid, "recipient": r.user_id, "doc": v["doc"], "token_valid": good,
+            if let Some((r, v)) = parsed.iter().find(|(_, v)| v.copy_id == cid) {
+                report["hint"] = json!({"copy_id": cid, "recipient": r.user_id, "doc": v.doc, "token_valid": good,
                                         "record": r.id, "source": source, "fingerprint": null});
             }
         }
     }
     // 2. The wording: per document with copies, read the sites and accuse
     // with the per-case bound.
-    let mut docs: Vec<String> = parsed
-        .iter()
-        .filter_map(|(_, v)| v["doc"].as_str().map(str::to_string))
-        .collect();
+    let mut docs: Vec<String> = parsed.iter().map(|(_, v)| v.doc.clone()).collect();
     docs.sort();
     docs.dedup();
     for doc in docs {
@@ -151,11 +154,9 @@ pub async fn trace(
             )));
             continue;
         };
-        let of_doc: Vec<&(CustodyRecord, Value)> = parsed
+        let of_doc: Vec<&(CustodyRecord, Copy)> = parsed
             .iter()
-            .filter(|(_, v)| {
-                v["doc"] == doc.as_str() && v["content_sha256"] == sealed.sha256.as_str()
-            })
+            .filter(|(_, v)| v.doc == doc && v.content_sha256 == sealed.sha256)
             .collect();
         // Every copy of the document counts in the bound, whichever form
         // it was issued in.
@@ -215,17 +216,12 @@ pub async fn trace(
             if matched == 0 {
                 continue;
             }
-            let copies: Vec<&&(CustodyRecord, Value)> = of_doc
-                .iter()
-                .filter(|(_, v)| copy_form(v) == form)
-                .collect();
+            let copies: Vec<&&(CustodyRecord, Copy)> =
+                of_doc.iter().filter(|(_, v)| v.form() == form).collect();
             if copies.is_empty() {
                 continue;
             }
-            let indices: Vec<u64> = copies
-                .iter()
-                .filter_map(|(_, v)| v["index"].as_u64())
-                .collect();
+            let indices: Vec<u64> = copies.iter().map(|(_, v)| v.index).collect();
             let scored = code.score_all(&read, &indices);
             let best = scored.iter().map(|s| s.score).fold(f64::MIN, f64::max);
             let accused = code.accuse(&read, scored, n, epsilon);
@@ -241,12 +237,9 @@ pub async fn trace(
                 )));
             }
             for a in accused {
-                if let Some((r, v)) = copies
-                    .iter()
-                    .find(|(_, v)| v["index"].as_u64() == Some(a.recipient))
-                {
+                if let Some((r, v)) = copies.iter().find(|(_, v)| v.index == a.recipient) {
                     accused_out.push(json!({
-                        "doc": doc, "copy_id": v["copy_id"], "recipient": r.user_id, "score": a.score,
+                        "doc": doc, "copy_id": v.copy_id, "recipient": r.user_id, "score": a.score,
                         "innocent_tail": a.innocent_tail, "case_bound": a.case_bound, "sites_read": matched,
                         "carrier": what, "record": r.id, "proof": format!("custodian ledger prove {} --kind custody", r.id),
                     }));
