@@ -9,30 +9,34 @@
 //! if missing. Tests use it to run side by side in one database.
 
 mod ledger_tx;
+mod reads;
+mod rows;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool, Row};
 
-use custodian_core::interchange::{contact_to_json, hr_to_json, parse_contact, parse_hr};
+use custodian_core::interchange::{parse_contact, parse_hr};
 use custodian_core::{ContactReport, Document, HrEvent, Person};
 use custodian_ledger::entry::kinds;
 use custodian_ledger::{Hash, Tile, TileId};
-use custodian_store::ledger::{event_entry_body, register_change_json, write_event_body};
 use custodian_store::ledgered::{append_ledger, insert_ledgered, LedgerTx, Ledgered};
 use custodian_store::{
     columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Account, ApiToken, Backend,
-    CheckpointRow, Counts, CustodyRecord, Inserted, LeafChunk, LeafChunkBuilder, LedgerContext,
-    LedgerRecord, LedgerRun, LedgerSnapshot, NewAlert, NewContact, NewEvent, RegisterChange,
-    Reject, Result, SealedContent, Store, StoreError, StoredAlert, StoredEvent,
+    CheckpointRow, Counts, CustodyRecord, Inserted, LeafChunk, LedgerContext, LedgerRecord,
+    LedgerRun, LedgerSnapshot, NewAlert, NewContact, NewEvent, RegisterChange, Reject, Result,
+    SealedContent, Store, StoreError, StoredAlert, StoredEvent,
 };
 use ledger_tx::Tx;
+use reads::*;
+use rows::*;
 
 /// The secondary index a bulk load drops and rebuilds.
-const USER_TS_INDEX: &str = "CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts_us)";
+pub(crate) const USER_TS_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS events_user_ts ON events (user_id, ts_us)";
 
 pub struct PgStore {
     tiles: custodian_store::ledger::TileCache,
@@ -41,7 +45,7 @@ pub struct PgStore {
     schema: Option<String>,
 }
 
-fn be(e: sqlx::Error) -> StoreError {
+pub(crate) fn be(e: sqlx::Error) -> StoreError {
     StoreError::Backend(e.to_string())
 }
 
@@ -83,7 +87,7 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-fn valid_schema(s: &str) -> bool {
+pub(crate) fn valid_schema(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && s.chars()
@@ -92,7 +96,7 @@ fn valid_schema(s: &str) -> bool {
 }
 
 /// Escapes a value for `COPY … FROM STDIN` text format.
-fn copy_text(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn copy_text(out: &mut Vec<u8>, s: &str) {
     for b in s.bytes() {
         match b {
             b'\\' => out.extend_from_slice(b"\\\\"),
@@ -908,7 +912,7 @@ impl Store for PgStore {
     }
 }
 
-fn table_of(kind: &str) -> Result<&'static str> {
+pub(crate) fn table_of(kind: &str) -> Result<&'static str> {
     Ok(match kind {
         kinds::EVENT => "events",
         kinds::HR_EVENT => "hr_events",
@@ -924,78 +928,9 @@ fn table_of(kind: &str) -> Result<&'static str> {
     })
 }
 
-/// The ledger's runs, in leaf order.
-async fn read_runs<'e, E: sqlx::Executor<'e, Database = sqlx::Postgres>>(
-    e: E,
-) -> Result<Vec<LedgerRun>> {
-    let rows = sqlx::query(
-        "SELECT first_leaf, kind, first_seq, count FROM ledger_runs ORDER BY first_leaf",
-    )
-    .fetch_all(e)
-    .await
-    .map_err(be)?;
-    rows.iter().map(run_row).collect()
-}
-
-/// Every stored checkpoint, smallest first.
-async fn read_checkpoints<'e, E: sqlx::Executor<'e, Database = sqlx::Postgres>>(
-    e: E,
-) -> Result<Vec<CheckpointRow>> {
-    let rows = sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size")
-        .fetch_all(e)
-        .await
-        .map_err(be)?;
-    rows.iter()
-        .map(|r| {
-            let size: i64 = r.try_get("size").map_err(be)?;
-            Ok(CheckpointRow {
-                size: size as u64,
-                note: r.try_get("note").map_err(be)?,
-            })
-        })
-        .collect()
-}
-
-/// How many records of `kind` are stored.
-async fn read_count<'e, E: sqlx::Executor<'e, Database = sqlx::Postgres>>(
-    e: E,
-    kind: &str,
-) -> Result<u64> {
-    let v: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", table_of(kind)?))
-        .fetch_one(e)
-        .await
-        .map_err(be)?;
-    Ok(v as u64)
-}
-
-fn run_row(r: &PgRow) -> Result<LedgerRun> {
-    let first_leaf: i64 = r.try_get("first_leaf").map_err(be)?;
-    let count: i64 = r.try_get("count").map_err(be)?;
-    Ok(LedgerRun {
-        first_leaf: first_leaf as u64,
-        kind: r.try_get("kind").map_err(be)?,
-        first_seq: r.try_get("first_seq").map_err(be)?,
-        count: count as u64,
-    })
-}
-
-fn tile_from_row(id: TileId, r: &PgRow, want_width: Option<usize>) -> Result<Tile> {
-    let width: i32 = r.try_get("width").map_err(be)?;
-    let nodes: Vec<u8> = r.try_get("nodes").map_err(be)?;
-    if let Some(w) = want_width {
-        if w as i32 != width {
-            return Err(StoreError::Corrupt(format!(
-                "ledger tile {}/{} has width {width}, expected {w}",
-                id.level, id.index
-            )));
-        }
-    }
-    Tile::from_bytes(id, width as usize, &nodes).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
 /// Inserts register changes (new ones only) and appends them to the
 /// ledger, in the caller's transaction (which holds the ledger lock).
-async fn insert_changes(
+pub(crate) async fn insert_changes(
     tx: &mut PgConnection,
     changes: &[RegisterChange],
     ledger: &LedgerContext,
@@ -1003,221 +938,6 @@ async fn insert_changes(
     insert_ledgered(&mut Tx(tx), ledger, changes)
         .await
         .map(drop)
-}
-
-/// Records of `kind` with seq in `[first_seq, first_seq + count)`.
-async fn fetch_records(
-    conn: &mut PgConnection,
-    kind: &str,
-    first_seq: i64,
-    count: u64,
-) -> Result<Vec<LedgerRecord>> {
-    let end = first_seq + count as i64;
-    let sql = match kind {
-        kinds::EVENT => "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        kinds::HR_EVENT => "SELECT seq, id, body FROM hr_events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        kinds::CONTACT_REPORT => "SELECT seq, id, raw FROM contact_reports WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        kinds::REGISTER_CHANGE => "SELECT * FROM register_changes WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        kinds::ALERT => "SELECT seq, id, body FROM alerts WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        kinds::CUSTODY => "SELECT seq, id, body FROM custody_records WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        other => return Err(StoreError::Backend(format!("unknown ledger kind '{other}'"))),
-    };
-    let rows = sqlx::query(sql)
-        .bind(first_seq)
-        .bind(end)
-        .fetch_all(conn)
-        .await
-        .map_err(be)?;
-    rows.iter()
-        .map(|r| {
-            let seq: i64 = r.try_get("seq").map_err(be)?;
-            let record_id: String = r.try_get("id").map_err(be)?;
-            let canonical = match kind {
-                kinds::EVENT => event_body(r),
-                kinds::HR_EVENT => {
-                    let body: String = r.try_get("body").map_err(be)?;
-                    parse_hr(body.as_bytes())
-                        .map(|e| hr_to_json(&e))
-                        .map_err(|e| e.to_string())
-                }
-                kinds::CONTACT_REPORT => {
-                    let raw: String = r.try_get("raw").map_err(be)?;
-                    parse_contact(raw.as_bytes())
-                        .map(|c| contact_to_json(&c))
-                        .map_err(|e| e.to_string())
-                }
-                kinds::ALERT | kinds::CUSTODY => Ok(r.try_get::<String, _>("body").map_err(be)?),
-                _ => register_change_row(r)
-                    .map(|c| register_change_json(&c))
-                    .map_err(|e| e.to_string()),
-            };
-            Ok(LedgerRecord {
-                seq,
-                record_id,
-                canonical,
-            })
-        })
-        .collect()
-}
-
-/// The event's ledger entry body straight from its columns.
-/// Rows per chunk verification fetches and hashes as one task.
-const PG_READ_CHUNK: u64 = 8_192;
-
-/// Events' leaf hashes for a seq range, hashed from their columns in one
-/// reused buffer.
-async fn event_leaves(pool: &PgPool, first_seq: i64, count: u64) -> Result<LeafChunk> {
-    let rows = sqlx::query(
-        "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-    )
-    .bind(first_seq)
-    .bind(first_seq + count as i64)
-    .fetch_all(pool)
-    .await
-    .map_err(be)?;
-    let mut out = LeafChunkBuilder::new(first_seq, count);
-    let mut buf = custodian_ledger::entry::LeafBuf::new();
-    for r in &rows {
-        let seq: i64 = r.try_get(0).map_err(be)?;
-        let id: &str = r.try_get(1).map_err(be)?;
-        let leaf = (|| {
-            let us: i64 = r.try_get(2).map_err(|e| e.to_string())?;
-            let off: i32 = r.try_get(3).map_err(|e| e.to_string())?;
-            ts_from_db(us, i64::from(off)).map_err(|e| e.to_string())?;
-            let user: &str = r.try_get(4).map_err(|e| e.to_string())?;
-            let action: &str = r.try_get(5).map_err(|e| e.to_string())?;
-            let doc: Option<&str> = r.try_get(6).map_err(|e| e.to_string())?;
-            let rest: &str = r.try_get(7).map_err(|e| e.to_string())?;
-            let entry = buf.start(kinds::EVENT, id);
-            write_event_body(entry, us, off, user, action, doc, rest);
-            Ok(buf.finish())
-        })()
-        .map_err(|why| (id.to_string(), why));
-        if !out.push(seq, leaf) {
-            break;
-        }
-    }
-    Ok(out.finish())
-}
-
-fn event_body(r: &PgRow) -> std::result::Result<String, String> {
-    let us: i64 = r.try_get("ts_us").map_err(|e| e.to_string())?;
-    let off: i32 = r.try_get("ts_off").map_err(|e| e.to_string())?;
-    let ts = ts_from_db(us, i64::from(off)).map_err(|e| e.to_string())?;
-    let user: String = r.try_get("user_id").map_err(|e| e.to_string())?;
-    let action: String = r.try_get("action").map_err(|e| e.to_string())?;
-    let doc: Option<String> = r.try_get("doc").map_err(|e| e.to_string())?;
-    let rest: String = r.try_get("rest").map_err(|e| e.to_string())?;
-    Ok(event_entry_body(&ts, &user, &action, doc.as_deref(), &rest))
-}
-
-fn stored_event(r: &PgRow) -> Result<StoredEvent> {
-    let off: i32 = r.try_get("ts_off").map_err(be)?;
-    let rest: String = r.try_get("rest").map_err(be)?;
-    StoredEvent::from_columns(
-        r.try_get("id").map_err(be)?,
-        ts_from_db(r.try_get("ts_us").map_err(be)?, i64::from(off))?,
-        r.try_get("user_id").map_err(be)?,
-        r.try_get("action").map_err(be)?,
-        r.try_get("doc").map_err(be)?,
-        &rest,
-    )
-}
-
-fn register_change_row(r: &PgRow) -> Result<RegisterChange> {
-    let off: i32 = r.try_get("at_off").map_err(be)?;
-    Ok(RegisterChange {
-        doc_id: r.try_get("doc_id").map_err(be)?,
-        at: ts_from_db(r.try_get("at_us").map_err(be)?, i64::from(off))?,
-        actor: r.try_get("actor").map_err(be)?,
-        field: r.try_get("field").map_err(be)?,
-        old: r.try_get("old").map_err(be)?,
-        new: r.try_get("new").map_err(be)?,
-    })
-}
-
-fn person_row(r: &PgRow) -> Result<Person> {
-    let s = |c: &str| -> Result<String> { r.try_get(c).map_err(be) };
-    let leave: Option<String> = r.try_get("leave_date").map_err(be)?;
-    let clearance: i16 = r.try_get("clearance").map_err(be)?;
-    columns::person(
-        s("user_id")?,
-        s("name")?,
-        s("email")?,
-        s("org_unit")?,
-        s("site")?,
-        s("role")?,
-        r.try_get("manager_id").map_err(be)?,
-        i64::from(clearance),
-        &s("projects")?,
-        &s("hire_date")?,
-        leave.as_deref(),
-    )
-}
-
-fn document_row(r: &PgRow) -> Result<Document> {
-    let s = |c: &str| -> Result<String> { r.try_get(c).map_err(be) };
-    let level: i16 = r.try_get("classification").map_err(be)?;
-    columns::document(
-        s("doc_id")?,
-        s("title")?,
-        i64::from(level),
-        s("owner_id")?,
-        &s("projects")?,
-        s("kind")?,
-        &s("created")?,
-        &s("medium")?,
-    )
-}
-
-impl PgStore {
-    async fn read_tiles(&self, ids: &[TileId]) -> Result<Vec<Tile>> {
-        // One round trip for all of them (a proof needs a handful).
-        let levels: Vec<i16> = ids.iter().map(|i| i16::from(i.level)).collect();
-        let idxs: Vec<i64> = ids.iter().map(|i| i.index as i64).collect();
-        let rows = sqlx::query(
-            "SELECT t.level, t.idx, t.width, t.nodes FROM ledger_tiles t JOIN UNNEST($1::SMALLINT[], $2::BIGINT[]) AS w(level, idx) ON t.level = w.level AND t.idx = w.idx",
-        )
-        .bind(&levels)
-        .bind(&idxs)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(be)?;
-        rows.iter()
-            .map(|r| {
-                let level: i16 = r.try_get("level").map_err(be)?;
-                let idx: i64 = r.try_get("idx").map_err(be)?;
-                tile_from_row(
-                    TileId {
-                        level: level as u8,
-                        index: idx as u64,
-                    },
-                    r,
-                    None,
-                )
-            })
-            .collect()
-    }
-}
-
-fn account_from_row(r: &PgRow) -> Result<Account> {
-    Ok(Account {
-        username: r.try_get("username").map_err(be)?,
-        role: r.try_get("role").map_err(be)?,
-        user_id: r.try_get("user_id").map_err(be)?,
-        password_hash: r.try_get("password_hash").map_err(be)?,
-        disabled: r.try_get("disabled").map_err(be)?,
-    })
-}
-
-fn token_from_row(r: &sqlx::postgres::PgRow) -> Result<ApiToken> {
-    Ok(ApiToken {
-        token_sha256: r.try_get("token_sha256").map_err(be)?,
-        name: r.try_get("name").map_err(be)?,
-        role: r.try_get("role").map_err(be)?,
-        created_at: r.try_get("created_at").map_err(be)?,
-        revoked_at: r.try_get("revoked_at").map_err(be)?,
-    })
 }
 
 #[cfg(test)]
