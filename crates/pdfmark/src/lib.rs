@@ -22,8 +22,13 @@ pub mod scan;
 pub mod text;
 pub mod typeset;
 
+mod mark;
+mod read;
 #[allow(clippy::all)]
 mod std_widths;
+
+use mark::*;
+pub use read::{read, read_code, Reading};
 
 use std::time::{Duration, Instant};
 
@@ -159,7 +164,7 @@ impl Pdf {
     }
 }
 
-const TOKEN_KEY: &[u8] = b"CustodianCopy";
+pub(crate) const TOKEN_KEY: &[u8] = b"CustodianCopy";
 
 /// One code position: a word gap whose width is changed by ±d, or a text
 /// line moved up or down by d.
@@ -176,13 +181,13 @@ pub enum Carrier {
 }
 
 /// Lines with at least this many glyphs carry a position.
-const LINE_GLYPHS: usize = 3;
+pub(crate) const LINE_GLYPHS: usize = 3;
 
-fn line_carries(page: &PageText, l: &Line) -> bool {
+pub(crate) fn line_carries(page: &PageText, l: &Line) -> bool {
     l.end > l.first + LINE_GLYPHS - 1 && l.end <= page.glyphs.len() && l.unit > 0.0
 }
 
-fn op_of(at: SiteAt) -> usize {
+pub(crate) fn op_of(at: SiteAt) -> usize {
     match at {
         SiteAt::Kern { op, .. } | SiteAt::Space { op, .. } => op,
     }
@@ -356,7 +361,7 @@ pub fn issue(
 /// A page's sites with whether each carries a code position and whether it
 /// is the first of its text operation. The last site of an operation with
 /// two or more sites compensates; every other site carries.
-fn carriers(sites: &[Site]) -> impl Iterator<Item = (&Site, bool, bool)> {
+pub(crate) fn carriers(sites: &[Site]) -> impl Iterator<Item = (&Site, bool, bool)> {
     sites.iter().enumerate().filter_map(move |(i, site)| {
         let last_of_op = sites
             .get(i + 1)
@@ -367,7 +372,7 @@ fn carriers(sites: &[Site]) -> impl Iterator<Item = (&Site, bool, bool)> {
 }
 
 /// Runs `f` over `items` on `threads` threads, results in order.
-fn parallel<T: Send, R: Send>(
+pub(crate) fn parallel<T: Send, R: Send>(
     items: Vec<T>,
     threads: usize,
     f: impl Fn(T) -> Result<R, PdfError> + Sync,
@@ -414,7 +419,7 @@ fn parallel<T: Send, R: Send>(
 /// operation's own units, with the leading in force). An operation with
 /// sites becomes a TJ; a `T*`, `'` or `"` that moves becomes the `Td` it
 /// stands for; a `TD` keeps its leading with an explicit `TL`.
-fn apply_edits(
+pub(crate) fn apply_edits(
     ops: Vec<Operation>,
     edits: &[(SiteAt, f32)],
     moves: &[(usize, f32, f32)],
@@ -591,519 +596,6 @@ pub fn media_box(doc: &Document, page: ObjectId) -> (f32, f32, f32, f32) {
     (0.0, 0.0, 612.0, 792.0)
 }
 
-const FONT_LATIN: &str = "CustodianMarkL";
-const FONT_CJK: &str = "CustodianMarkJ";
-const FONT_DRAWN: &str = "CustodianMarkG";
-
-/// Adds the mark's two fonts: Helvetica, and a Japanese Type0 font the
-/// reader's viewer supplies (Adobe-Japan1, UCS-2 encoded; every Japanese
-/// PDF viewer carries it, so nothing is embedded).
-/// The mark's own glyphs for its Japanese characters, if this machine has
-/// a Japanese font to draw them from (see [`markfont`]).
-pub(crate) fn mark_glyphs(mark: &Mark) -> Option<markfont::Glyphs> {
-    let mut texts: Vec<&str> = vec![&mark.banner, &mark.notice];
-    texts.extend(mark.lines.iter().map(String::as_str));
-    markfont::glyphs(&texts).filter(|g| !g.by_char.is_empty())
-}
-
-/// The mark's fonts: Helvetica, the viewer's Japanese font, and (when
-/// there are outlines) the mark's own Type 3 glyphs.
-pub(crate) struct MarkFonts {
-    pub latin: ObjectId,
-    pub cjk: ObjectId,
-    pub drawn: Option<ObjectId>,
-}
-
-fn add_mark_fonts(doc: &mut Document, drawn: Option<&markfont::Glyphs>) -> MarkFonts {
-    let (latin, cjk) = add_base_fonts(doc);
-    let drawn = drawn.map(|g| add_drawn_font(doc, g));
-    MarkFonts { latin, cjk, drawn }
-}
-
-/// The Type 3 font of the mark's glyphs: one-byte codes, glyph space of
-/// 1/1000 em, a ToUnicode map.
-fn add_drawn_font(doc: &mut Document, g: &markfont::Glyphs) -> ObjectId {
-    let mut procs = Dictionary::new();
-    let mut differences: Vec<Object> = Vec::new();
-    let last = g.by_char.values().map(|x| x.code).max().unwrap_or(1);
-    let mut widths = vec![Object::Integer(0); usize::from(last)];
-    let mut by_code: Vec<&markfont::Glyph> = g.by_char.values().collect();
-    by_code.sort_by_key(|x| x.code);
-    for gl in by_code {
-        let name = format!("g{}", gl.code);
-        let id = doc.add_object(Stream::new(Dictionary::new(), gl.program.clone()));
-        procs.set(name.as_bytes().to_vec(), Object::Reference(id));
-        differences.push(Object::Integer(i64::from(gl.code)));
-        differences.push(Object::Name(name.into_bytes()));
-        widths[usize::from(gl.code) - 1] = Object::Real(gl.advance);
-    }
-    let to_unicode = doc.add_object(Stream::new(Dictionary::new(), markfont::to_unicode(g)));
-    doc.add_object(dictionary! {
-        "Type" => "Font",
-        "Subtype" => "Type3",
-        "FontBBox" => vec![Object::Integer(-100), Object::Integer(-300), Object::Integer(1100), Object::Integer(1000)],
-        "FontMatrix" => vec![Object::Real(0.001), 0.into(), 0.into(), Object::Real(0.001), 0.into(), 0.into()],
-        "CharProcs" => Object::Dictionary(procs),
-        "Encoding" => dictionary! { "Type" => "Encoding", "Differences" => differences },
-        "FirstChar" => 1,
-        "LastChar" => i64::from(last),
-        "Widths" => widths,
-        "Resources" => Dictionary::new(),
-        "ToUnicode" => Object::Reference(to_unicode),
-    })
-}
-
-fn add_base_fonts(doc: &mut Document) -> (ObjectId, ObjectId) {
-    let latin = doc.add_object(dictionary! {
-        "Type" => "Font",
-        "Subtype" => "Type1",
-        "BaseFont" => "Helvetica",
-        "Encoding" => "WinAnsiEncoding",
-    });
-    let descriptor = doc.add_object(dictionary! {
-        "Type" => "FontDescriptor",
-        "FontName" => "HeiseiKakuGo-W5",
-        "Flags" => 4,
-        "FontBBox" => vec![Object::Integer(-92), Object::Integer(-250), Object::Integer(1010), Object::Integer(922)],
-        "ItalicAngle" => 0,
-        "Ascent" => 752,
-        "Descent" => -271,
-        "CapHeight" => 737,
-        "StemV" => 114,
-    });
-    let cid = doc.add_object(dictionary! {
-        "Type" => "Font",
-        "Subtype" => "CIDFontType0",
-        "BaseFont" => "HeiseiKakuGo-W5",
-        "CIDSystemInfo" => dictionary! {
-            "Registry" => Object::string_literal("Adobe"),
-            "Ordering" => Object::string_literal("Japan1"),
-            "Supplement" => 2,
-        },
-        "FontDescriptor" => Object::Reference(descriptor),
-        "DW" => 1000,
-    });
-    let to_unicode = doc.add_object(Stream::new(Dictionary::new(), typeset::ucs2_to_unicode()));
-    let cjk = doc.add_object(dictionary! {
-        "Type" => "Font",
-        "Subtype" => "Type0",
-        "BaseFont" => "HeiseiKakuGo-W5-UniJIS-UCS2-H",
-        "Encoding" => "UniJIS-UCS2-H",
-        "DescendantFonts" => vec![Object::Reference(cid)],
-        "ToUnicode" => Object::Reference(to_unicode),
-    });
-    (latin, cjk)
-}
-
-/// Gives the page its own resources holding the mark's fonts (inherited
-/// and shared resources are copied, never changed in place).
-fn set_page_fonts(doc: &mut Document, page: ObjectId, fonts: &MarkFonts) {
-    let mut resources = Dictionary::new();
-    let mut id = page;
-    for _ in 0..32 {
-        let Ok(d) = doc.get_dictionary(id) else {
-            break;
-        };
-        if let Ok(r) = d.get(b"Resources") {
-            if let Ok((_, Object::Dictionary(r))) = doc.dereference(r) {
-                resources = r.clone();
-            }
-            break;
-        }
-        match d.get(b"Parent").and_then(Object::as_reference) {
-            Ok(p) => id = p,
-            Err(_) => break,
-        }
-    }
-    let mut font_dict = match resources.get(b"Font") {
-        Ok(f) => match doc.dereference(f) {
-            Ok((_, Object::Dictionary(f))) => f.clone(),
-            _ => Dictionary::new(),
-        },
-        Err(_) => Dictionary::new(),
-    };
-    font_dict.set(FONT_LATIN, Object::Reference(fonts.latin));
-    font_dict.set(FONT_CJK, Object::Reference(fonts.cjk));
-    if let Some(d) = fonts.drawn {
-        font_dict.set(FONT_DRAWN, Object::Reference(d));
-    }
-    resources.set("Font", Object::Dictionary(font_dict));
-    if let Ok(d) = doc.get_dictionary_mut(page) {
-        d.set("Resources", Object::Dictionary(resources));
-    }
-}
-
-fn set_token(doc: &mut Document, token: &str) {
-    let value = Object::String(token.as_bytes().to_vec(), StringFormat::Literal);
-    if let Ok(Object::Reference(id)) = doc.trailer.get(b"Info").cloned() {
-        if let Ok(d) = doc.get_dictionary_mut(id) {
-            d.set(TOKEN_KEY, value);
-            return;
-        }
-    }
-    if let Ok(Object::Dictionary(mut d)) = doc.trailer.get(b"Info").cloned() {
-        d.set(TOKEN_KEY, value);
-        doc.trailer.set("Info", Object::Dictionary(d));
-        return;
-    }
-    let id = doc.add_object(dictionary! { "CustodianCopy" => value });
-    doc.trailer.set("Info", Object::Reference(id));
-}
-
-/// Which of the mark's fonts a run is set in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Face {
-    Latin,
-    /// The mark's own Type 3 glyphs (see [`markfont`]).
-    Drawn,
-    /// The viewer's Japanese font (no outlines on this machine).
-    Cid,
-}
-
-/// Splits text into runs for the mark fonts.
-fn runs(text: &str, drawn: Option<&markfont::Glyphs>) -> Vec<(Face, Vec<u8>)> {
-    let mut out: Vec<(Face, Vec<u8>)> = Vec::new();
-    for ch in text.chars() {
-        let (face, bytes) = if (' '..='~').contains(&ch) {
-            (Face::Latin, vec![ch as u8])
-        } else if let Some(g) = drawn.and_then(|d| d.by_char.get(&ch)) {
-            (Face::Drawn, vec![g.code])
-        } else {
-            let u = u32::from(ch);
-            let u = if u > 0xFFFF { u32::from('?') } else { u };
-            (Face::Cid, vec![(u >> 8) as u8, u as u8])
-        };
-        match out.last_mut() {
-            Some((f, b)) if *f == face => b.extend(bytes),
-            _ => out.push((face, bytes)),
-        }
-    }
-    out
-}
-
-/// The width of text in the mark's fonts at size 1.
-fn text_width(text: &str, drawn: Option<&markfont::Glyphs>) -> f32 {
-    text.chars()
-        .map(|ch| {
-            if (' '..='~').contains(&ch) {
-                f32::from(std_widths::HELVETICA[ch as usize]) / 1000.0
-            } else {
-                // The mark's own glyph, else the viewer's font (1 em).
-                drawn
-                    .and_then(|d| d.by_char.get(&ch))
-                    .map_or(1.0, |g| g.advance / 1000.0)
-            }
-        })
-        .sum()
-}
-
-fn show(
-    out: &mut Vec<u8>,
-    text: &str,
-    size: f32,
-    x: f32,
-    y: f32,
-    drawn: Option<&markfont::Glyphs>,
-) {
-    use std::io::Write as _;
-    let _ = writeln!(out, "BT 1 0 0 1 {x:.2} {y:.2} Tm");
-    for (face, bytes) in runs(text, drawn) {
-        let font = match face {
-            Face::Latin => FONT_LATIN,
-            Face::Drawn => FONT_DRAWN,
-            Face::Cid => FONT_CJK,
-        };
-        let _ = write!(out, "/{font} {size:.2} Tf <");
-        for b in bytes {
-            let _ = write!(out, "{b:02X}");
-        }
-        let _ = writeln!(out, "> Tj");
-    }
-    let _ = writeln!(out, "ET");
-}
-
-/// The mark's drawing operations for one page.
-fn mark_ops(
-    mark: &Mark,
-    (x0, y0, w, h): (f32, f32, f32, f32),
-    page: usize,
-    pages: usize,
-    drawn: Option<&markfont::Glyphs>,
-) -> Vec<u8> {
-    use std::io::Write as _;
-    let mut out = Vec::new();
-    let _ = writeln!(out, "q");
-    // The banner and lines across the top margin, in red.
-    let mut top = mark.banner.clone();
-    for l in &mark.lines {
-        top.push_str("  |  ");
-        top.push_str(l);
-    }
-    top.push_str(&format!("  |  {page}/{pages}"));
-    let fit = |t: &str, max: f32, want: f32| {
-        let tw = text_width(t, drawn).max(1e-3);
-        (max / tw).min(want).max(3.0)
-    };
-    let size = fit(&top, w - 48.0, 8.0);
-    let tx = x0 + (w - text_width(&top, drawn) * size) / 2.0;
-    let _ = writeln!(out, "0.75 0 0 rg");
-    show(
-        &mut out,
-        &top,
-        size,
-        tx.max(x0 + 4.0),
-        y0 + h - 4.0 - size,
-        drawn,
-    );
-    // The notice across the foot, left of the QR code.
-    // Large enough to decode from a phone photo of the page (a module is
-    // about 1.3 pt), with a 2-module quiet zone inside its white square.
-    let qr_size = 48.0f32;
-    let nsize = fit(&mark.notice, w - 24.0 - qr_size - 12.0, 6.0);
-    show(&mut out, &mark.notice, nsize, x0 + 12.0, y0 + 6.0, drawn);
-    // The QR code, bottom right, on white.
-    if let Ok(code) = qrcode::QrCode::new(mark.qr.as_bytes()) {
-        let n = code.width();
-        let cells = n as f32 + 4.0;
-        let cell = qr_size / cells;
-        let (qx, qy) = (x0 + w - qr_size - 4.0, y0 + 4.0);
-        let _ = writeln!(
-            out,
-            "1 1 1 rg {qx:.3} {qy:.3} {qr_size:.3} {qr_size:.3} re f 0 0 0 rg"
-        );
-        for (i, c) in code.to_colors().iter().enumerate() {
-            if *c == qrcode::Color::Dark {
-                let (col, row) = ((i % n) as f32, (i / n) as f32);
-                let _ = writeln!(
-                    out,
-                    "{:.3} {:.3} {cell:.3} {cell:.3} re",
-                    qx + (col + 2.0) * cell,
-                    qy + qr_size - (row + 3.0) * cell
-                );
-            }
-        }
-        let _ = writeln!(out, "f");
-    }
-    let _ = writeln!(out, "Q");
-    out
-}
-
-/// What reading a leak recovered.
-#[derive(Debug, Clone, Default)]
-pub struct Reading {
-    /// One symbol or erasure per position of the original.
-    pub symbols: Vec<Option<bool>>,
-    /// For each leaked page, the original page it shows (0-based), if any.
-    pub pages: Vec<Option<usize>>,
-    /// Positions whose gap was found and measured.
-    pub measured: usize,
-}
-
-struct Index<'a> {
-    glyphs: &'a [Glyph],
-    by_x: Vec<u32>,
-}
-
-impl<'a> Index<'a> {
-    fn new(glyphs: &'a [Glyph]) -> Index<'a> {
-        let mut by_x: Vec<u32> = (0..glyphs.len() as u32).collect();
-        by_x.sort_by(|a, b| glyphs[*a as usize].x.total_cmp(&glyphs[*b as usize].x));
-        Index { glyphs, by_x }
-    }
-
-    /// The glyph nearest to `g`'s origin on its baseline, within `tol`.
-    fn find(&self, g: Glyph, tol: f32) -> Option<Glyph> {
-        let lo = self
-            .by_x
-            .partition_point(|i| self.glyphs[*i as usize].x < g.x - tol);
-        let mut best: Option<(f32, Glyph)> = None;
-        for i in &self.by_x[lo..] {
-            let c = self.glyphs[*i as usize];
-            if c.x > g.x + tol {
-                break;
-            }
-            if (c.y - g.y).abs() > 0.05 * g.size + 0.3 {
-                continue;
-            }
-            let d = (c.x - g.x).abs();
-            if best.is_none_or(|(b, _)| d < b) {
-                best = Some((d, c));
-            }
-        }
-        best.map(|(_, c)| c)
-    }
-}
-
-fn tolerance(g: Glyph) -> f32 {
-    (0.1 * g.size).max(0.6)
-}
-
-/// Reads a leak against the original: which original page each leaked page
-/// shows, and one symbol per position (erased where a gap was not found,
-/// two readings disagree, or the change is too small or too large to be a
-/// mark).
-pub fn read(original: &[PageText], leak: &[PageText]) -> Reading {
-    let all = positions(original);
-    let mut reading = Reading {
-        symbols: vec![None; all.len()],
-        pages: Vec::with_capacity(leak.len()),
-        measured: 0,
-    };
-    let mut first = vec![usize::MAX; original.len() + 1];
-    for (k, p) in all.iter().enumerate().rev() {
-        first[p.page] = k;
-    }
-    let mut votes: Vec<(u32, u32)> = vec![(0, 0); all.len()];
-    for page in leak {
-        let index = Index::new(&page.glyphs);
-        // Which original page is this?
-        let mut best: Option<(usize, f32)> = None;
-        for (p, orig) in original.iter().enumerate() {
-            if orig.sites.len() < 4 {
-                continue;
-            }
-            let step = (orig.sites.len() / 48).max(1);
-            let sample: Vec<&Site> = orig.sites.iter().step_by(step).collect();
-            let found = sample
-                .iter()
-                .filter(|s| {
-                    let g = orig.glyphs[s.next];
-                    index.find(g, tolerance(g)).is_some()
-                })
-                .count();
-            let share = found as f32 / sample.len() as f32;
-            if share >= 0.6 && best.is_none_or(|(_, b)| share > b) {
-                best = Some((p, share));
-            }
-        }
-        let Some((p, _)) = best else {
-            reading.pages.push(None);
-            continue;
-        };
-        reading.pages.push(Some(p));
-        let orig = &original[p];
-        let mut k = first[p];
-        let (mut drift, mut last_op) = (0.0f32, usize::MAX);
-        // (position, baseline, vertical move, expected move, sign flip)
-        let mut line_moves: Vec<(usize, f32, f32, f32, f32)> = Vec::new();
-        while k < all.len() && all[k].page == p {
-            // Odd positions are written with the sign flipped, so runs of
-            // equal bits do not pile up into a drift along a line.
-            let flip = if k % 2 == 1 { -1.0 } else { 1.0 };
-            let z = match &all[k].carrier {
-                Carrier::Gap(s) => {
-                    let (a, b) = (orig.glyphs[s.prev], orig.glyphs[s.next]);
-                    // Earlier gaps of the same operation moved these
-                    // glyphs: look where the last one found was moved to.
-                    if op_of(s.at) != last_op {
-                        drift = 0.0;
-                        last_op = op_of(s.at);
-                    }
-                    let moved = |g: Glyph, by: f32| Glyph { x: g.x + by, ..g };
-                    let fa = index.find(moved(a, drift), tolerance(a));
-                    let fb = fa.and_then(|fa| index.find(moved(b, fa.x - a.x), tolerance(b)));
-                    match (fa, fb) {
-                        (Some(fa), Some(fb)) => {
-                            drift = fb.x - b.x;
-                            Some(flip * ((fb.x - fa.x) - (b.x - a.x)) / (s.unit * SHIFT))
-                        }
-                        _ => None,
-                    }
-                }
-                Carrier::Line(l) => {
-                    // The median vertical move of up to 16 of its glyphs;
-                    // read once the page's lines are all measured.
-                    let glyphs = &orig.glyphs[l.first..l.end];
-                    let step = (glyphs.len() / 16).max(1);
-                    let mut dy: Vec<f32> = glyphs
-                        .iter()
-                        .step_by(step)
-                        .filter_map(|g| index.find(*g, tolerance(*g)).map(|f| f.y - g.y))
-                        .collect();
-                    if dy.len() >= 3 {
-                        dy.sort_by(f32::total_cmp);
-                        let size = glyphs[0].size;
-                        line_moves.push((
-                            k,
-                            glyphs[0].y,
-                            dy[dy.len() / 2],
-                            SHIFT / 1000.0 * size,
-                            flip,
-                        ));
-                    }
-                    None
-                }
-            };
-            if let Some(z) = z {
-                reading.measured += 1;
-                if (0.5..=1.6).contains(&z.abs()) {
-                    if z > 0.0 {
-                        votes[k].0 += 1;
-                    } else {
-                        votes[k].1 += 1;
-                    }
-                }
-            }
-            k += 1;
-        }
-        // Re-saving may move a page's text vertically by a fraction of a
-        // point that varies down the page (rounding, a page height
-        // rounded): fit that offset as a + b·y. The lines' own moves are
-        // +d or −d about evenly (odd positions are flipped), so a least
-        // squares fit of the raw moves finds the offset; it is then refined
-        // on the lines read with confidence, each less its ±d. An unmarked
-        // page moves nothing and reads as erasures.
-        // (Pages with fewer than 8 lines are read against no offset: too
-        // few to tell an offset from the marks.)
-        let fit = |pts: &[(f32, f32)]| -> Option<(f32, f32)> {
-            if pts.len() < 8 {
-                return None;
-            }
-            let n = pts.len() as f32;
-            let my = pts.iter().map(|p| p.0).sum::<f32>() / n;
-            let mr = pts.iter().map(|p| p.1).sum::<f32>() / n;
-            let sxx: f32 = pts.iter().map(|p| (p.0 - my) * (p.0 - my)).sum();
-            let sxy: f32 = pts.iter().map(|p| (p.0 - my) * (p.1 - mr)).sum();
-            let b = if sxx > 1e-3 { sxy / sxx } else { 0.0 };
-            Some((mr - b * my, b))
-        };
-        let raw: Vec<(f32, f32)> = line_moves.iter().map(|&(_, y, dy, _, _)| (y, dy)).collect();
-        let (mut a, mut b) = fit(&raw).unwrap_or((0.0, 0.0));
-        for _ in 0..3 {
-            let sure: Vec<(f32, f32)> = line_moves
-                .iter()
-                .filter_map(|&(_, y, dy, d, _)| {
-                    let r = dy - (a + b * y);
-                    (r.abs() >= 0.5 * d).then(|| (y, dy - d.copysign(r)))
-                })
-                .collect();
-            match fit(&sure) {
-                Some(f) => (a, b) = f,
-                None => break,
-            }
-        }
-        for &(k, y, dy, d, flip) in &line_moves {
-            reading.measured += 1;
-            let z = flip * (dy - (a + b * y)) / d;
-            if (0.5..=1.6).contains(&z.abs()) {
-                if z > 0.0 {
-                    votes[k].0 += 1;
-                } else {
-                    votes[k].1 += 1;
-                }
-            }
-        }
-    }
-    for (k, (one, zero)) in votes.into_iter().enumerate() {
-        reading.symbols[k] = match (one, zero) {
-            (o, 0) if o > 0 => Some(true),
-            (0, z) if z > 0 => Some(false),
-            _ => None,
-        };
-    }
-    reading
-}
-
 /// The code for a PDF: one position per carrying gap (so any excerpt carries
 /// positions of its own), and at least as long as `params` ask.
 pub fn code_for(
@@ -1134,15 +626,4 @@ pub fn issue_copy(
         mark,
         limits,
     )
-}
-
-/// A leak read as code symbols (code positions beyond the gaps are erasures).
-pub fn read_code(
-    original: &[PageText],
-    leak: &[PageText],
-    code: &custodian_fingerprint::Code,
-) -> Reading {
-    let mut r = read(original, leak);
-    r.symbols.resize(code.len(), None);
-    r
 }
