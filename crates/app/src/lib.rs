@@ -22,6 +22,7 @@ pub mod html;
 pub mod ingest;
 pub mod people;
 pub mod records;
+pub mod register;
 pub mod tokens;
 pub mod trace;
 mod zip_entries;

@@ -1,14 +1,14 @@
-//! `custodian register list|show|add|set-level`.
+//! `custodian register`: list, show, add, set-level, attach, content,
+//! rotate-key, exposure. The rules are `custodian_app::register`'s; this
+//! file loads the key, reads the clock and prints.
 
 use std::process::ExitCode;
 
 use anyhow::{bail, Result};
 use serde_json::json;
 
-use custodian_core::model::split_projects;
-use custodian_core::policy::{decide, PersonAt, RequestContext};
-use custodian_core::{Document, Level, Medium, Projects};
-use custodian_store::{RegisterChange, Store};
+use custodian_core::{Document, Level};
+use custodian_store::Store;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Cmd {
@@ -107,19 +107,6 @@ pub enum Cmd {
     },
 }
 
-fn media_type(path: &std::path::Path, bytes: &[u8]) -> &'static str {
-    if bytes.starts_with(b"%PDF-") {
-        "application/pdf"
-    } else if path
-        .extension()
-        .is_some_and(|e| e == "md" || e == "markdown")
-    {
-        "text/markdown"
-    } else {
-        "text/plain"
-    }
-}
-
 /// Loads the content key, creating it (mode 0600) if the file is missing.
 pub fn content_key(path: &std::path::Path) -> Result<custodian_broker::ContentKey> {
     use anyhow::Context as _;
@@ -214,20 +201,8 @@ pub async fn run(
             }
         }
         Cmd::Show { doc, json } => {
-            let Some(d) = store.document(&doc).await? else {
-                bail!("no register entry '{doc}'");
-            };
-            let history = store.register_history(&doc).await?;
-            let now = crate::clock::now().to_utc();
-            let people = store.people().await?;
-            let mut may_open = Vec::new();
-            for p in &people {
-                let hr = store.hr_events_for(&p.user_id).await?;
-                let who = PersonAt::reconstruct(p, &hr, now);
-                if decide(&who, &d, &RequestContext::default()).is_allow() {
-                    may_open.push(p.user_id.clone());
-                }
-            }
+            let entry = custodian_app::register::show(store, &doc, crate::clock::now()).await?;
+            let (d, history, may_open) = (&entry.document, &entry.history, &entry.may_open);
             if json {
                 crate::output::json(&json!({
                     "document": d,
@@ -244,10 +219,10 @@ pub async fn run(
                 println!(
                     "  may open now: {} of {} people",
                     may_open.len(),
-                    people.len()
+                    entry.people
                 );
                 println!("  history:");
-                for h in &history {
+                for h in history {
                     println!(
                         "    {}  {:<10} {} -> {}  by {}",
                         h.at.to_rfc3339(),
@@ -269,91 +244,41 @@ pub async fn run(
             knowledge,
             actor,
         } => {
-            if store.document(&id).await?.is_some() {
-                bail!("register entry '{id}' already exists (use set-level to change it)");
-            }
-            if store.person(&owner).await?.is_none() {
-                bail!("no person '{owner}' in the directory to own '{id}'");
-            }
-            let now = crate::clock::now();
-            let projects = if projects.trim() == "*" {
-                Projects::Everyone
-            } else {
-                Projects::Groups(split_projects(&projects))
-            };
-            if level.needs_need_to_know() && projects == Projects::Groups(Default::default()) {
-                bail!("a {level} entry needs at least one project (or * for everyone)");
-            }
-            let d = Document {
-                doc_id: id.clone(),
+            let ledger = super::ledger::context(settings)?;
+            let entry = custodian_app::register::NewEntry {
+                id: id.clone(),
                 title,
-                classification: level,
-                owner_id: owner,
+                level,
+                owner,
                 projects,
                 kind,
-                created: now.date_naive(),
-                medium: if knowledge {
-                    Medium::Knowledge
-                } else {
-                    Medium::File
-                },
-            };
-            let change = RegisterChange {
-                doc_id: id.clone(),
-                at: now,
+                knowledge,
                 actor,
-                field: "designated".into(),
-                old: None,
-                new: level.to_string(),
             };
-            let ledger = super::ledger::context(settings)?;
-            store.put_documents(&[d], &[change], &ledger).await?;
+            custodian_app::register::designate(store, &ledger, crate::clock::now(), entry).await?;
             println!("designated {id} as {level}");
         }
         Cmd::SetLevel { doc, level, actor } => {
-            let Some(mut d) = store.document(&doc).await? else {
-                bail!("no register entry '{doc}'");
-            };
-            if d.classification == level {
-                println!("{doc} is already {level}");
-                return Ok(ExitCode::SUCCESS);
-            }
-            let change = RegisterChange {
-                doc_id: doc.clone(),
-                at: crate::clock::now(),
-                actor,
-                field: "level".into(),
-                old: Some(d.classification.to_string()),
-                new: level.to_string(),
-            };
-            let old = d.classification;
-            d.classification = level;
             let ledger = super::ledger::context(settings)?;
-            store.put_documents(&[d], &[change], &ledger).await?;
-            println!("{doc}: {old} -> {level}");
+            let at = crate::clock::now();
+            match custodian_app::register::set_level(store, &ledger, at, &doc, level, &actor)
+                .await?
+            {
+                None => println!("{doc} is already {level}"),
+                Some(old) => println!("{doc}: {old} -> {level}"),
+            }
         }
         Cmd::Attach { doc, file, actor } => {
-            if store.document(&doc).await?.is_none() {
-                bail!("no register entry '{doc}'");
-            }
             let bytes = std::fs::read(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             let key = content_key(&settings.content_key_file)?;
-            let sealed = key.seal(&doc, &bytes, media_type(&file, &bytes));
-            let old = store.content(&doc).await?.map(|c| c.sha256);
-            let change = RegisterChange {
-                doc_id: doc.clone(),
-                at: crate::clock::now(),
-                actor,
-                field: "content".into(),
-                old,
-                new: format!(
-                    "sha256:{} {} bytes {}",
-                    sealed.sha256, sealed.size, sealed.media_type
-                ),
-            };
             let ledger = super::ledger::context(settings)?;
-            store.put_content(&sealed, &change, &ledger).await?;
+            let media = custodian_app::register::media_type(&file, &bytes);
+            let at = crate::clock::now();
+            let sealed = custodian_app::register::attach(
+                store, &ledger, &key, at, &doc, &bytes, media, &actor,
+            )
+            .await?;
             println!(
                 "{doc}: content in custody, {} bytes {}, sha256 {}, sealed with key {}",
                 sealed.size, sealed.media_type, sealed.sha256, sealed.key_id
@@ -379,30 +304,10 @@ pub async fn run(
         Cmd::RotateKey { new_key, actor } => {
             let old = content_key(&settings.content_key_file)?;
             let new = content_key(&new_key)?;
-            if new.id() == old.id() {
-                bail!("the new key is the key in use");
-            }
             let ledger = super::ledger::context(settings)?;
-            let mut n = 0;
-            for (doc, key_id) in store.content_keys().await? {
-                if key_id == new.id() {
-                    continue; // done by an earlier, interrupted rotation
-                }
-                let Some(sealed) = store.content(&doc).await? else {
-                    continue;
-                };
-                let resealed = custodian_broker::reseal(&sealed, &old, &new)?;
-                let change = RegisterChange {
-                    doc_id: doc.clone(),
-                    at: crate::clock::now(),
-                    actor: actor.clone(),
-                    field: "content-key".into(),
-                    old: Some(old.id().to_string()),
-                    new: new.id().to_string(),
-                };
-                store.put_content(&resealed, &change, &ledger).await?;
-                n += 1;
-            }
+            let at = crate::clock::now();
+            let n =
+                custodian_app::register::rotate_key(store, &ledger, &old, &new, at, &actor).await?;
             println!(
                 "re-sealed {n} contents under key {}; now set CUSTODIAN_CONTENT_KEY_FILE={} and keep the old key {} offline",
                 new.id(),
