@@ -424,8 +424,13 @@ fn an_older_store_still_verifies_and_grows() {
         .read_to_end(&mut db)
         .unwrap();
     std::fs::write(tmp.path().join("old.db"), db).unwrap();
+    // A checkout leaves the keys readable by others, which Custodian
+    // refuses: they are put in place as an installation would have them.
     for k in ["ledger.key", "content.key", "custodian-fingerprint.key"] {
-        std::fs::copy(fixture.join(k), tmp.path().join(k)).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        let to = tmp.path().join(k);
+        std::fs::copy(fixture.join(k), &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
     let store = format!("sqlite://{}", tmp.path().join("old.db").display());
     let run = |args: &[&str]| {
