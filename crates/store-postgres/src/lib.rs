@@ -8,6 +8,8 @@
 //! removed before connecting): the store then lives in that schema, created
 //! if missing. Tests use it to run side by side in one database.
 
+mod accounts;
+mod events;
 mod ledger_tx;
 mod reads;
 mod rows;
@@ -22,13 +24,13 @@ use sqlx::{ConnectOptions, PgPool, Row};
 use custodian_core::interchange::{parse_contact, parse_hr};
 use custodian_core::{ContactReport, Document, HrEvent, Person};
 use custodian_ledger::entry::kinds;
-use custodian_ledger::{Hash, Tile, TileId};
-use custodian_store::ledgered::{append_ledger, insert_ledgered, LedgerTx, Ledgered};
+use custodian_ledger::{Tile, TileId};
+use custodian_store::ledgered::{insert_ledgered, Ledgered};
 use custodian_store::{
-    columns, event_line, level_to_db, reject_key, ts_from_db, ts_to_db, Account, ApiToken, Backend,
-    CheckpointRow, Counts, CustodyRecord, Inserted, LeafChunk, LedgerContext, LedgerRecord,
-    LedgerRun, LedgerSnapshot, NewAlert, NewContact, NewEvent, RegisterChange, Reject, Result,
-    SealedContent, Store, StoreError, StoredAlert, StoredEvent,
+    columns, level_to_db, reject_key, ts_from_db, Account, ApiToken, Backend, CheckpointRow,
+    Counts, CustodyRecord, Inserted, LeafChunk, LedgerContext, LedgerRecord, LedgerRun,
+    LedgerSnapshot, NewAlert, NewContact, NewEvent, RegisterChange, Reject, Result, SealedContent,
+    Store, StoreError, StoredAlert, StoredEvent,
 };
 use ledger_tx::Tx;
 use reads::*;
@@ -315,76 +317,31 @@ impl Store for PgStore {
     }
 
     async fn put_account(&self, a: &Account) -> Result<()> {
-        sqlx::query("INSERT INTO accounts (username, role, user_id, password_hash, disabled) VALUES ($1,$2,$3,$4,$5) ON CONFLICT (username) DO UPDATE SET role = EXCLUDED.role, user_id = EXCLUDED.user_id, password_hash = EXCLUDED.password_hash, disabled = EXCLUDED.disabled")
-            .bind(&a.username)
-            .bind(&a.role)
-            .bind(&a.user_id)
-            .bind(&a.password_hash)
-            .bind(a.disabled)
-            .execute(&self.pool)
-            .await
-            .map_err(be)?;
-        Ok(())
+        self.put_account_in(a).await
     }
 
     async fn account(&self, username: &str) -> Result<Option<Account>> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE username = $1")
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(be)?;
-        row.map(|r| account_from_row(&r)).transpose()
+        self.account_in(username).await
     }
 
     async fn accounts(&self) -> Result<Vec<Account>> {
-        let rows = sqlx::query("SELECT * FROM accounts ORDER BY username")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(be)?;
-        rows.iter().map(account_from_row).collect()
+        self.accounts_in().await
     }
 
     async fn put_api_token(&self, t: &ApiToken) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO api_tokens (token_sha256, name, role, created_at) VALUES ($1,$2,$3,$4)",
-        )
-        .bind(&t.token_sha256)
-        .bind(&t.name)
-        .bind(&t.role)
-        .bind(&t.created_at)
-        .execute(&self.pool)
-        .await
-        .map_err(be)?;
-        Ok(())
+        self.put_api_token_in(t).await
     }
 
     async fn api_token(&self, token_sha256: &str) -> Result<Option<ApiToken>> {
-        let row = sqlx::query("SELECT * FROM api_tokens WHERE token_sha256 = $1")
-            .bind(token_sha256)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(be)?;
-        row.as_ref().map(token_from_row).transpose()
+        self.api_token_in(token_sha256).await
     }
 
     async fn api_tokens(&self) -> Result<Vec<ApiToken>> {
-        let rows = sqlx::query("SELECT * FROM api_tokens ORDER BY name")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(be)?;
-        rows.iter().map(token_from_row).collect()
+        self.api_tokens_in().await
     }
 
     async fn revoke_api_token(&self, name: &str, at: &str) -> Result<bool> {
-        let done = sqlx::query(
-            "UPDATE api_tokens SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL",
-        )
-        .bind(at)
-        .bind(name)
-        .execute(&self.pool)
-        .await
-        .map_err(be)?;
-        Ok(done.rows_affected() == 1)
+        self.revoke_api_token_in(name, at).await
     }
 
     async fn content_keys(&self) -> Result<Vec<(String, String)>> {
@@ -402,126 +359,15 @@ impl Store for PgStore {
         events: Vec<NewEvent>,
         ledger: &LedgerContext,
     ) -> Result<Inserted> {
-        if events.is_empty() {
-            return Ok(Inserted(0));
-        }
-        let total = events.len();
-        // (id, leaf) of the batch: if some ids were already stored, the new
-        // rows' ids (read back in seq order) pick their leaves from here.
-        let keyed: Vec<(String, Hash)> = events
-            .iter()
-            .map(|e| (e.event.id.clone(), e.leaf))
-            .collect();
-        // Only the first of a repeated id inside the batch goes to the
-        // database, so the insert needs no de-duplicating sort.
-        let mut first = std::collections::HashSet::with_capacity(events.len());
-        let mut buf = Vec::with_capacity(events.len() * 200);
-        for (ord, e) in events.iter().enumerate() {
-            if !first.insert(e.event.id.as_str()) {
-                continue;
-            }
-            let (us, off) = ts_to_db(&e.event.ts);
-            buf.extend_from_slice(ord.to_string().as_bytes());
-            buf.push(b'\t');
-            copy_text(&mut buf, &e.event.id);
-            buf.push(b'\t');
-            buf.extend_from_slice(us.to_string().as_bytes());
-            buf.push(b'\t');
-            buf.extend_from_slice(off.to_string().as_bytes());
-            buf.push(b'\t');
-            copy_text(&mut buf, &e.event.user);
-            buf.push(b'\t');
-            copy_text(&mut buf, e.event.action.name());
-            buf.push(b'\t');
-            match e.event.action.doc() {
-                Some(d) => copy_text(&mut buf, d),
-                None => buf.extend_from_slice(b"\\N"),
-            }
-            buf.push(b'\t');
-            copy_text(&mut buf, &e.rest);
-            buf.push(b'\n');
-        }
-        drop(first);
-        drop(events);
-        let mut tx = self.write_tx().await?;
-        let s0 = Tx(&mut tx).max_seq("events").await?;
-        sqlx::query(
-            "CREATE TEMP TABLE IF NOT EXISTS staging_events (ord BIGINT, id TEXT, ts_us BIGINT, ts_off INTEGER, user_id TEXT, action TEXT, doc TEXT, rest TEXT) ON COMMIT DELETE ROWS",
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(be)?;
-        let mut copy = tx
-            .copy_in_raw("COPY staging_events (ord, id, ts_us, ts_off, user_id, action, doc, rest) FROM STDIN")
-            .await
-            .map_err(be)?;
-        copy.send(buf).await.map_err(be)?;
-        copy.finish().await.map_err(be)?;
-        // The staging table has no statistics; without help the planner may
-        // hash the whole events table per batch. Probing the id index per
-        // staged row is what keeps a batch's cost independent of the log.
-        sqlx::query("SET LOCAL enable_hashjoin = off")
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?;
-        sqlx::query("SET LOCAL enable_mergejoin = off")
-            .execute(&mut *tx)
-            .await
-            .map_err(be)?;
-        // New ids only (first occurrences were kept above), numbered in
-        // arrival order.
-        let inserted = sqlx::query(
-            "INSERT INTO events (seq, id, ts_us, ts_off, user_id, action, doc, rest)
-             SELECT $1 + row_number() OVER (ORDER BY ord), id, ts_us, ts_off, user_id, action, doc, rest
-             FROM staging_events s
-             WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id)",
-        )
-        .bind(s0)
-        .execute(&mut *tx)
-        .await
-        .map_err(be)?
-        .rows_affected();
-        let new_leaves: Vec<Hash> = if inserted as usize == total {
-            keyed.into_iter().map(|(_, h)| h).collect()
-        } else {
-            let mut by_id: std::collections::HashMap<String, Hash> =
-                std::collections::HashMap::with_capacity(keyed.len());
-            for (id, h) in keyed {
-                by_id.entry(id).or_insert(h);
-            }
-            let ids: Vec<String> =
-                sqlx::query_scalar("SELECT id FROM events WHERE seq > $1 ORDER BY seq")
-                    .bind(s0)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(be)?;
-            ids.iter()
-                .map(|id| {
-                    by_id.get(id).copied().ok_or_else(|| {
-                        StoreError::Corrupt(format!("event '{id}' appeared during the batch"))
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?
-        };
-        append_ledger(&mut Tx(&mut tx), ledger, kinds::EVENT, s0 + 1, &new_leaves).await?;
-        tx.commit().await.map_err(be)?;
-        Ok(Inserted(inserted))
+        self.insert_events_in(events, ledger).await
     }
 
     async fn begin_bulk_load(&self) -> Result<()> {
-        sqlx::query("DROP INDEX IF EXISTS events_user_ts")
-            .execute(&self.pool)
-            .await
-            .map_err(be)?;
-        Ok(())
+        self.begin_bulk_load_in().await
     }
 
     async fn end_bulk_load(&self) -> Result<()> {
-        sqlx::query(USER_TS_INDEX)
-            .execute(&self.pool)
-            .await
-            .map_err(be)?;
-        Ok(())
+        self.end_bulk_load_in().await
     }
 
     async fn insert_hr_events(
@@ -625,29 +471,7 @@ impl Store for PgStore {
     }
 
     async fn event_lines(&self, after_seq: i64, limit: u32) -> Result<Vec<(i64, String)>> {
-        let rows = sqlx::query(
-            "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
-        .bind(after_seq)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(be)?;
-        rows.iter()
-            .map(|r| {
-                let off: i32 = r.try_get(3).map_err(be)?;
-                let ts = ts_from_db(r.try_get(2).map_err(be)?, i64::from(off))?;
-                let id: &str = r.try_get(1).map_err(be)?;
-                let user: &str = r.try_get(4).map_err(be)?;
-                let action: &str = r.try_get(5).map_err(be)?;
-                let doc: Option<&str> = r.try_get(6).map_err(be)?;
-                let rest: &str = r.try_get(7).map_err(be)?;
-                Ok((
-                    r.try_get(0).map_err(be)?,
-                    event_line(id, &ts, user, action, doc, rest),
-                ))
-            })
-            .collect()
+        self.event_lines_in(after_seq, limit).await
     }
 
     async fn insert_custody(
@@ -716,15 +540,7 @@ impl Store for PgStore {
     }
 
     async fn recent_events_for(&self, user_id: &str, limit: u32) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query(
-            "SELECT id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE user_id = $1 ORDER BY ts_us DESC, id COLLATE \"C\" DESC LIMIT $2",
-        )
-        .bind(user_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(be)?;
-        rows.iter().map(stored_event).collect()
+        self.recent_events_for_in(user_id, limit).await
     }
 
     async fn register_history(&self, doc_id: &str) -> Result<Vec<RegisterChange>> {
