@@ -1,0 +1,460 @@
+//! The console and the use cases behind it, through the router on a real
+//! SQLite store: Japanese pages, contact reports, cases and their bundle,
+//! pseudonyms until a logged reveal, the alert queue, contact groups.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+
+use custodian_server::Role;
+
+use common::*;
+
+#[tokio::test]
+async fn the_console_speaks_japanese_files_reports_and_redirects_only_home() {
+    let w = world().await;
+    // Anonymous: the page sends you to log in, remembering where you were.
+    let req = Request::builder()
+        .uri("/ui/report")
+        .body(Body::empty())
+        .unwrap();
+    let resp = w.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    assert_eq!(resp.headers()["location"], "/ui/login?next=/ui/report");
+    // Logging in by form goes back there, never to another site.
+    for (next, want) in [
+        ("/ui/alerts", "/ui/alerts"),
+        ("//evil.example/x", "/ui/report"),
+        ("https://evil.example/", "/ui/report"),
+    ] {
+        let form = format!(
+            "form:username=employee&password=pw-employee&next={}",
+            urlencode(next)
+        );
+        let (s, _, _) = call(
+            &w,
+            "POST",
+            "/ui/login",
+            &[],
+            Some(Value::String(form.clone())),
+        )
+        .await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let req = Request::builder()
+            .method("POST")
+            .uri("/ui/login")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Body::from(form.trim_start_matches("form:").to_string()))
+            .unwrap();
+        let resp = w.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.headers()["location"], want, "next={next}");
+    }
+    let (cookie, csrf) = login(&w, Role::Employee).await;
+    // The form in Japanese, with the pattern explained and a CSRF field.
+    let (s, page, _) = call(
+        &w,
+        "GET",
+        "/ui/report",
+        &[("cookie", &cookie), ("accept-language", "ja,en;q=0.5")],
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap().to_string();
+    assert!(
+        page.contains("接触の報告") && page.contains("道を尋ね"),
+        "Japanese form with the known pattern"
+    );
+    assert!(page.contains(&format!("name=\"csrf\" value=\"{}\"", csrf)));
+    let (_, en, _) = call(
+        &w,
+        "GET",
+        "/ui/report?lang=en",
+        &[("cookie", &cookie), ("accept-language", "ja")],
+        None,
+    )
+    .await;
+    assert!(
+        en.as_str().unwrap().contains("Report an approach"),
+        "the switch wins over the browser"
+    );
+    // Filing without the form's CSRF token is refused; with it, recorded.
+    let fields = "met_on=2026-11-20&place=Shinagawa&approach=asked_directions&claimed_name=Ivan&meetings=1&gifts_jpy=5000&requests=brochure&narrative=dinner";
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        "/ui/report",
+        &[("cookie", &cookie)],
+        Some(Value::String(format!("form:csrf=nope&{fields}"))),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let req = Request::builder()
+        .method("POST")
+        .uri("/ui/report")
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf={}&{fields}", urlencode(&csrf))))
+        .unwrap();
+    let resp = w.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let loc = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(loc.starts_with("/ui/report?filed=CR-WEB-"), "{loc}");
+    // An analyst opens a case from the queue, notes, and downloads the bundle.
+    let (cookie, csrf) = login(&w, Role::Analyst).await;
+    let (s, page, _) = call(&w, "GET", "/ui/alerts", &[("cookie", &cookie)], None).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap().to_string();
+    assert!(
+        page.contains("P-") && !page.contains(">E10001<"),
+        "pseudonyms, not ids: {page}"
+    );
+    let req = Request::builder()
+        .method("POST")
+        .uri("/ui/cases")
+        .header("cookie", &cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(format!("csrf={}&alert=A-1", urlencode(&csrf))))
+        .unwrap();
+    let resp = w.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let case_url = resp.headers()["location"].to_str().unwrap().to_string();
+    assert!(case_url.starts_with("/ui/cases/CASE-"), "{case_url}");
+    let (s, page, _) = call(&w, "GET", &case_url, &[("cookie", &cookie)], None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.as_str().unwrap().contains("/bundle"));
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        &format!("{case_url}/notes"),
+        &[("cookie", &cookie)],
+        Some(Value::String("form:csrf=bad&text=x".into())),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "the note form needs the CSRF token"
+    );
+    // Pages carry a strict content security policy.
+    let req = Request::builder()
+        .uri("/ui/login")
+        .body(Body::empty())
+        .unwrap();
+    let resp = w.router.clone().oneshot(req).await.unwrap();
+    assert!(resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("default-src 'none'"));
+}
+
+#[tokio::test]
+async fn a_case_over_the_api_exports_a_bundle_that_verifies() {
+    let w = world().await;
+    let tok = [("authorization", "Bearer cst_analyst_machine")];
+    let (s, v, _) = call(
+        &w,
+        "POST",
+        "/api/cases",
+        &tok,
+        Some(json!({"alert": "A-1"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let case = v["case"].as_str().unwrap().to_string();
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        "/api/cases",
+        &tok,
+        Some(json!({"alert": "A-404"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let path = format!("/api/cases/{case}/actions");
+    let (s, v, _) = call(
+        &w,
+        "POST",
+        &path,
+        &tok,
+        Some(json!({"action": "note", "text": "asked HR"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        &path,
+        &tok,
+        Some(json!({"action": "status", "status": "shelved"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        &path,
+        &tok,
+        Some(json!({"action": "status", "status": "closed"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        &path,
+        &tok,
+        Some(json!({"action": "note", "text": "late"})),
+    )
+    .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a closed case takes no notes"
+    );
+    let (_, v, _) = call(&w, "GET", &format!("/api/cases/{case}"), &tok, None).await;
+    assert_eq!(v["state"]["status"], "closed");
+    assert_eq!(v["actions"].as_array().unwrap().len(), 3);
+    // The bundle, downloaded and checked offline.
+    let req = Request::builder()
+        .uri(format!("/api/cases/{case}/bundle"))
+        .header("authorization", "Bearer cst_analyst_machine")
+        .body(Body::empty())
+        .unwrap();
+    let resp = w.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/zip");
+    let zip = resp.into_body().collect().await.unwrap().to_bytes();
+    let report =
+        custodian_app::cases::verify_bundle(std::io::Cursor::new(zip.to_vec()), None).unwrap();
+    assert_eq!(report["verified"], true, "{report}");
+    assert_eq!(report["by_kind"]["alert"], 1, "{report}");
+    assert_eq!(report["by_kind"]["custody"], 3, "{report}");
+    // A forged report.html placed before the genuine one is refused.
+    let forged = {
+        use std::io::{Read, Write};
+        let mut src = zip::ZipArchive::new(std::io::Cursor::new(zip.to_vec())).unwrap();
+        let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default();
+        out.start_file("xeport.html", opts).unwrap();
+        out.write_all(b"<p>nothing happened</p>").unwrap();
+        for i in 0..src.len() {
+            let mut e = src.by_index(i).unwrap();
+            let name = e.name().to_string();
+            let mut b = Vec::new();
+            e.read_to_end(&mut b).unwrap();
+            out.start_file(name, opts).unwrap();
+            out.write_all(&b).unwrap();
+        }
+        let mut z = out.finish().unwrap().into_inner();
+        // Renamed in place (same length), in its local header and the
+        // directory: two entries called report.html.
+        while let Some(at) = z.windows(11).position(|w| w == b"xeport.html") {
+            z[at..at + 11].copy_from_slice(b"report.html");
+        }
+        z
+    };
+    let err = custodian_app::cases::verify_bundle(std::io::Cursor::new(forged), None)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("report.html appears twice"), "{err}");
+}
+
+#[tokio::test]
+async fn the_person_page_pseudonymises_until_a_logged_reveal() {
+    let w = world().await;
+    let (cookie, csrf) = login(&w, Role::Analyst).await;
+    let h = [("cookie", cookie.as_str())];
+    let person_url = format!("/ui/people/{}", w.person);
+    let (s, page, _) = call(&w, "GET", &person_url, &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap().to_string();
+    // The week of the print outside their scope is drawn at its level.
+    assert!(page.contains("<rect class=\"week confidential\""), "{page}");
+    assert!(page
+        .contains("printed confidential &#39;PX price list&#39; (12 pages), outside their scope"));
+    assert!(
+        !page.contains("Taro Yamada") && !page.contains("E10001"),
+        "{page}"
+    );
+    // An unknown pseudonym is a 404, not someone else.
+    let (s, _, _) = call(&w, "GET", "/ui/people/P-000000", &h, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // Revealing needs a reason and the form's CSRF token, and is ledgered.
+    let form = |c: &str, reason: &str| {
+        Some(Value::String(format!(
+            "form:csrf={}&reason={reason}",
+            urlencode(c)
+        )))
+    };
+    let reveal = format!("{person_url}/reveal");
+    let (s, _, _) = call(&w, "POST", &reveal, &h, form("wrong", "interview")).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = call(&w, "POST", &reveal, &h, form(&csrf, "no")).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(w
+        .store
+        .custody_records("reveal", None, None)
+        .await
+        .unwrap()
+        .is_empty());
+    let before = w.store.ledger_record_count("custody").await.unwrap();
+    let (s, page, _) = call(&w, "POST", &reveal, &h, form(&csrf, "case+interview")).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap();
+    assert!(
+        page.contains("<b class=\"revealed\">Taro Yamada</b>"),
+        "{page}"
+    );
+    let reveals = w
+        .store
+        .custody_records("reveal", None, Some("E10001"))
+        .await
+        .unwrap();
+    assert_eq!(reveals.len(), 1);
+    let body: Value = serde_json::from_str(&reveals[0].body).unwrap();
+    assert_eq!(body["by"], "analyst");
+    assert_eq!(body["reason"], "case interview");
+    assert_eq!(
+        w.store.ledger_record_count("custody").await.unwrap(),
+        before + 1
+    );
+    // The next plain view is pseudonymised again, and lists the reveal.
+    let (_, page, _) = call(&w, "GET", &person_url, &h, None).await;
+    let page = page.as_str().unwrap();
+    assert!(!page.contains("Taro Yamada"));
+    assert!(page.contains("name revealed to analyst (reason: case interview)"));
+}
+
+#[tokio::test]
+async fn alerts_filter_and_acknowledge_and_the_auditor_proves_and_verifies() {
+    let w = world().await;
+    let (cookie, csrf) = login(&w, Role::Analyst).await;
+    let h = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, v, _) = call(&w, "GET", "/api/alerts?severity=high", &h, None).await;
+    assert_eq!(ids(&v), ["A-1"]);
+    let (_, v, _) = call(&w, "GET", "/api/alerts?severity=low", &h, None).await;
+    assert!(ids(&v).is_empty());
+    let (_, v, _) = call(&w, "GET", "/api/alerts?min_score=81", &h, None).await;
+    assert!(ids(&v).is_empty());
+    let (_, v, _) = call(
+        &w,
+        "GET",
+        "/api/alerts?user=E10001&unacknowledged=1",
+        &h,
+        None,
+    )
+    .await;
+    assert_eq!(ids(&v), ["A-1"]);
+    assert_eq!(v[0]["acknowledged"], Value::Null);
+    let (s, _, _) = call(&w, "POST", "/api/alerts/A-9/ack", &h, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v, _) = call(
+        &w,
+        "POST",
+        "/api/alerts/A-1/ack",
+        &h,
+        Some(json!({"note": "seen, benign"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (_, v, _) = call(&w, "GET", "/api/alerts?unacknowledged=1", &h, None).await;
+    assert!(ids(&v).is_empty());
+    let (_, v, _) = call(&w, "GET", "/api/alerts", &h, None).await;
+    assert_eq!(v[0]["acknowledged"]["by"], "analyst");
+    assert_eq!(v[0]["acknowledged"]["note"], "seen, benign");
+
+    // The auditor: checkpoint, a proof that verifies offline, full verify.
+    let (cookie, csrf) = login(&w, Role::Auditor).await;
+    let h = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let (s, note, _) = call(&w, "GET", "/api/ledger/checkpoint", &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(note.as_str().unwrap().starts_with("test.example/ledger\n"));
+    let (s, proof, _) = call(&w, "GET", "/api/ledger/proofs/alert/A-1", &h, None).await;
+    assert_eq!(s, StatusCode::OK, "{proof}");
+    let bundle: custodian_ledger::entry::ProofBundle = serde_json::from_value(proof).unwrap();
+    let key = custodian_ledger::NoteSigner::from_seed("test.example/ledger", [9; 32])
+        .unwrap()
+        .verifier();
+    bundle.verify(&key).unwrap();
+    let (s, _, _) = call(&w, "GET", "/api/ledger/proofs/alert/A-404", &h, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v, _) = call(&w, "POST", "/api/ledger/verify", &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["verified"], true, "{v}");
+}
+
+#[tokio::test]
+async fn analysts_read_every_contact_report_linked_or_not() {
+    let w = world().await;
+    let (cookie, csrf) = login(&w, Role::Employee).await;
+    let h = [("cookie", cookie.as_str()), ("x-csrf-token", csrf.as_str())];
+    let (s, v, _) = call(
+        &w,
+        "POST",
+        "/api/contact-reports",
+        &h,
+        Some(contact_report()),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_string();
+    let (cookie, _) = login(&w, Role::Analyst).await;
+    let h = [("cookie", cookie.as_str())];
+    let (_, v, _) = call(&w, "GET", "/api/contacts/groups", &h, None).await;
+    assert_eq!(v, json!([]), "a lone report is no group");
+    let (_, v, _) = call(&w, "GET", "/api/contacts/groups?all=1", &h, None).await;
+    assert_eq!(v[0]["reports"][0]["id"], id.as_str());
+    let (s, page, _) = call(&w, "GET", "/ui/contacts", &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap();
+    assert!(page.contains("Reports not linked to any other"), "{page}");
+    assert!(page.contains(&id));
+    // The reporter appears as a pseudonym, never as a user id, on the
+    // page and in the API.
+    assert!(!page.contains("E10000"), "{page}");
+    assert_eq!(names_someone(&v), None, "{v}");
+    let (_, v, _) = call(&w, "GET", "/api/alerts", &h, None).await;
+    assert_eq!(v[0]["user"], w.person.as_str(), "{v}");
+    assert_eq!(names_someone(&v), None, "{v}");
+    let (_, v, _) = call(&w, "GET", &format!("/api/cases/{}", w.case), &h, None).await;
+    assert_eq!(names_someone(&v), None, "{v}");
+    // Exporting the bundle is a ledgered reveal of its subject.
+    let before = w
+        .store
+        .custody_records("reveal", None, Some("E10001"))
+        .await
+        .unwrap()
+        .len();
+    let (s, _, _) = call(
+        &w,
+        "GET",
+        &format!("/api/cases/{}/bundle", w.case),
+        &h,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let reveals = w
+        .store
+        .custody_records("reveal", None, Some("E10001"))
+        .await
+        .unwrap();
+    assert_eq!(reveals.len(), before + 1);
+    assert!(reveals
+        .iter()
+        .any(|r| r.body.contains("evidence bundle of")));
+}
