@@ -37,7 +37,7 @@ pub async fn file_report(
     }
     let at = at.to_rfc3339();
     let digest = Sha256::digest(format!("{reporter}\n{at}\n{body}").as_bytes());
-    let id: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    let id = hex::encode(&digest[..8]);
     body["id"] = json!(format!("CR-WEB-{id}"));
     body["reporter"] = json!(reporter);
     body["reported_at"] = json!(at);

@@ -68,15 +68,10 @@ impl Marking {
     }
 }
 
-/// Lower-case hex.
-pub fn hex_of(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 /// The tag of a copy id: the first 8 bytes of its MAC under the
 /// fingerprint key, in hex.
 pub fn token_tag(keys: &Keys, copy_id: &str) -> String {
-    hex_of(&keys.fingerprint.mac("copy token", copy_id.as_bytes())[..8])
+    hex::encode(&keys.fingerprint.mac("copy token", copy_id.as_bytes())[..8])
 }
 
 /// The code of a text (or typeset) document's wording.
@@ -369,7 +364,7 @@ pub async fn issue(
         to: to.into(),
         purpose: req.purpose.clone(),
         content_sha256: sealed.sha256.clone(),
-        copy_sha256: hex_of(&Sha256::digest(&copy)),
+        copy_sha256: hex::encode(Sha256::digest(&copy)),
         media_type: sealed.media_type.clone(),
         form: Some(form.into()),
         carriers: carriers.iter().map(|c| c.to_string()).collect(),

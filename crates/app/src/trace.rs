@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use custodian_fingerprint::{text, Code};
 use custodian_store::{CustodyRecord, Store};
 
-use crate::custody::{hex_of, pdf_code, text_code, token_tag, typeset_form, Keys};
+use crate::custody::{pdf_code, text_code, token_tag, typeset_form, Keys};
 use crate::error::{AppError, Result};
 use crate::records::{Copy, Record};
 
@@ -122,7 +122,7 @@ pub async fn trace(
                 .collect()
         }),
     };
-    let file_sha = hex_of(&Sha256::digest(bytes));
+    let file_sha = hex::encode(Sha256::digest(bytes));
     if let Some((r, v)) = parsed.iter().find(|(_, v)| v.copy_sha256 == file_sha) {
         notes.push(json!(format!(
             "the file is byte for byte copy {} as issued to {}",

@@ -120,7 +120,7 @@ pub(crate) fn detect_by_time(
             if blk
                 .items
                 .first()
-                .is_some_and(|f| merge.last.is_some_and(|l| item_key(f) < l))
+                .is_some_and(|f| merge.prev.is_some_and(|(l, _, _)| item_key(f) < l))
             {
                 misordered = true;
                 return ControlFlow::Break(());
@@ -167,7 +167,6 @@ struct Merge {
     heap: BinaryHeap<Cursor>,
     /// The last event fed: (key, block, item).
     prev: Option<((i64, u64), u32, u32)>,
-    last: Option<(i64, u64)>,
     /// A finished block kept until the next one finishes, for `prev`.
     finished: Option<u32>,
     taken: usize,
@@ -216,7 +215,6 @@ impl Merge {
                 alerts.extend(feed(engine, names, blk, item));
             }
             self.prev = Some((k, b, i));
-            self.last = Some(k);
             if let Some(next) = blk.items.get(i as usize + 1) {
                 *top = Reverse((item_key(next), b, i + 1));
             } else {

@@ -16,7 +16,7 @@ use custodian_ingest::{for_each_block, read_context, ImportOptions};
 use super::blocks::{
     flush_tie, item_ts, out_of_order_by_sampling, parse_block, run_sorted, EventRun, ParsedBlock,
 };
-use super::{by_time, people_alerted, DetectSummary, FolderOptions, Layout};
+use super::{by_time, DetectSummary, FolderOptions, Layout};
 use crate::error::{AppError, Result};
 
 fn cannot_read(path: &Path, e: std::io::Error) -> AppError {
@@ -203,25 +203,18 @@ pub fn detect_folder(
             std::mem::forget(blocks);
         }
     }
-    let trace = engine.take_trace();
     write_scores(&fo.scores, &engine)?;
-    let stats = engine.stats();
-    let summary = DetectSummary {
-        lines: engine.lines(),
-        exposed_documents: engine.exposures().iter().filter(|x| x.exposed).count(),
-        exposures: engine.exposures(),
-        events_read: run.read,
-        events_used: run.used,
-        rejected: sink.total(),
-        rejects_file: sink.path_if_written().map(|p| p.display().to_string()),
-        people: stats.people,
-        contact_groups: stats.contact_groups,
-        alerts: alerts.len(),
-        people_alerted: people_alerted(&alerts),
-        detect_seconds: t.elapsed().as_secs_f64(),
-        output: None,
-        trace,
-    };
+    let exposures = engine.exposures();
+    let seconds = t.elapsed().as_secs_f64();
+    let mut summary = DetectSummary::of(
+        &mut engine,
+        &alerts,
+        exposures,
+        (run.read, run.used),
+        seconds,
+    );
+    summary.rejected = sink.total();
+    summary.rejects_file = sink.path_if_written().map(|p| p.display().to_string());
     Ok((alerts, summary))
 }
 
@@ -258,32 +251,22 @@ fn detect_cert(dir: &Path, fo: &FolderOptions) -> Result<(Vec<Alert>, DetectSumm
     for r in events.rejects.iter().take(20) {
         tracing::warn!(file = %r.file, line = r.line, "rejected: {}", r.reason);
     }
-    let stats = engine.stats();
     if events.out_of_order > 0 {
         tracing::warn!(
             rows = events.out_of_order,
             "CERT rows earlier than their file's previous row"
         );
     }
-    let secs = t.elapsed().as_secs_f64();
-    let trace = engine.take_trace();
+    let seconds = t.elapsed().as_secs_f64();
     write_scores(&fo.scores, &engine)?;
-    let summary = DetectSummary {
-        lines: engine.lines(),
-        exposed_documents: 0,
-        exposures: Vec::new(),
-        events_read: events.rows,
-        events_used: used,
-        rejected: events.rejects.len() as u64,
-        rejects_file: None,
-        people: stats.people,
-        contact_groups: 0,
-        alerts: alerts.len(),
-        people_alerted: people_alerted(&alerts),
-        detect_seconds: secs,
-        output: None,
-        trace,
-    };
+    let mut summary = DetectSummary::of(
+        &mut engine,
+        &alerts,
+        Vec::new(),
+        (events.rows, used),
+        seconds,
+    );
+    summary.rejected = events.rejects.len() as u64;
     Ok((alerts, summary))
 }
 

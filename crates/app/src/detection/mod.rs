@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
-use custodian_detect::{Alert, Config, Severity};
+use custodian_detect::{Alert, Config, DocExposure, Engine, Severity};
 use custodian_ingest::Progress;
 use custodian_store::NewAlert;
 
@@ -83,6 +83,37 @@ pub struct DetectSummary {
     pub trace: Vec<String>,
 }
 
+impl DetectSummary {
+    /// What a run adds up to: the engine's state at the end, the alerts, the
+    /// exposure findings (computed once by the caller), and what was read
+    /// and used; the caller adds its rejects.
+    pub(crate) fn of(
+        engine: &mut Engine,
+        alerts: &[Alert],
+        exposures: Vec<DocExposure>,
+        (read, used): (u64, u64),
+        seconds: f64,
+    ) -> DetectSummary {
+        let stats = engine.stats();
+        DetectSummary {
+            lines: engine.lines(),
+            exposed_documents: exposures.iter().filter(|x| x.exposed).count(),
+            exposures,
+            events_read: read,
+            events_used: used,
+            rejected: 0,
+            rejects_file: None,
+            people: stats.people,
+            contact_groups: stats.contact_groups,
+            alerts: alerts.len(),
+            people_alerted: people_alerted(alerts),
+            detect_seconds: seconds,
+            output: None,
+            trace: engine.take_trace(),
+        }
+    }
+}
+
 /// Distinct people alerted at low, medium and high (their highest).
 pub fn people_alerted(alerts: &[Alert]) -> [usize; 3] {
     let mut top: std::collections::BTreeMap<&str, Severity> = Default::default();
@@ -119,7 +150,7 @@ pub fn new_alert(a: &Alert) -> Result<NewAlert> {
     let body = serde_json::to_value(a)
         .and_then(|v| serde_json::to_string(&v))
         .map_err(|e| AppError::Failed(format!("alert {}: {e}", a.user)))?;
-    let id = format!("A-{}", &hex_lower(&Sha256::digest(body.as_bytes()))[..24]);
+    let id = format!("A-{}", &hex::encode(Sha256::digest(body.as_bytes()))[..24]);
     Ok(NewAlert {
         id,
         user: a.user.clone(),
@@ -128,8 +159,4 @@ pub fn new_alert(a: &Alert) -> Result<NewAlert> {
         score: a.score,
         body,
     })
-}
-
-fn hex_lower(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

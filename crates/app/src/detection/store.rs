@@ -12,7 +12,7 @@ use custodian_ingest::{Block, Progress};
 use custodian_store::{LedgerContext, NewAlert, Store};
 
 use super::blocks::{parse_block, run_sorted, EventRun, Item};
-use super::{new_alert, people_alerted, DetectSummary};
+use super::{new_alert, DetectSummary};
 use crate::error::{AppError, Result};
 
 /// Detection over what the store holds; alerts are stored and ledgered.
@@ -89,22 +89,13 @@ pub async fn detect_store(
     if recorded > 0 {
         tracing::info!(recorded, "register exposure findings recorded");
     }
-    let stats = engine.stats();
-    let summary = DetectSummary {
-        lines: engine.lines(),
-        exposed_documents: exposures.iter().filter(|x| x.exposed).count(),
+    let seconds = t.elapsed().as_secs_f64();
+    let summary = DetectSummary::of(
+        &mut engine,
+        &alerts,
         exposures,
-        events_read: run.read,
-        events_used: run.used,
-        rejected: 0,
-        rejects_file: None,
-        people: stats.people,
-        contact_groups: stats.contact_groups,
-        alerts: alerts.len(),
-        people_alerted: people_alerted(&alerts),
-        detect_seconds: t.elapsed().as_secs_f64(),
-        output: None,
-        trace: engine.take_trace(),
-    };
+        (run.read, run.used),
+        seconds,
+    );
     Ok((alerts, summary, stored))
 }
