@@ -1,38 +1,19 @@
-//! Events in and out: the batch insert (insert-if-new by id, the new rows'
-//! leaves appended to the ledger in the same transaction), the bulk load's
-//! index drop and rebuild, and reading events back.
+//! Events in and out: the batch's rows go in through `COPY` into a
+//! temporary staging table and one `INSERT … SELECT` of the new ids (the
+//! shared part of the insert, the ledger's side, is in
+//! `custodian_store::sql_store!`), and events are read back as lines.
 
 use sqlx::Row;
 
-use crate::ledger_tx::Tx;
-use custodian_ledger::entry::kinds;
-use custodian_ledger::Hash;
-use custodian_store::ledgered::{append_ledger, LedgerTx};
-use custodian_store::{
-    event_line, ts_from_db, ts_to_db, Inserted, LedgerContext, NewEvent, Result, StoreError,
-    StoredEvent,
-};
+use custodian_store::{event_line, ts_from_db, ts_to_db, NewEvent, Result};
 
 use crate::*;
 
 impl PgStore {
-    pub(crate) async fn insert_events_in(
-        &self,
-        events: Vec<NewEvent>,
-        ledger: &LedgerContext,
-    ) -> Result<Inserted> {
-        if events.is_empty() {
-            return Ok(Inserted(0));
-        }
-        let total = events.len();
-        // (id, leaf) of the batch: if some ids were already stored, the new
-        // rows' ids (read back in seq order) pick their leaves from here.
-        let keyed: Vec<(String, Hash)> = events
-            .iter()
-            .map(|e| (e.event.id.clone(), e.leaf))
-            .collect();
-        // Only the first of a repeated id inside the batch goes to the
-        // database, so the insert needs no de-duplicating sort.
+    /// The batch as `COPY` text, built before the ledger lock is taken:
+    /// only the first of a repeated id inside the batch goes to the
+    /// database, so the insert needs no de-duplicating sort.
+    pub(crate) fn prepare_event_rows(events: Vec<NewEvent>) -> Vec<u8> {
         let mut first = std::collections::HashSet::with_capacity(events.len());
         let mut buf = Vec::with_capacity(events.len() * 200);
         for (ord, e) in events.iter().enumerate() {
@@ -61,9 +42,17 @@ impl PgStore {
             buf.push(b'\n');
         }
         drop(first);
-        drop(events);
-        let mut tx = self.write_tx().await?;
-        let s0 = Tx(&mut tx).max_seq("events").await?;
+        buf
+    }
+
+    /// Inserts the prepared rows whose ids are new, numbered `s0 + 1…` in
+    /// arrival order.
+    pub(crate) async fn insert_event_rows(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        s0: i64,
+        buf: Vec<u8>,
+    ) -> Result<u64> {
         sqlx::query(
             "CREATE TEMP TABLE IF NOT EXISTS staging_events (ord BIGINT, id TEXT, ts_us BIGINT, ts_off INTEGER, user_id TEXT, action TEXT, doc TEXT, rest TEXT) ON COMMIT DELETE ROWS",
         )
@@ -100,47 +89,7 @@ impl PgStore {
         .await
         .map_err(be)?
         .rows_affected();
-        let new_leaves: Vec<Hash> = if inserted as usize == total {
-            keyed.into_iter().map(|(_, h)| h).collect()
-        } else {
-            let mut by_id: std::collections::HashMap<String, Hash> =
-                std::collections::HashMap::with_capacity(keyed.len());
-            for (id, h) in keyed {
-                by_id.entry(id).or_insert(h);
-            }
-            let ids: Vec<String> =
-                sqlx::query_scalar("SELECT id FROM events WHERE seq > $1 ORDER BY seq")
-                    .bind(s0)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(be)?;
-            ids.iter()
-                .map(|id| {
-                    by_id.get(id).copied().ok_or_else(|| {
-                        StoreError::Corrupt(format!("event '{id}' appeared during the batch"))
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?
-        };
-        append_ledger(&mut Tx(&mut tx), ledger, kinds::EVENT, s0 + 1, &new_leaves).await?;
-        tx.commit().await.map_err(be)?;
-        Ok(Inserted(inserted))
-    }
-
-    pub(crate) async fn begin_bulk_load_in(&self) -> Result<()> {
-        sqlx::query("DROP INDEX IF EXISTS events_user_ts")
-            .execute(&self.pool)
-            .await
-            .map_err(be)?;
-        Ok(())
-    }
-
-    pub(crate) async fn end_bulk_load_in(&self) -> Result<()> {
-        sqlx::query(USER_TS_INDEX)
-            .execute(&self.pool)
-            .await
-            .map_err(be)?;
-        Ok(())
+        Ok(inserted)
     }
 
     pub(crate) async fn event_lines_in(
@@ -171,21 +120,5 @@ impl PgStore {
                 ))
             })
             .collect()
-    }
-
-    pub(crate) async fn recent_events_for_in(
-        &self,
-        user_id: &str,
-        limit: u32,
-    ) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query(
-            "SELECT id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE user_id = $1 ORDER BY ts_us DESC, id COLLATE \"C\" DESC LIMIT $2",
-        )
-        .bind(user_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(be)?;
-        rows.iter().map(stored_event).collect()
     }
 }

@@ -1,121 +1,80 @@
-//! Reading the ledger's side back: runs, checkpoints, counts, the records
-//! of a kind in a seq range, event leaves re-hashed in chunks, and tiles.
+//! Reading events' side of the ledger back (the other kinds are read by
+//! `custodian_store::sql_store!`): event records and event leaves re-hashed
+//! from their columns in chunks, and tiles in one round trip.
 
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{PgPool, Row};
 
-use custodian_core::interchange::{contact_to_json, hr_to_json, parse_contact, parse_hr};
 use custodian_ledger::entry::kinds;
 use custodian_ledger::{Tile, TileId};
-use custodian_store::ledger::{event_entry_body, register_change_json, write_event_body};
-use custodian_store::{
-    ts_from_db, CheckpointRow, LeafChunk, LeafChunkBuilder, LedgerRecord, LedgerRun, Result,
-    StoreError,
-};
+use custodian_store::ledger::{event_entry_body, write_event_body};
+use custodian_store::{ts_from_db, LeafChunk, LeafChunkBuilder, LedgerRecord, Result, StoreError};
 
-use crate::rows::*;
-use crate::{be, table_of, PgStore};
+use crate::sql::{be, tile_from_row};
+use crate::PgStore;
 
-/// The ledger's runs, in leaf order.
-pub(crate) async fn read_runs<'e, E: sqlx::Executor<'e, Database = sqlx::Postgres>>(
-    e: E,
-) -> Result<Vec<LedgerRun>> {
-    let rows = sqlx::query(
-        "SELECT first_leaf, kind, first_seq, count FROM ledger_runs ORDER BY first_leaf",
-    )
-    .fetch_all(e)
-    .await
-    .map_err(be)?;
-    rows.iter().map(run_row).collect()
-}
+impl PgStore {
+    /// Events with seq in `[first_seq, first_seq + count)`, as the ledger
+    /// logged them.
+    pub(crate) async fn event_records(
+        &self,
+        first_seq: i64,
+        count: u64,
+    ) -> Result<Vec<LedgerRecord>> {
+        let mut conn = self.pool.acquire().await.map_err(be)?;
+        fetch_event_records(&mut conn, first_seq, count).await
+    }
 
-/// Every stored checkpoint, smallest first.
-pub(crate) async fn read_checkpoints<'e, E: sqlx::Executor<'e, Database = sqlx::Postgres>>(
-    e: E,
-) -> Result<Vec<CheckpointRow>> {
-    let rows = sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size")
-        .fetch_all(e)
-        .await
-        .map_err(be)?;
-    rows.iter()
-        .map(|r| {
-            let size: i64 = r.try_get("size").map_err(be)?;
-            Ok(CheckpointRow {
-                size: size as u64,
-                note: r.try_get("note").map_err(be)?,
-            })
+    /// Chunks fetched and hashed as tasks of their own, so they run on
+    /// every worker thread of the runtime, each on a pooled connection.
+    pub(crate) async fn event_leaves_in(
+        &self,
+        first_seq: i64,
+        count: u64,
+    ) -> Result<Option<Vec<LeafChunk>>> {
+        custodian_store::leaves_in_chunks(first_seq, count, PG_READ_CHUNK, |seq, n| {
+            let pool = self.pool.clone();
+            let task = tokio::spawn(async move { event_leaves(&pool, seq, n).await });
+            Ok(async move { task.await.map_err(|e| StoreError::Backend(e.to_string()))? })
         })
-        .collect()
-}
-
-/// How many records of `kind` are stored.
-pub(crate) async fn read_count<'e, E: sqlx::Executor<'e, Database = sqlx::Postgres>>(
-    e: E,
-    kind: &str,
-) -> Result<u64> {
-    let v: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", table_of(kind)?))
-        .fetch_one(e)
         .await
-        .map_err(be)?;
-    Ok(v as u64)
+        .map(Some)
+    }
+
+    pub(crate) async fn tiles_from_in(
+        &self,
+        level: u8,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<Tile>> {
+        self.tiles_from_rows(level, from, limit).await
+    }
 }
 
-/// Records of `kind` with seq in `[first_seq, first_seq + count)`.
-pub(crate) async fn fetch_records(
+async fn fetch_event_records(
     conn: &mut PgConnection,
-    kind: &str,
     first_seq: i64,
     count: u64,
 ) -> Result<Vec<LedgerRecord>> {
-    let end = first_seq + count as i64;
-    let sql = match kind {
-        kinds::EVENT => "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        kinds::HR_EVENT => "SELECT seq, id, body FROM hr_events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        kinds::CONTACT_REPORT => "SELECT seq, id, raw FROM contact_reports WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        kinds::REGISTER_CHANGE => "SELECT * FROM register_changes WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        kinds::ALERT => "SELECT seq, id, body FROM alerts WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        kinds::CUSTODY => "SELECT seq, id, body FROM custody_records WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-        other => return Err(StoreError::Backend(format!("unknown ledger kind '{other}'"))),
-    };
-    let rows = sqlx::query(sql)
-        .bind(first_seq)
-        .bind(end)
-        .fetch_all(conn)
-        .await
-        .map_err(be)?;
+    let rows = sqlx::query(
+        "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
+    )
+    .bind(first_seq)
+    .bind(first_seq + count as i64)
+    .fetch_all(conn)
+    .await
+    .map_err(be)?;
     rows.iter()
         .map(|r| {
-            let seq: i64 = r.try_get("seq").map_err(be)?;
-            let record_id: String = r.try_get("id").map_err(be)?;
-            let canonical = match kind {
-                kinds::EVENT => event_body(r),
-                kinds::HR_EVENT => {
-                    let body: String = r.try_get("body").map_err(be)?;
-                    parse_hr(body.as_bytes())
-                        .map(|e| hr_to_json(&e))
-                        .map_err(|e| e.to_string())
-                }
-                kinds::CONTACT_REPORT => {
-                    let raw: String = r.try_get("raw").map_err(be)?;
-                    parse_contact(raw.as_bytes())
-                        .map(|c| contact_to_json(&c))
-                        .map_err(|e| e.to_string())
-                }
-                kinds::ALERT | kinds::CUSTODY => Ok(r.try_get::<String, _>("body").map_err(be)?),
-                _ => register_change_row(r)
-                    .map(|c| register_change_json(&c))
-                    .map_err(|e| e.to_string()),
-            };
             Ok(LedgerRecord {
-                seq,
-                record_id,
-                canonical,
+                seq: r.try_get("seq").map_err(be)?,
+                record_id: r.try_get("id").map_err(be)?,
+                canonical: event_body(r),
             })
         })
         .collect()
 }
 
-/// The event's ledger entry body straight from its columns.
 /// Rows per chunk verification fetches and hashes as one task.
 pub(crate) const PG_READ_CHUNK: u64 = 8_192;
 
@@ -155,6 +114,7 @@ pub(crate) async fn event_leaves(pool: &PgPool, first_seq: i64, count: u64) -> R
     Ok(out.finish())
 }
 
+/// The event's ledger entry body straight from its columns.
 pub(crate) fn event_body(r: &PgRow) -> std::result::Result<String, String> {
     let us: i64 = r.try_get("ts_us").map_err(|e| e.to_string())?;
     let off: i32 = r.try_get("ts_off").map_err(|e| e.to_string())?;

@@ -8,7 +8,7 @@ use custodian_ledger::entry::kinds;
 use custodian_ledger::{Tile, TileId};
 use custodian_store::{LeafChunk, LeafChunkBuilder, LedgerRecord, Result, StoreError};
 
-use crate::rows::*;
+use crate::events::utf8_field;
 
 /// The bulk reader (read-only connections opened on first use):
 /// reader threads ([`event_readers`]), each with its own connection, that take

@@ -1,36 +1,27 @@
-//! Events in and out: the batch insert (insert-if-new by id, the new rows'
-//! leaves appended to the ledger in the same transaction), the bulk load's
-//! index drop and rebuild, and reading events back.
+//! Events in and out: the batch's rows go in as multi-row `INSERT OR
+//! IGNORE` statements (the shared part of the insert, the ledger's side, is
+//! in `custodian_store::sql_store!`), and events are read back as lines by
+//! the packed read.
 
-use crate::ledger_tx::Tx;
-use custodian_ledger::entry::kinds;
-use custodian_ledger::Hash;
-use custodian_store::ledgered::{append_ledger, LedgerTx};
-use custodian_store::{
-    event_line, ts_from_db, ts_to_db, Inserted, LedgerContext, NewEvent, Result, StoreError,
-    StoredEvent,
-};
+use custodian_store::{event_line, ts_from_db, ts_to_db, NewEvent, Result, StoreError};
 
 use crate::*;
 
 impl SqliteStore {
-    pub(crate) async fn insert_events_in(
+    /// The rows go in as they are.
+    pub(crate) fn prepare_event_rows(events: Vec<NewEvent>) -> Vec<NewEvent> {
+        events
+    }
+
+    /// Inserts the events whose ids are new: SQLite gives each inserted row
+    /// the next `seq` (max + 1) and an ignored row none, so the new rows are
+    /// numbered `s0 + 1…` in their order.
+    pub(crate) async fn insert_event_rows(
         &self,
+        tx: &mut sqlx::SqliteConnection,
+        _s0: i64,
         events: Vec<NewEvent>,
-        ledger: &LedgerContext,
-    ) -> Result<Inserted> {
-        if events.is_empty() {
-            return Ok(Inserted(0));
-        }
-        let total = events.len();
-        // (id, leaf) of the batch: if some ids were already stored, the new
-        // rows' ids (read back in seq order) pick their leaves from here.
-        let keyed: Vec<(String, Hash)> = events
-            .iter()
-            .map(|e| (e.event.id.clone(), e.leaf))
-            .collect();
-        let mut tx = self.write_tx().await?;
-        let s0 = Tx(&mut tx).max_seq("events").await?;
+    ) -> Result<u64> {
         let mut inserted = 0;
         let full_sql = values_sql(INSERT_EVENTS, 7, ROWS_PER_STATEMENT);
         let mut rows = events.into_iter().peekable();
@@ -59,47 +50,7 @@ impl SqliteStore {
             }
             inserted += q.execute(&mut *tx).await.map_err(be)?.rows_affected();
         }
-        let new_leaves: Vec<Hash> = if inserted as usize == total {
-            keyed.into_iter().map(|(_, h)| h).collect()
-        } else {
-            let mut by_id: std::collections::HashMap<String, Hash> =
-                std::collections::HashMap::with_capacity(keyed.len());
-            for (id, h) in keyed {
-                by_id.entry(id).or_insert(h);
-            }
-            let ids: Vec<String> =
-                sqlx::query_scalar("SELECT id FROM events WHERE seq > ? ORDER BY seq")
-                    .bind(s0)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(be)?;
-            ids.iter()
-                .map(|id| {
-                    by_id.get(id).copied().ok_or_else(|| {
-                        StoreError::Corrupt(format!("event '{id}' appeared during the batch"))
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?
-        };
-        append_ledger(&mut Tx(&mut tx), ledger, kinds::EVENT, s0 + 1, &new_leaves).await?;
-        tx.commit().await.map_err(be)?;
-        Ok(Inserted(inserted))
-    }
-
-    pub(crate) async fn begin_bulk_load_in(&self) -> Result<()> {
-        sqlx::query("DROP INDEX IF EXISTS events_user_ts")
-            .execute(&self.pool)
-            .await
-            .map_err(be)?;
-        Ok(())
-    }
-
-    pub(crate) async fn end_bulk_load_in(&self) -> Result<()> {
-        sqlx::query(USER_TS_INDEX)
-            .execute(&self.pool)
-            .await
-            .map_err(be)?;
-        Ok(())
+        Ok(inserted)
     }
 
     pub(crate) async fn event_lines_in(
@@ -151,20 +102,9 @@ impl SqliteStore {
         }
         Ok(out)
     }
+}
 
-    pub(crate) async fn recent_events_for_in(
-        &self,
-        user_id: &str,
-        limit: u32,
-    ) -> Result<Vec<StoredEvent>> {
-        let rows = sqlx::query(
-            "SELECT id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE user_id = ? ORDER BY ts_us DESC, id DESC LIMIT ?",
-        )
-        .bind(user_id)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(be)?;
-        rows.iter().map(stored_event).collect()
-    }
+/// A packed field as text, or which field is not.
+pub(crate) fn utf8_field<'a>(b: &'a [u8], what: &str) -> std::result::Result<&'a str, String> {
+    std::str::from_utf8(b).map_err(|_| format!("{what} is not UTF-8 text"))
 }

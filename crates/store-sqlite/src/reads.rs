@@ -1,131 +1,18 @@
-//! Reading the ledger's side back: runs, checkpoints, counts, and the
-//! records of a kind in a seq range (events by a packed read that builds
-//! no row object per event).
+//! Reading events' side of the ledger back (the other kinds are read by
+//! `custodian_store::sql_store!`): events by a packed read that builds no
+//! row object per event, and tiles.
 
 use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
-use custodian_core::interchange::{contact_to_json, hr_to_json, parse_contact, parse_hr};
-use custodian_ledger::entry::kinds;
 use custodian_ledger::{Tile, TileId};
-use custodian_store::ledger::{event_entry_body, register_change_json};
-use custodian_store::{ts_from_db, CheckpointRow, LedgerRecord, LedgerRun, Result, StoreError};
+use custodian_store::ledger::event_entry_body;
+use custodian_store::{ts_from_db, LeafChunk, LedgerRecord, Result, StoreError};
 
 use crate::bulk::*;
-use crate::rows::*;
-use crate::{be, table_of, SqliteStore};
-
-/// The ledger's runs, in leaf order.
-pub(crate) async fn read_runs<'e, E: sqlx::Executor<'e, Database = sqlx::Sqlite>>(
-    e: E,
-) -> Result<Vec<LedgerRun>> {
-    let rows = sqlx::query(
-        "SELECT first_leaf, kind, first_seq, count FROM ledger_runs ORDER BY first_leaf",
-    )
-    .fetch_all(e)
-    .await
-    .map_err(be)?;
-    rows.iter().map(run_row).collect()
-}
-
-/// Every stored checkpoint, smallest first.
-pub(crate) async fn read_checkpoints<'e, E: sqlx::Executor<'e, Database = sqlx::Sqlite>>(
-    e: E,
-) -> Result<Vec<CheckpointRow>> {
-    let rows = sqlx::query("SELECT size, note FROM ledger_checkpoints ORDER BY size")
-        .fetch_all(e)
-        .await
-        .map_err(be)?;
-    rows.iter()
-        .map(|r| {
-            let size: i64 = r.try_get("size").map_err(be)?;
-            Ok(CheckpointRow {
-                size: size as u64,
-                note: r.try_get("note").map_err(be)?,
-            })
-        })
-        .collect()
-}
-
-/// How many records of `kind` are stored.
-pub(crate) async fn read_count<'e, E: sqlx::Executor<'e, Database = sqlx::Sqlite>>(
-    e: E,
-    kind: &str,
-) -> Result<u64> {
-    let v: i64 = sqlx::query_scalar(&format!("SELECT count(*) FROM {}", table_of(kind)?))
-        .fetch_one(e)
-        .await
-        .map_err(be)?;
-    Ok(v as u64)
-}
-
-/// Records of `kind` with seq in `[first_seq, first_seq + count)`.
-pub(crate) async fn fetch_records(
-    conn: &mut SqliteConnection,
-    kind: &str,
-    first_seq: i64,
-    count: u64,
-) -> Result<Vec<LedgerRecord>> {
-    let end = first_seq + count as i64;
-    let sql = match kind {
-        kinds::EVENT => return fetch_event_records(conn, first_seq, count).await,
-        kinds::HR_EVENT => {
-            "SELECT seq, id, body FROM hr_events WHERE seq >= ? AND seq < ? ORDER BY seq"
-        }
-        kinds::CONTACT_REPORT => {
-            "SELECT seq, id, raw FROM contact_reports WHERE seq >= ? AND seq < ? ORDER BY seq"
-        }
-        kinds::ALERT => "SELECT seq, id, body FROM alerts WHERE seq >= ? AND seq < ? ORDER BY seq",
-        kinds::CUSTODY => {
-            "SELECT seq, id, body FROM custody_records WHERE seq >= ? AND seq < ? ORDER BY seq"
-        }
-        kinds::REGISTER_CHANGE => {
-            "SELECT * FROM register_changes WHERE seq >= ? AND seq < ? ORDER BY seq"
-        }
-        other => {
-            return Err(StoreError::Backend(format!(
-                "unknown ledger kind '{other}'"
-            )))
-        }
-    };
-    let rows = sqlx::query(sql)
-        .bind(first_seq)
-        .bind(end)
-        .fetch_all(conn)
-        .await
-        .map_err(be)?;
-    rows.iter()
-        .map(|r| {
-            let seq: i64 = r.try_get(0).map_err(be)?;
-            let record_id: String = r.try_get(1).map_err(be)?;
-            let canonical = match kind {
-                kinds::HR_EVENT => {
-                    let body: String = r.try_get("body").map_err(be)?;
-                    parse_hr(body.as_bytes())
-                        .map(|e| hr_to_json(&e))
-                        .map_err(|e| e.to_string())
-                }
-                kinds::CONTACT_REPORT => {
-                    let raw: String = r.try_get("raw").map_err(be)?;
-                    parse_contact(raw.as_bytes())
-                        .map(|c| contact_to_json(&c))
-                        .map_err(|e| e.to_string())
-                }
-                // An alert is logged as stored: any change to the row
-                // changes its leaf.
-                kinds::ALERT | kinds::CUSTODY => Ok(r.try_get::<String, _>("body").map_err(be)?),
-                _ => register_change_row(r)
-                    .map(|c| register_change_json(&c))
-                    .map_err(|e| e.to_string()),
-            };
-            Ok(LedgerRecord {
-                seq,
-                record_id,
-                canonical,
-            })
-        })
-        .collect()
-}
+use crate::events::utf8_field;
+use crate::sql::{be, tile_from_row};
+use crate::SqliteStore;
 
 /// One event row as the packed read gives it (fields as stored).
 pub(crate) struct PackedRow<'a> {
@@ -218,7 +105,66 @@ pub(crate) async fn for_each_packed_event(
     Ok(())
 }
 
-pub(crate) async fn fetch_event_records(
+impl SqliteStore {
+    /// Events with seq in `[first_seq, first_seq + count)`, as the ledger
+    /// logged them: on the bulk reader for a file store.
+    pub(crate) async fn event_records(
+        &self,
+        first_seq: i64,
+        count: u64,
+    ) -> Result<Vec<LedgerRecord>> {
+        if let Some(file) = self.file.clone() {
+            return on_reader(&self.bulk, &file, move |c| {
+                bulk_event_records(c, first_seq, count)
+            })
+            .await;
+        }
+        let mut conn = self.pool.acquire().await.map_err(be)?;
+        fetch_event_records(&mut conn, first_seq, count).await
+    }
+
+    /// Chunks read and hashed by the reader threads, whichever is free (a
+    /// file store; an in-memory one hashes its records one by one).
+    pub(crate) async fn event_leaves_in(
+        &self,
+        first_seq: i64,
+        count: u64,
+    ) -> Result<Option<Vec<LeafChunk>>> {
+        let Some(file) = self.file.clone() else {
+            return Ok(None);
+        };
+        custodian_store::leaves_in_chunks(first_seq, count, READ_CHUNK, |seq, n| {
+            let rx = queue_read(&self.bulk, &file, move |c| bulk_event_leaves(c, seq, n))?;
+            Ok(async move {
+                rx.await
+                    .map_err(|_| StoreError::Backend("a bulk reader thread ended".into()))?
+            })
+        })
+        .await
+        .map(Some)
+    }
+
+    /// Tiles of a level from an index on: on the bulk reader for a file
+    /// store.
+    pub(crate) async fn tiles_from_in(
+        &self,
+        level: u8,
+        from: u64,
+        limit: u32,
+    ) -> Result<Vec<Tile>> {
+        if let Some(file) = self.file.clone() {
+            let bulk = self.bulk.clone();
+            return tokio::task::spawn_blocking(move || {
+                bulk_tiles_from(&bulk, &file, level, from, limit)
+            })
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        }
+        self.tiles_from_rows(level, from, limit).await
+    }
+}
+
+async fn fetch_event_records(
     conn: &mut SqliteConnection,
     first_seq: i64,
     count: u64,

@@ -19,6 +19,7 @@ pub mod conformance;
 pub mod ledger;
 pub mod ledgered;
 pub mod private;
+pub mod sql_store;
 
 pub use ledger::{
     CheckpointRow, LeafChunk, LeafChunkBuilder, LeafRead, LeafStop, LedgerContext, LedgerRecord,
