@@ -1,22 +1,11 @@
 //! The analysts' alert queue (pseudonymised) and acknowledging an alert.
 
-use std::sync::Arc;
-
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::Value;
 
-use super::{check_csrf, esc, lang, page, t, CsrfForm, Q};
-use crate::{AppState, Principal};
+use super::{esc, page, t, NoFields, Page, Post};
 
-pub(crate) async fn alert_queue(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
-    Query(q): Q,
-    headers: HeaderMap,
-) -> Response {
-    let l = lang(&q, &headers);
+pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
     let (list, acks) = match crate::alerts_and_acks(&state).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -94,14 +83,9 @@ pub(crate) async fn alert_queue(
 }
 
 pub(crate) async fn ack_alert(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
     axum::extract::Path(alert): axum::extract::Path<String>,
-    axum::Form(f): axum::Form<CsrfForm>,
+    Post(Page { state, p, .. }, _f): Post<NoFields>,
 ) -> Response {
-    if let Some(r) = check_csrf(&p, &f.csrf) {
-        return r;
-    }
     match custodian_app::cases::acknowledge(
         state.store.as_ref(),
         &state.ledger,

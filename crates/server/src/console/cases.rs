@@ -1,21 +1,10 @@
 //! Cases: the list, opening one from an alert, a case's page and its notes.
 
-use std::sync::Arc;
-
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::{check_csrf, esc, lang, page, pseudonym, t, Q};
-use crate::{AppState, Principal};
+use super::{esc, page, pseudonym, t, Page, Post};
 
-pub(crate) async fn cases_page(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
-    Query(q): Q,
-    headers: HeaderMap,
-) -> Response {
-    let l = lang(&q, &headers);
+pub(crate) async fn cases_page(Page { state, p, l, .. }: Page) -> Response {
     let list = match custodian_app::cases::list(state.store.as_ref()).await {
         Ok(c) => c,
         Err(e) => return crate::app_error(e),
@@ -47,18 +36,10 @@ pub(crate) async fn cases_page(
 
 #[derive(serde::Deserialize)]
 pub struct OpenForm {
-    csrf: String,
     alert: String,
 }
 
-pub(crate) async fn open_case(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
-    axum::Form(f): axum::Form<OpenForm>,
-) -> Response {
-    if let Some(r) = check_csrf(&p, &f.csrf) {
-        return r;
-    }
+pub(crate) async fn open_case(Post(Page { state, p, .. }, f): Post<OpenForm>) -> Response {
     match custodian_app::cases::open(
         state.store.as_ref(),
         &state.ledger,
@@ -74,13 +55,9 @@ pub(crate) async fn open_case(
 }
 
 pub(crate) async fn case_page(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
     axum::extract::Path(case): axum::extract::Path<String>,
-    Query(q): Q,
-    headers: HeaderMap,
+    Page { state, p, l, .. }: Page,
 ) -> Response {
-    let l = lang(&q, &headers);
     let (actions, st) = match custodian_app::cases::existing(state.store.as_ref(), &case).await {
         Ok(x) => x,
         Err(e) => return crate::app_error(e),
@@ -134,19 +111,13 @@ pub(crate) async fn case_page(
 
 #[derive(serde::Deserialize)]
 pub struct NoteForm {
-    csrf: String,
     text: String,
 }
 
 pub(crate) async fn add_note(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
     axum::extract::Path(case): axum::extract::Path<String>,
-    axum::Form(f): axum::Form<NoteForm>,
+    Post(Page { state, p, .. }, f): Post<NoteForm>,
 ) -> Response {
-    if let Some(r) = check_csrf(&p, &f.csrf) {
-        return r;
-    }
     match custodian_app::cases::apply(
         state.store.as_ref(),
         &state.ledger,

@@ -1,21 +1,10 @@
 //! Contact-report groups: reports of the same approacher linked across staff.
 
-use std::sync::Arc;
-
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::{esc, lang, page, t, Q};
-use crate::{AppState, Principal};
+use super::{esc, page, t, Page};
 
-pub(crate) async fn contacts_page(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
-    Query(q): Q,
-    headers: HeaderMap,
-) -> Response {
-    let l = lang(&q, &headers);
+pub(crate) async fn contacts_page(Page { state, p, l, .. }: Page) -> Response {
     let (reports, groups) = match custodian_app::cases::contact_groups(state.store.as_ref()).await {
         Ok(x) => x,
         Err(e) => return crate::app_error(e),

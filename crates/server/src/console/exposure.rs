@@ -1,24 +1,13 @@
 //! Register exposure for owners and administrators: entries opened
 //! without need to know by many (an owner sees their own).
 
-use std::sync::Arc;
-
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::{esc, lang, page, t, Q};
-use crate::{AppState, Principal};
+use super::{esc, page, t, Page};
 
 /// Register exposure: documents opened without need to know, for their
 /// owners and the administrators (counts and units, no names).
-pub(crate) async fn exposure_page(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
-    Query(q): Q,
-    headers: HeaderMap,
-) -> Response {
-    let l = lang(&q, &headers);
+pub(crate) async fn exposure_page(Page { state, p, l, .. }: Page) -> Response {
     let title = t(l, "Register exposure", "登録文書の露出");
     let Some(owner) = crate::exposure_scope(&p) else {
         let body = format!(

@@ -1,36 +1,17 @@
 //! The ledger's page: its status, and a full verification on request.
 
-use std::sync::Arc;
-
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde_json::Value;
 
-use super::{check_csrf, esc, lang, page, t, CsrfForm, Lang, Q};
+use super::{esc, page, t, Lang, NoFields, Page, Post};
 use crate::{AppState, Principal};
 
-pub(crate) async fn ledger_page(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
-    Query(q): Q,
-    headers: HeaderMap,
-) -> Response {
-    let l = lang(&q, &headers);
+pub(crate) async fn ledger_page(Page { state, p, l, .. }: Page) -> Response {
     ledger_response(&state, &p, l, None).await
 }
 
-pub(crate) async fn ledger_verify(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
-    Query(q): Q,
-    headers: HeaderMap,
-    axum::Form(f): axum::Form<CsrfForm>,
-) -> Response {
-    if let Some(r) = check_csrf(&p, &f.csrf) {
-        return r;
-    }
-    let l = lang(&q, &headers);
+pub(crate) async fn ledger_verify(Post(Page { state, p, l, .. }, _f): Post<NoFields>) -> Response {
     let outcome = crate::verify_ledger(&state).await;
     ledger_response(&state, &p, l, Some(outcome)).await
 }

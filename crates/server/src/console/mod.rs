@@ -5,7 +5,11 @@
 //! file: `login`, `report` (the contact-report form), `alerts`, `people`,
 //! `contacts`, `cases`, `exposure`, `ledger`.
 
-use axum::extract::Query;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use sha2::{Digest, Sha256};
@@ -152,7 +156,7 @@ pub(crate) fn page(l: Lang, role: Option<Role>, title: &str, body: &str) -> Resp
     r
 }
 
-pub(crate) type Q = Query<std::collections::HashMap<String, String>>;
+pub(crate) type Q = Query<HashMap<String, String>>;
 
 /// A stable pseudonym for a person (the same on every page), so analysts
 /// work without names until they need one.
@@ -165,10 +169,73 @@ pub fn pseudonym(key: &[u8; 32], user: &str) -> String {
     format!("P-{:02X}{:02X}{:02X}", d[0], d[1], d[2])
 }
 
-#[derive(serde::Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
+/// What every console page starts from: the server's state, who is signed
+/// in (the session layer put them on the request; a request without one
+/// never reaches a page), the query and the page's language.
+pub(crate) struct Page {
+    pub(crate) state: Arc<AppState>,
+    pub(crate) p: Principal,
+    pub(crate) l: Lang,
+    pub(crate) q: HashMap<String, String>,
 }
+
+impl FromRequestParts<Arc<AppState>> for Page {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Response> {
+        let p = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| StatusCode::UNAUTHORIZED.into_response())?;
+        let Query(q) = Query::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let l = lang(&q, &parts.headers);
+        Ok(Page {
+            state: state.clone(),
+            p,
+            l,
+            q,
+        })
+    }
+}
+
+/// A posted form whose CSRF token (its field `csrf`) is the session's,
+/// with its page: a handler never sees a form that failed the check (it is
+/// refused with 403 before), and a form states only its own fields.
+pub(crate) struct Post<F>(pub(crate) Page, pub(crate) F);
+
+#[derive(serde::Deserialize)]
+struct WithCsrf<F> {
+    csrf: String,
+    #[serde(flatten)]
+    form: F,
+}
+
+impl<F: serde::de::DeserializeOwned + Send> FromRequest<Arc<AppState>> for Post<F> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let page = Page::from_request_parts(&mut parts, state).await?;
+        let axum::Form(f) =
+            axum::Form::<WithCsrf<F>>::from_request(Request::from_parts(parts, body), state)
+                .await
+                .map_err(IntoResponse::into_response)?;
+        if let Some(r) = check_csrf(&page.p, &f.csrf) {
+            return Err(r);
+        }
+        Ok(Post(page, f.form))
+    }
+}
+
+/// A form that carries nothing but its CSRF token.
+#[derive(serde::Deserialize)]
+pub struct NoFields {}
 
 /// The person a pseudonym stands for.
 pub(crate) async fn person_of(
@@ -183,7 +250,7 @@ pub(crate) async fn person_of(
 }
 
 /// The refusal when a form's CSRF field is not the session's token.
-pub(crate) fn check_csrf(p: &Principal, sent: &str) -> Option<Response> {
+fn check_csrf(p: &Principal, sent: &str) -> Option<Response> {
     use subtle::ConstantTimeEq;
     let expected = p.csrf.clone().unwrap_or_default();
     if bool::from(sent.as_bytes().ct_eq(expected.as_bytes())) && !expected.is_empty() {

@@ -1,14 +1,11 @@
 //! A person's page for analysts: the timeline and the weekly chart of
 //! outside-scope reading by level, under a pseudonym until a ledgered reveal.
 
-use std::sync::Arc;
-
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Datelike as _;
 
-use super::{check_csrf, esc, lang, page, person_of, t, Lang, Q};
+use super::{esc, page, person_of, t, Lang, Page, Post};
 use crate::{AppState, Principal};
 
 pub(crate) const LEVEL_COLOURS: [&str; 4] = ["#9cc3e6", "#f2c14e", "#e8743b", "#c0392b"];
@@ -87,31 +84,20 @@ pub fn escalation_svg(l: Lang, weeks: &[custodian_app::people::Week]) -> String 
 
 #[derive(serde::Deserialize)]
 pub struct RevealForm {
-    csrf: String,
     reason: String,
 }
 
 pub(crate) async fn person_page(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
     axum::extract::Path(who): axum::extract::Path<String>,
-    Query(q): Q,
-    headers: HeaderMap,
+    Page { state, p, l, .. }: Page,
 ) -> Response {
-    person_response(&state, &p, &who, lang(&q, &headers), None).await
+    person_response(&state, &p, &who, l, None).await
 }
 
 pub(crate) async fn reveal_name(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
     axum::extract::Path(who): axum::extract::Path<String>,
-    Query(q): Q,
-    headers: HeaderMap,
-    axum::Form(f): axum::Form<RevealForm>,
+    Post(Page { state, p, l, .. }, f): Post<RevealForm>,
 ) -> Response {
-    if let Some(r) = check_csrf(&p, &f.csrf) {
-        return r;
-    }
     let user = match person_of(&state, &who).await {
         Ok(Some(u)) => u,
         Ok(None) => return (StatusCode::NOT_FOUND, "no such person").into_response(),
@@ -130,7 +116,7 @@ pub(crate) async fn reveal_name(
         return crate::app_error(e);
     }
     tracing::info!(by = %p.name, pseudonym = %who, "name revealed");
-    let mut r = person_response(&state, &p, &who, lang(&q, &headers), Some(user.clone())).await;
+    let mut r = person_response(&state, &p, &who, l, Some(user.clone())).await;
     // The one subject this response may name (see `pseudonyms`).
     r.extensions_mut().insert(crate::pseudonyms::Revealed(user));
     r

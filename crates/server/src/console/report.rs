@@ -1,22 +1,12 @@
 //! The contact-report form any employee fills in a minute, with the known
 //! approach pattern explained, and filing it.
 
-use std::sync::Arc;
-
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{json, Value};
 
-use super::{check_csrf, esc, lang, page, t, Lang, Q};
-use crate::{AppState, Principal};
+use super::{esc, page, t, Lang, Page, Post};
 
-pub(crate) async fn report_form(
-    axum::Extension(p): axum::Extension<Principal>,
-    Query(q): Q,
-    headers: HeaderMap,
-) -> Response {
-    let l = lang(&q, &headers);
+pub(crate) async fn report_form(Page { p, l, q, .. }: Page) -> Response {
     let done = q
         .get("filed")
         .map(|id| {
@@ -100,7 +90,6 @@ pub(crate) async fn report_form(
 
 #[derive(serde::Deserialize)]
 pub struct ReportForm {
-    csrf: String,
     met_on: String,
     #[serde(default)]
     place: String,
@@ -127,14 +116,7 @@ pub struct ReportForm {
     narrative: String,
 }
 
-pub(crate) async fn report_submit(
-    State(state): State<Arc<AppState>>,
-    axum::Extension(p): axum::Extension<Principal>,
-    axum::Form(f): axum::Form<ReportForm>,
-) -> Response {
-    if let Some(r) = check_csrf(&p, &f.csrf) {
-        return r;
-    }
+pub(crate) async fn report_submit(Post(Page { state, p, .. }, f): Post<ReportForm>) -> Response {
     let opt = |s: &str| (!s.trim().is_empty()).then(|| Value::String(s.trim().to_string()));
     let num = |s: &str| s.trim().parse::<u64>().unwrap_or(0);
     let mut counterpart = serde_json::Map::new();
