@@ -2,39 +2,7 @@
 //! (`enforce` in the crate root) applies it to every request, so a route
 //! cannot be added without saying who may call it.
 
-/// The roles of DESIGN.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    Employee,
-    Owner,
-    Analyst,
-    Auditor,
-    Admin,
-}
-
-impl Role {
-    pub const ALL: [Role; 5] = [
-        Role::Employee,
-        Role::Owner,
-        Role::Analyst,
-        Role::Auditor,
-        Role::Admin,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Employee => "employee",
-            Role::Owner => "owner",
-            Role::Analyst => "analyst",
-            Role::Auditor => "auditor",
-            Role::Admin => "admin",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.as_str() == s)
-    }
-}
+pub use custodian_app::accounts::Role;
 
 /// Who may call a route: nobody needs to log in, or one of these roles.
 #[derive(Debug, Clone, Copy)]

@@ -6,10 +6,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 
-use custodian_server::{hash_password, token_sha256, AppState, Role};
-use custodian_store::{Account, ApiToken, Store};
+use custodian_app::accounts;
+use custodian_server::AppState;
+use custodian_store::Store;
 
 use crate::settings::Settings;
 
@@ -74,13 +75,6 @@ pub enum TokenCmd {
     Revoke { name: String },
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
-    use rand::RngCore;
-    let mut b = [0u8; N];
-    rand::rngs::OsRng.fill_bytes(&mut b);
-    b
-}
-
 /// `serve --demo`: the demo company (made if missing), demo accounts with
 /// fresh passwords, then the server on it.
 pub async fn demo(base: &Settings, args: ServeArgs) -> Result<ExitCode> {
@@ -117,20 +111,8 @@ pub async fn demo(base: &Settings, args: ServeArgs) -> Result<ExitCode> {
         ("employee", "employee", Some(employee)),
         ("owner", "owner", owner),
     ] {
-        use base64::Engine as _;
-        let password =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<12>());
-        let hash = hash_password(&password, &random_bytes::<16>())
-            .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
-        store
-            .put_account(&Account {
-                username: name.into(),
-                role: role.into(),
-                user_id: person.clone(),
-                password_hash: hash,
-                disabled: false,
-            })
-            .await?;
+        let password = accounts::fresh_password();
+        accounts::set(store.as_ref(), name, role, person.clone(), &password).await?;
         lines.push(format!(
             "{name:<9} {password}  ({role}{})",
             person.map(|p| format!(", person {p}")).unwrap_or_default()
@@ -190,15 +172,6 @@ pub async fn account(store: &dyn Store, cmd: AccountCmd) -> Result<ExitCode> {
             person,
             password_file,
         } => {
-            if username.is_empty() || username.len() > 64 || username.contains(char::is_whitespace)
-            {
-                bail!("the username must be 1-64 characters without spaces");
-            }
-            if let Some(p) = &person {
-                if store.person(p).await?.is_none() {
-                    bail!("no person '{p}' in the directory");
-                }
-            }
             let mut password = String::new();
             match password_file {
                 Some(f) => {
@@ -212,29 +185,12 @@ pub async fn account(store: &dyn Store, cmd: AccountCmd) -> Result<ExitCode> {
                         .context("cannot read the password from standard input")?;
                 }
             }
-            let password = password.lines().next().unwrap_or_default().to_string();
-            if password.chars().count() < 12 {
-                bail!("the password must have at least 12 characters");
-            }
-            let hash = hash_password(&password, &random_bytes::<16>())
-                .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
-            store
-                .put_account(&Account {
-                    username: username.clone(),
-                    role: role.clone(),
-                    user_id: person,
-                    password_hash: hash,
-                    disabled: false,
-                })
-                .await?;
+            let password = password.lines().next().unwrap_or_default();
+            accounts::set(store, &username, &role, person, password).await?;
             println!("account {username} ({role}) saved");
         }
         AccountCmd::Disable { username } => {
-            let Some(mut a) = store.account(&username).await? else {
-                bail!("no account '{username}'");
-            };
-            a.disabled = true;
-            store.put_account(&a).await?;
+            accounts::disable(store, &username).await?;
             println!("account {username} disabled");
         }
         AccountCmd::List => {
@@ -290,24 +246,7 @@ pub async fn token(settings: &Settings, store: &dyn Store, cmd: TokenCmd) -> Res
             return Ok(ExitCode::SUCCESS);
         }
     };
-    if Role::parse(&role).is_none() {
-        bail!("unknown role {role}");
-    }
-    use base64::Engine as _;
-    let token = format!(
-        "cst_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_bytes::<32>())
-    );
-    store
-        .put_api_token(&ApiToken {
-            token_sha256: token_sha256(&token),
-            name: name.clone(),
-            role: role.clone(),
-            created_at: crate::clock::now().to_rfc3339(),
-            revoked_at: None,
-        })
-        .await
-        .with_context(|| format!("cannot create the token '{name}' (names are unique)"))?;
+    let token = custodian_app::tokens::create(store, crate::clock::now(), &name, &role).await?;
     eprintln!("API token '{name}' ({role}); shown once, only its SHA-256 is kept:");
     println!("{token}");
     Ok(ExitCode::SUCCESS)
