@@ -158,8 +158,11 @@ async fn enforce(State(state): State<Arc<AppState>>, mut req: Request, next: Nex
     else {
         return problem(StatusCode::NOT_FOUND, "no such route");
     };
-    let resp = match route.access {
-        Access::Public => next.run(req).await,
+    let (who, roles) = match route.access {
+        Access::Public => {
+            let resp = next.run(req).await;
+            return count(&state, &path, resp);
+        }
         Access::Console(roles) => {
             let Some(who) = session(&state, req.headers()).await else {
                 return count(
@@ -168,21 +171,7 @@ async fn enforce(State(state): State<Arc<AppState>>, mut req: Request, next: Nex
                     axum::response::Redirect::to(&format!("/ui/login?next={path}")).into_response(),
                 );
             };
-            if !roles.contains(&who.role) {
-                return count(
-                    &state,
-                    &path,
-                    problem(StatusCode::FORBIDDEN, "your role may not do this"),
-                );
-            }
-            let analyst = who.role == Role::Analyst;
-            req.extensions_mut().insert(who);
-            let resp = next.run(req).await;
-            if analyst {
-                masked(&state, resp).await
-            } else {
-                resp
-            }
+            (who, roles)
         }
         Access::Roles(roles) => {
             let who = match from_token(&state, req.headers()).await {
@@ -197,38 +186,41 @@ async fn enforce(State(state): State<Arc<AppState>>, mut req: Request, next: Nex
                     problem(StatusCode::UNAUTHORIZED, "log in first"),
                 );
             };
-            if !roles.contains(&who.role) {
+            (who, roles)
+        }
+    };
+    if !roles.contains(&who.role) {
+        return count(
+            &state,
+            &path,
+            problem(StatusCode::FORBIDDEN, "your role may not do this"),
+        );
+    }
+    // An API call in a session (not a console form, whose CSRF field the
+    // page checks) carries the session's CSRF token as a header.
+    if matches!(route.access, Access::Roles(_)) && method != Method::GET && method != Method::HEAD {
+        if let Some(csrf) = &who.csrf {
+            let sent = req
+                .headers()
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !bool::from(sent.as_bytes().ct_eq(csrf.as_bytes())) {
                 return count(
                     &state,
                     &path,
-                    problem(StatusCode::FORBIDDEN, "your role may not do this"),
+                    problem(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token"),
                 );
             }
-            if method != Method::GET && method != Method::HEAD {
-                if let Some(csrf) = &who.csrf {
-                    let sent = req
-                        .headers()
-                        .get("x-csrf-token")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    if !bool::from(sent.as_bytes().ct_eq(csrf.as_bytes())) {
-                        return count(
-                            &state,
-                            &path,
-                            problem(StatusCode::FORBIDDEN, "missing or wrong X-CSRF-Token"),
-                        );
-                    }
-                }
-            }
-            let analyst = who.role == Role::Analyst;
-            req.extensions_mut().insert(who);
-            let resp = next.run(req).await;
-            if analyst {
-                masked(&state, resp).await
-            } else {
-                resp
-            }
         }
+    }
+    let analyst = who.role == Role::Analyst;
+    req.extensions_mut().insert(who);
+    let resp = next.run(req).await;
+    let resp = if analyst {
+        masked(&state, resp).await
+    } else {
+        resp
     };
     count(&state, &path, resp)
 }
