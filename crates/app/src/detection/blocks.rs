@@ -420,7 +420,7 @@ pub(crate) fn out_of_order_by_sampling(path: &Path) -> bool {
 }
 
 /// A line's `ts`, in UTC microseconds, if it is spelt the usual way.
-pub(crate) fn sample_ts(line: &[u8]) -> Option<i64> {
+pub fn sample_ts(line: &[u8]) -> Option<i64> {
     static KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"ts\""));
     let key = KEY.find(line)?;

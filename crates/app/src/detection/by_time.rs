@@ -54,7 +54,7 @@ pub(crate) struct Pass<'a> {
 
 /// A line's earliest readable time in a block; `i64::MIN` when a line's
 /// time cannot be read without parsing it.
-fn earliest(data: &[u8]) -> i64 {
+pub fn earliest(data: &[u8]) -> i64 {
     let mut min = i64::MAX;
     let mut at = 0;
     while at < data.len() {

@@ -30,6 +30,15 @@ mod folder;
 mod store;
 
 pub use folder::detect_folder;
+
+/// The first pass's reading of a line's time and of a block's earliest
+/// time (outside input read without parsing), for the fuzz target
+/// `fuzz/fuzz_targets/first_pass_ts.rs`.
+#[doc(hidden)]
+pub mod first_pass {
+    pub use super::blocks::sample_ts;
+    pub use super::by_time::earliest;
+}
 pub use store::detect_store;
 
 /// A dataset folder's layout.

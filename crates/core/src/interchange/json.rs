@@ -277,6 +277,12 @@ fn parse_event_checked(line: &[u8], plausible: bool) -> Result<Event, RecordErro
             let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(line) else {
                 return Err(bad());
             };
+            if let Some(k) = first_repeated_key(line) {
+                return Err(match EVENT_FIELDS.iter().find(|f| **f == k) {
+                    Some(f) => RecordError::field(f, "appears twice in the line"),
+                    None => RecordError::line("a field appears twice in the line"),
+                });
+            }
             let mut known = serde_json::Map::new();
             for f in EVENT_FIELDS {
                 if let Some(v) = map.remove(f) {
@@ -288,6 +294,38 @@ fn parse_event_checked(line: &[u8], plausible: bool) -> Result<Event, RecordErro
             event_from_wire(w, map, plausible)
         }
     }
+}
+
+/// The first key that appears twice among a JSON object's own members, if
+/// any. A line that says two things (two `ts`, two `user`) is ambiguous:
+/// a reader that takes the first and one that takes the last would
+/// disagree (the first pass of detection by time reads the first), so it
+/// is refused rather than read either way.
+fn first_repeated_key(line: &[u8]) -> Option<String> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Option<String>, A::Error> {
+            // Read to the end (the deserializer checks the object closes).
+            let mut seen = std::collections::HashSet::new();
+            let mut first = None;
+            while let Some(k) = a.next_key::<Cow<'de, str>>()? {
+                a.next_value::<IgnoredAny>()?;
+                if first.is_none() && !seen.insert(k.clone()) {
+                    first = Some(k.into_owned());
+                }
+            }
+            Ok(first)
+        }
+    }
+    serde_json::Deserializer::from_slice(line)
+        .deserialize_map(Keys)
+        .ok()
+        .flatten()
 }
 
 fn event_from_wire(
@@ -599,6 +637,35 @@ pub fn parse_contact(line: &[u8]) -> Result<ContactReport, RecordError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_field_given_twice_is_refused_not_read_either_way() {
+        // Found by fuzzing the first pass of detection by time: it read the
+        // first `ts`, the parser (through serde_json's map) the last.
+        let two_ts = r#"{"ts":"2024-04-01T09:00:00+09:00","id":"a","user":"E1","action":"logon","ts":"2023-03-01T09:00:00Z"}"#;
+        let e = parse_event(two_ts.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("ts") && e.contains("appears twice"), "{e}");
+        let two_users =
+            r#"{"ts":"2024-04-01T09:00:00Z","id":"a","user":"E1","action":"logon","user":"E2"}"#;
+        let e = parse_event(two_users.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("user") && e.contains("appears twice"), "{e}");
+        // An extension field twice: ambiguous too, said without echoing it.
+        let two_ext = r#"{"ts":"2024-04-01T09:00:00Z","id":"a","user":"E1","action":"logon","x_site":"A","x_site":"B"}"#;
+        let e = parse_event(two_ext.as_bytes()).unwrap_err().to_string();
+        assert!(
+            e.contains("a field appears twice") && !e.contains("x_site"),
+            "{e}"
+        );
+        // The same key inside a nested object once each is fine, and so is
+        // an extension field given once.
+        let fuzzed = r#"{"ts":"2024-04-01T09:00:00+09:00","id":"a","user":"E1","action":"logob","ts":"2023-03-01T09:00:00Z","user":"E1","action":"logon","doc_meta":{"ts":"2030-01-01T00:00:00Z"}}"#;
+        assert_eq!(first_repeated_key(fuzzed.as_bytes()).as_deref(), Some("ts"));
+        let e = parse_event(fuzzed.as_bytes()).unwrap_err().to_string();
+        assert!(e.contains("appears twice"), "{e}");
+        let nested = r#"{"ts":"2024-04-01T09:00:00Z","id":"a","user":"E1","action":"logon","x_meta":{"ts":"2030-01-01T00:00:00Z"},"x_site":"A"}"#;
+        let ev = parse_event(nested.as_bytes()).unwrap();
+        assert_eq!(ev.ts.to_rfc3339(), "2024-04-01T09:00:00+00:00");
+    }
 
     #[test]
     fn implausible_counts_are_rejected_naming_the_field() {
