@@ -51,18 +51,9 @@ pub async fn create(
     };
     match store.put_api_token(&stored).await {
         Ok(()) => Ok(token),
-        // Names are unique: a second token of the same name is refused by
-        // the store (and a lookup first would race).
-        Err(StoreError::Backend(_))
-            if store
-                .api_tokens()
-                .await
-                .is_ok_and(|l| l.iter().any(|t| t.name == name)) =>
-        {
-            Err(AppError::Conflict(format!(
-                "an API token is called '{name}' already (names are unique)"
-            )))
-        }
+        Err(StoreError::Conflict { .. }) => Err(AppError::Conflict(format!(
+            "an API token is called '{name}' already (names are unique)"
+        ))),
         Err(e) => Err(e.into()),
     }
 }

@@ -67,6 +67,11 @@ fn scan(line: &str) -> Option<Raw<'_>> {
     };
     let mut raw = Raw::default();
     let mut seen = 0u32;
+    // Extension fields seen (a key has no escapes here, so its bytes are
+    // its name): one given twice makes the line ambiguous, which the
+    // ordinary parser refuses; more than a few are its to read too.
+    let mut others = [""; 8];
+    let mut n_others = 0;
     ws(&mut i);
     if b.get(i) != Some(&b'{') {
         return None;
@@ -139,7 +144,13 @@ fn scan(line: &str) -> Option<Raw<'_>> {
                 "recipients" => 16,
                 _ => 17,
             };
-            if slot < 17 {
+            if slot == 17 {
+                if n_others == others.len() || others[..n_others].contains(&key) {
+                    return None;
+                }
+                others[n_others] = key;
+                n_others += 1;
+            } else {
                 if seen & (1 << slot) != 0 {
                     return None;
                 }
@@ -520,6 +531,21 @@ mod tests {
         assert!(scan(ok).is_some());
         let huge = r#"{"id":"x","ts":"2024-04-01T09:00:00Z","user":"E1","action":"usb.write","bytes":9223372036854775808,"files":1}"#;
         assert!(scan(huge).is_none());
+    }
+
+    #[test]
+    fn a_field_given_twice_goes_to_the_ordinary_parser() {
+        // Found by fuzzing: the ordinary parser refuses a line that gives
+        // a field twice, so the scanner must not read it either way.
+        let once = r#"{"id":"x","ts":"2024-04-01T09:00:00Z","user":"E1","action":"logon","x_a":1,"x_b":"b"}"#;
+        assert!(scan(once).is_some());
+        for twice in [
+            r#"{"id":"x","ts":"2024-04-01T09:00:00Z","user":"E1","action":"logon","x_a":1,"x_a":2}"#,
+            r#"{"id":"x","":"a","ts":"2024-04-01T09:00:00Z","user":"E1","action":"logon","":"b"}"#,
+            r#"{"id":"x","ts":"2024-04-01T09:00:00Z","user":"E1","action":"logon","user":"E2"}"#,
+        ] {
+            assert!(scan(twice).is_none(), "{twice}");
+        }
     }
 
     #[test]

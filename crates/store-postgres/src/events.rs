@@ -3,10 +3,9 @@
 //! shared part of the insert, the ledger's side, is in
 //! `custodian_store::sql_store!`), and events are read back as lines.
 
-use sqlx::Row;
+use custodian_store::{event_line, ts_to_db, NewEvent, Result};
 
-use custodian_store::{event_line, ts_from_db, ts_to_db, NewEvent, Result};
-
+use crate::reads::{EventCols, EVENT_COLUMNS};
 use crate::*;
 
 impl PgStore {
@@ -97,9 +96,9 @@ impl PgStore {
         after_seq: i64,
         limit: u32,
     ) -> Result<Vec<(i64, String)>> {
-        let rows = sqlx::query(
-            "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
         .bind(after_seq)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
@@ -107,17 +106,9 @@ impl PgStore {
         .map_err(be)?;
         rows.iter()
             .map(|r| {
-                let off: i32 = r.try_get(3).map_err(be)?;
-                let ts = ts_from_db(r.try_get(2).map_err(be)?, i64::from(off))?;
-                let id: &str = r.try_get(1).map_err(be)?;
-                let user: &str = r.try_get(4).map_err(be)?;
-                let action: &str = r.try_get(5).map_err(be)?;
-                let doc: Option<&str> = r.try_get(6).map_err(be)?;
-                let rest: &str = r.try_get(7).map_err(be)?;
-                Ok((
-                    r.try_get(0).map_err(be)?,
-                    event_line(id, &ts, user, action, doc, rest),
-                ))
+                let c = EventCols::of(r).map_err(StoreError::Corrupt)?;
+                let line = event_line(c.id, &c.ts()?, c.user, c.action, c.doc, c.rest);
+                Ok((c.seq, line))
             })
             .collect()
     }

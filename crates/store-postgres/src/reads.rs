@@ -2,7 +2,7 @@
 //! `custodian_store::sql_store!`): event records and event leaves re-hashed
 //! from their columns in chunks, and tiles in one round trip.
 
-use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Row};
 
 use custodian_ledger::entry::kinds;
@@ -13,6 +13,59 @@ use custodian_store::{ts_from_db, LeafChunk, LeafChunkBuilder, LedgerRecord, Res
 use crate::sql::{be, tile_from_row};
 use crate::PgStore;
 
+/// An event's columns in the order [`EVENT_COLUMNS`] selects them.
+pub(crate) struct EventCols<'r> {
+    pub(crate) seq: i64,
+    pub(crate) id: &'r str,
+    pub(crate) us: i64,
+    pub(crate) off: i32,
+    pub(crate) user: &'r str,
+    pub(crate) action: &'r str,
+    pub(crate) doc: Option<&'r str>,
+    pub(crate) rest: &'r str,
+}
+
+/// The columns an event is rebuilt, logged or hashed from.
+pub(crate) const EVENT_COLUMNS: &str = "seq, id, ts_us, ts_off, user_id, action, doc, rest";
+
+impl<'r> EventCols<'r> {
+    /// The columns of a row that selected [`EVENT_COLUMNS`], or which one
+    /// does not read.
+    pub(crate) fn of(r: &'r PgRow) -> std::result::Result<EventCols<'r>, String> {
+        let s = |e: sqlx::Error| e.to_string();
+        Ok(EventCols {
+            seq: r.try_get(0).map_err(s)?,
+            id: r.try_get(1).map_err(s)?,
+            us: r.try_get(2).map_err(s)?,
+            off: r.try_get(3).map_err(s)?,
+            user: r.try_get(4).map_err(s)?,
+            action: r.try_get(5).map_err(s)?,
+            doc: r.try_get(6).map_err(s)?,
+            rest: r.try_get(7).map_err(s)?,
+        })
+    }
+
+    pub(crate) fn ts(&self) -> Result<chrono::DateTime<chrono::FixedOffset>> {
+        ts_from_db(self.us, i64::from(self.off))
+    }
+}
+
+/// Events with seq in `[first_seq, first_seq + count)`, oldest first.
+async fn event_rows<'e, E: sqlx::Executor<'e, Database = sqlx::Postgres>>(
+    e: E,
+    first_seq: i64,
+    count: u64,
+) -> Result<Vec<PgRow>> {
+    sqlx::query(&format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE seq >= $1 AND seq < $2 ORDER BY seq"
+    ))
+    .bind(first_seq)
+    .bind(first_seq + count as i64)
+    .fetch_all(e)
+    .await
+    .map_err(be)
+}
+
 impl PgStore {
     /// Events with seq in `[first_seq, first_seq + count)`, as the ledger
     /// logged them.
@@ -21,8 +74,19 @@ impl PgStore {
         first_seq: i64,
         count: u64,
     ) -> Result<Vec<LedgerRecord>> {
-        let mut conn = self.pool.acquire().await.map_err(be)?;
-        fetch_event_records(&mut conn, first_seq, count).await
+        let rows = event_rows(&self.pool, first_seq, count).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(LedgerRecord {
+                    seq: r.try_get("seq").map_err(be)?,
+                    record_id: r.try_get("id").map_err(be)?,
+                    canonical: EventCols::of(r).and_then(|c| {
+                        let ts = c.ts().map_err(|e| e.to_string())?;
+                        Ok(event_entry_body(&ts, c.user, c.action, c.doc, c.rest))
+                    }),
+                })
+            })
+            .collect()
     }
 
     /// Chunks fetched and hashed as tasks of their own, so they run on
@@ -51,79 +115,31 @@ impl PgStore {
     }
 }
 
-async fn fetch_event_records(
-    conn: &mut PgConnection,
-    first_seq: i64,
-    count: u64,
-) -> Result<Vec<LedgerRecord>> {
-    let rows = sqlx::query(
-        "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-    )
-    .bind(first_seq)
-    .bind(first_seq + count as i64)
-    .fetch_all(conn)
-    .await
-    .map_err(be)?;
-    rows.iter()
-        .map(|r| {
-            Ok(LedgerRecord {
-                seq: r.try_get("seq").map_err(be)?,
-                record_id: r.try_get("id").map_err(be)?,
-                canonical: event_body(r),
-            })
-        })
-        .collect()
-}
-
 /// Rows per chunk verification fetches and hashes as one task.
 pub(crate) const PG_READ_CHUNK: u64 = 8_192;
 
 /// Events' leaf hashes for a seq range, hashed from their columns in one
 /// reused buffer.
-pub(crate) async fn event_leaves(pool: &PgPool, first_seq: i64, count: u64) -> Result<LeafChunk> {
-    let rows = sqlx::query(
-        "SELECT seq, id, ts_us, ts_off, user_id, action, doc, rest FROM events WHERE seq >= $1 AND seq < $2 ORDER BY seq",
-    )
-    .bind(first_seq)
-    .bind(first_seq + count as i64)
-    .fetch_all(pool)
-    .await
-    .map_err(be)?;
+async fn event_leaves(pool: &PgPool, first_seq: i64, count: u64) -> Result<LeafChunk> {
+    let rows = event_rows(pool, first_seq, count).await?;
     let mut out = LeafChunkBuilder::new(first_seq, count);
     let mut buf = custodian_ledger::entry::LeafBuf::new();
     for r in &rows {
         let seq: i64 = r.try_get(0).map_err(be)?;
         let id: &str = r.try_get(1).map_err(be)?;
-        let leaf = (|| {
-            let us: i64 = r.try_get(2).map_err(|e| e.to_string())?;
-            let off: i32 = r.try_get(3).map_err(|e| e.to_string())?;
-            ts_from_db(us, i64::from(off)).map_err(|e| e.to_string())?;
-            let user: &str = r.try_get(4).map_err(|e| e.to_string())?;
-            let action: &str = r.try_get(5).map_err(|e| e.to_string())?;
-            let doc: Option<&str> = r.try_get(6).map_err(|e| e.to_string())?;
-            let rest: &str = r.try_get(7).map_err(|e| e.to_string())?;
-            let entry = buf.start(kinds::EVENT, id);
-            write_event_body(entry, us, off, user, action, doc, rest);
-            Ok(buf.finish())
-        })()
-        .map_err(|why| (id.to_string(), why));
+        let leaf = EventCols::of(r)
+            .and_then(|c| {
+                c.ts().map_err(|e| e.to_string())?;
+                let entry = buf.start(kinds::EVENT, id);
+                write_event_body(entry, c.us, c.off, c.user, c.action, c.doc, c.rest);
+                Ok(buf.finish())
+            })
+            .map_err(|why| (id.to_string(), why));
         if !out.push(seq, leaf) {
             break;
         }
     }
     Ok(out.finish())
-}
-
-/// The event's ledger entry body straight from its columns.
-pub(crate) fn event_body(r: &PgRow) -> std::result::Result<String, String> {
-    let us: i64 = r.try_get("ts_us").map_err(|e| e.to_string())?;
-    let off: i32 = r.try_get("ts_off").map_err(|e| e.to_string())?;
-    let ts = ts_from_db(us, i64::from(off)).map_err(|e| e.to_string())?;
-    let user: String = r.try_get("user_id").map_err(|e| e.to_string())?;
-    let action: String = r.try_get("action").map_err(|e| e.to_string())?;
-    let doc: Option<String> = r.try_get("doc").map_err(|e| e.to_string())?;
-    let rest: String = r.try_get("rest").map_err(|e| e.to_string())?;
-    Ok(event_entry_body(&ts, &user, &action, doc.as_deref(), &rest))
 }
 
 impl PgStore {

@@ -676,6 +676,13 @@ pub async fn accounts_and_tokens(store: &dyn Store) {
         store.put_api_token(&dup).await.is_err(),
         "token names are unique"
     );
+    assert!(
+        matches!(
+            store.put_api_token(&dup).await,
+            Err(crate::StoreError::Conflict { .. })
+        ),
+        "a name taken is a conflict, not a failure of the store"
+    );
     // Revocation: once, kept in the list, seen by the next lookup.
     let at = "2026-11-27T09:00:00+09:00";
     assert!(store.revoke_api_token("siem", at).await.unwrap());

@@ -402,7 +402,7 @@ pub trait Store: Send + Sync {
     async fn put_account(&self, account: &Account) -> Result<()>;
     async fn account(&self, username: &str) -> Result<Option<Account>>;
     async fn accounts(&self) -> Result<Vec<Account>>;
-    /// Adds an API token (names are unique).
+    /// Adds an API token; a name already taken is `StoreError::Conflict`.
     async fn put_api_token(&self, token: &ApiToken) -> Result<()>;
     async fn api_token(&self, token_sha256: &str) -> Result<Option<ApiToken>>;
     /// Every token, revoked ones too, by name.

@@ -274,10 +274,10 @@ fn parse_event_checked(line: &[u8], plausible: bool) -> Result<Event, RecordErro
                     &["external"],
                 )
             };
-            let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(line) else {
+            let Ok(Members { mut map, repeated }) = serde_json::from_slice::<Members>(line) else {
                 return Err(bad());
             };
-            if let Some(k) = first_repeated_key(line) {
+            if let Some(k) = repeated {
                 return Err(match EVENT_FIELDS.iter().find(|f| **f == k) {
                     Some(f) => RecordError::field(f, "appears twice in the line"),
                     None => RecordError::line("a field appears twice in the line"),
@@ -296,36 +296,44 @@ fn parse_event_checked(line: &[u8], plausible: bool) -> Result<Event, RecordErro
     }
 }
 
-/// The first key that appears twice among a JSON object's own members, if
-/// any. A line that says two things (two `ts`, two `user`) is ambiguous:
-/// a reader that takes the first and one that takes the last would
-/// disagree (the first pass of detection by time reads the first), so it
-/// is refused rather than read either way.
-fn first_repeated_key(line: &[u8]) -> Option<String> {
-    use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
-    struct Keys;
-    impl<'de> Visitor<'de> for Keys {
-        type Value = Option<String>;
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a JSON object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut a: A) -> Result<Option<String>, A::Error> {
-            // Read to the end (the deserializer checks the object closes).
-            let mut seen = std::collections::HashSet::new();
-            let mut first = None;
-            while let Some(k) = a.next_key::<Cow<'de, str>>()? {
-                a.next_value::<IgnoredAny>()?;
-                if first.is_none() && !seen.insert(k.clone()) {
-                    first = Some(k.into_owned());
-                }
+/// A JSON object's members, and the first key among them that appears
+/// twice, read in one pass. A line that says two things (two `ts`, two
+/// `user`) is ambiguous: a reader that takes the first and one that takes
+/// the last would disagree (the first pass of detection by time reads the
+/// first), so the caller refuses it rather than read it either way.
+struct Members {
+    map: serde_json::Map<String, Value>,
+    repeated: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Members, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
             }
-            Ok(first)
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Members, A::Error> {
+                let mut m = Members {
+                    map: serde_json::Map::new(),
+                    repeated: None,
+                };
+                while let Some((k, v)) = a.next_entry::<String, Value>()? {
+                    if m.map.contains_key(&k) {
+                        m.repeated.get_or_insert(k);
+                    } else {
+                        m.map.insert(k, v);
+                    }
+                }
+                Ok(m)
+            }
         }
+        d.deserialize_map(V)
     }
-    serde_json::Deserializer::from_slice(line)
-        .deserialize_map(Keys)
-        .ok()
-        .flatten()
 }
 
 fn event_from_wire(
@@ -659,7 +667,6 @@ mod tests {
         // The same key inside a nested object once each is fine, and so is
         // an extension field given once.
         let fuzzed = r#"{"ts":"2024-04-01T09:00:00+09:00","id":"a","user":"E1","action":"logob","ts":"2023-03-01T09:00:00Z","user":"E1","action":"logon","doc_meta":{"ts":"2030-01-01T00:00:00Z"}}"#;
-        assert_eq!(first_repeated_key(fuzzed.as_bytes()).as_deref(), Some("ts"));
         let e = parse_event(fuzzed.as_bytes()).unwrap_err().to_string();
         assert!(e.contains("appears twice"), "{e}");
         let nested = r#"{"ts":"2024-04-01T09:00:00Z","id":"a","user":"E1","action":"logon","x_meta":{"ts":"2030-01-01T00:00:00Z"},"x_site":"A"}"#;

@@ -299,7 +299,16 @@ macro_rules! sql_store {
                     .bind(&t.created_at)
                     .execute(&self.pool)
                     .await
-                    .map_err(be)?;
+                    .map_err(|e| match &e {
+                        // Names are unique (and so, by chance never met,
+                        // are hashes): a second one is a conflict, not a
+                        // failure of the store.
+                        ::sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict {
+                            what: "API token",
+                            id: t.name.clone(),
+                        },
+                        _ => be(e),
+                    })?;
                     Ok(())
                 }
 
