@@ -424,19 +424,64 @@ fn an_older_store_still_verifies_and_grows() {
         .read_to_end(&mut db)
         .unwrap();
     std::fs::write(tmp.path().join("old.db"), db).unwrap();
+    let store = format!("sqlite://{}", tmp.path().join("old.db").display());
+    an_older_store_grows(tmp.path(), &store, &fixture.join("copy.txt"));
+}
+
+/// The same on PostgreSQL (`tests/fixtures/store-pg-2026-12-01`, a dump of
+/// the schema the previous binary wrote, loaded into a schema of its own).
+#[test]
+fn an_older_postgres_store_still_verifies_and_grows() {
+    use std::io::Read as _;
+    let Some(store) = stores(Path::new("."), "older_pg")
+        .into_iter()
+        .find(|s| s.starts_with("postgres"))
+    else {
+        return; // `stores` said SKIPPED
+    };
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-pg-2026-12-01");
+    let mut sql = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(fixture.join("old-pg.sql.gz")).unwrap())
+        .read_to_string(&mut sql)
+        .unwrap();
+    let schema = store.rsplit("schema=").next().unwrap().to_string();
+    let sql = sql.replace("fixture_2026_12_01", &schema);
+    let base = store.split(['?', '&']).next().unwrap().to_string();
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(async {
+            let pool = sqlx::PgPool::connect(&base).await.unwrap();
+            sqlx::raw_sql(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+                .execute(&pool)
+                .await
+                .unwrap();
+            sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
+            pool.close().await;
+        });
+    let tmp = tempfile::tempdir().unwrap();
+    an_older_store_grows(tmp.path(), &store, &fixture.join("copy.txt"));
+    cleanup(&store);
+}
+
+/// An older store (with the keys of `tests/fixtures/store-2026-12-01`)
+/// verifies, traces its copy `copy` to E10012, takes new records and
+/// verifies again.
+fn an_older_store_grows(dir: &Path, store: &str, copy: &Path) {
+    let keys = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-2026-12-01");
     // A checkout leaves the keys readable by others, which Custodian
     // refuses: they are put in place as an installation would have them.
     for k in ["ledger.key", "content.key", "custodian-fingerprint.key"] {
         use std::os::unix::fs::PermissionsExt as _;
-        let to = tmp.path().join(k);
-        std::fs::copy(fixture.join(k), &to).unwrap();
+        let to = dir.join(k);
+        std::fs::copy(keys.join(k), &to).unwrap();
         std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let store = format!("sqlite://{}", tmp.path().join("old.db").display());
     let run = |args: &[&str]| {
-        custodian(tmp.path(), &store)
-            .env("CUSTODIAN_LEDGER_KEY_FILE", tmp.path().join("ledger.key"))
-            .env("CUSTODIAN_CONTENT_KEY_FILE", tmp.path().join("content.key"))
+        custodian(dir, store)
+            .env("CUSTODIAN_LEDGER_KEY_FILE", dir.join("ledger.key"))
+            .env("CUSTODIAN_CONTENT_KEY_FILE", dir.join("content.key"))
             .env_remove("CUSTODIAN_FINGERPRINT_KEY_FILE")
             .args(args)
             .output()
@@ -446,11 +491,7 @@ fn an_older_store_still_verifies_and_grows() {
     assert!(verified.contains("VERIFIED: 1453 entries"), "{verified}");
     // The old copy record reads as a typed record: the copy's token names
     // its recipient, with a valid tag.
-    let report = json(run(&[
-        "trace",
-        fixture.join("copy.txt").to_str().unwrap(),
-        "--json",
-    ]));
+    let report = json(run(&["trace", copy.to_str().unwrap(), "--json"]));
     assert_eq!(report["hint"]["recipient"], "E10012", "{report}");
     assert_eq!(report["hint"]["token_valid"], true, "{report}");
     let listed = ok(run(&["copy", "list", "D-LX-MANUAL-11"]));
