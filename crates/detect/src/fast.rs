@@ -8,7 +8,7 @@
 //! the line the ordinary way, which accepts it or explains why not. A
 //! property test checks the two agree.
 
-use crate::{Ev, Kind, Names, NONE};
+use crate::{Ev, EvOf, Kind, Names, NONE};
 
 /// The defined fields of one line, borrowed from it.
 #[derive(Default)]
@@ -213,24 +213,10 @@ fn scan(line: &str) -> Option<Raw<'_>> {
 /// was read from, so it can cross threads and be sorted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Packed {
-    pub id: (u32, u32),
     /// [`crate::id_hash`] of the id: the tie-break of the engine's order.
     pub idh: u64,
-    pub ts_us: i64,
-    pub offset_s: i32,
-    pub user: u32,
-    pub kind: Kind,
-    pub doc: u32,
-    pub bytes: u64,
-    pub pages: u64,
-    pub files: u64,
-    pub attachments: u64,
-    pub external: bool,
-    pub domain: (u32, u32),
-    pub host: (u32, u32),
-    pub url: (u32, u32),
-    pub from_domain: (u32, u32),
-    pub recipients: u64,
+    /// The event, its strings as (offset, length) in the buffer.
+    pub ev: EvOf<(u32, u32)>,
 }
 
 fn slice(buf: &str, r: (u32, u32)) -> &str {
@@ -242,45 +228,29 @@ impl Packed {
     /// The event, with its strings borrowed from `buf` (the buffer the
     /// offsets were taken in).
     pub fn ev<'a>(&self, buf: &'a str) -> Ev<'a> {
-        Ev {
-            id: slice(buf, self.id),
-            ts_us: self.ts_us,
-            offset_s: self.offset_s,
-            user: self.user,
-            kind: self.kind,
-            doc: self.doc,
-            bytes: self.bytes,
-            pages: self.pages,
-            files: self.files,
-            attachments: self.attachments,
-            external: self.external,
-            domain: slice(buf, self.domain),
-            host: slice(buf, self.host),
-            url: slice(buf, self.url),
-            from_domain: slice(buf, self.from_domain),
-            recipients: self.recipients,
-        }
+        self.ev.map_str(|r| slice(buf, r))
     }
 
     /// The string ranges, for moving them into another buffer.
     pub fn ranges_mut(&mut self) -> [&mut (u32, u32); 5] {
+        let e = &mut self.ev;
         [
-            &mut self.id,
-            &mut self.domain,
-            &mut self.host,
-            &mut self.url,
-            &mut self.from_domain,
+            &mut e.id,
+            &mut e.domain,
+            &mut e.host,
+            &mut e.url,
+            &mut e.from_domain,
         ]
     }
 
     /// Sort key: data time, then the id's hash.
     pub fn key(&self) -> (i64, u64) {
-        (self.ts_us, self.idh)
+        (self.ev.ts_us, self.idh)
     }
 
     /// The id, from the buffer the offsets were taken in.
     pub fn id<'a>(&self, buf: &'a str) -> &'a str {
-        slice(buf, self.id)
+        slice(buf, self.ev.id)
     }
 }
 
@@ -319,25 +289,9 @@ pub fn parse_line(buf: &str, line: &str, names: &Names) -> Result<Packed, Fallba
         .ok_or(Fallback::Ordinary)?;
     let user_s = nonempty(raw.user).ok_or(Fallback::Ordinary)?;
     let action = nonempty(raw.action).ok_or(Fallback::Ordinary)?;
-    let mut p = Packed {
-        id: range(id),
-        idh: crate::id_hash(id),
-        ts_us,
-        offset_s,
-        user: NONE,
-        kind: Kind::Other,
-        doc: NONE,
-        bytes: 0,
-        pages: 0,
-        files: 0,
-        attachments: 0,
-        external: false,
-        domain: (0, 0),
-        host: raw.host.filter(|h| !h.is_empty()).map_or((0, 0), range),
-        url: (0, 0),
-        from_domain: (0, 0),
-        recipients: 0,
-    };
+    let mut p = EvOf::new(range(id), ts_us, NONE, Kind::Other);
+    p.offset_s = offset_s;
+    p.host = raw.host.filter(|h| !h.is_empty()).map_or((0, 0), range);
     let need_doc = || nonempty(raw.doc).ok_or(Fallback::Ordinary);
     let opt_doc = || {
         raw.doc
@@ -416,7 +370,10 @@ pub fn parse_line(buf: &str, line: &str, names: &Names) -> Result<Packed, Fallba
     if p.user == NONE {
         return Err(Fallback::UnknownUser);
     }
-    Ok(p)
+    Ok(Packed {
+        idh: crate::id_hash(id),
+        ev: p,
+    })
 }
 
 fn digits(b: &[u8]) -> Option<u32> {

@@ -155,25 +155,19 @@ const fn info(name: &'static str, ind: Ind, weight: f64, what: &'static str) -> 
     }
 }
 
+/// A size judged on a log scale (see [`FeatInfo::size`]).
 const fn size(name: &'static str, ind: Ind, weight: f64, what: &'static str) -> FeatInfo {
     FeatInfo {
-        name,
-        ind,
-        weight,
-        what,
-        megabytes: false,
         size: true,
+        ..info(name, ind, weight, what)
     }
 }
 
+/// A size counted in megabytes.
 const fn mb(name: &'static str, ind: Ind, weight: f64, what: &'static str) -> FeatInfo {
     FeatInfo {
-        name,
-        ind,
-        weight,
-        what,
         megabytes: true,
-        size: true,
+        ..size(name, ind, weight, what)
     }
 }
 

@@ -31,10 +31,15 @@ pub enum Kind {
 /// No such user or document.
 pub const NONE: u32 = u32::MAX;
 
-/// One event in the engine's compact form.
-#[derive(Debug, Clone, Copy)]
-pub struct Ev<'a> {
-    pub id: &'a str,
+/// One event in the engine's compact form, its strings borrowed.
+pub type Ev<'a> = EvOf<&'a str>;
+
+/// One event in the engine's compact form, its strings as `S`: borrowed
+/// (`&str`, [`Ev`]) or as byte ranges of a buffer
+/// ([`crate::fast::Packed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EvOf<S> {
+    pub id: S,
     /// UTC microseconds.
     pub ts_us: i64,
     /// The event's own UTC offset in seconds (its local time of day).
@@ -50,21 +55,46 @@ pub struct Ev<'a> {
     pub attachments: u64,
     pub external: bool,
     /// Mail's `to_domain`, an upload's or visit's `domain`.
-    pub domain: &'a str,
+    pub domain: S,
     /// The computer, when the source says.
-    pub host: &'a str,
+    pub host: S,
     /// A visit's URL.
-    pub url: &'a str,
+    pub url: S,
     /// Mail sent from a personal account: its domain.
-    pub from_domain: &'a str,
+    pub from_domain: S,
     /// Mail recipients, when the source says (0: unknown).
     pub recipients: u64,
 }
 
-impl<'a> Ev<'a> {
+impl<S> EvOf<S> {
+    /// The same event with every string mapped by `f`.
+    #[inline]
+    pub fn map_str<T>(self, mut f: impl FnMut(S) -> T) -> EvOf<T> {
+        EvOf {
+            id: f(self.id),
+            ts_us: self.ts_us,
+            offset_s: self.offset_s,
+            user: self.user,
+            kind: self.kind,
+            doc: self.doc,
+            bytes: self.bytes,
+            pages: self.pages,
+            files: self.files,
+            attachments: self.attachments,
+            external: self.external,
+            domain: f(self.domain),
+            host: f(self.host),
+            url: f(self.url),
+            from_domain: f(self.from_domain),
+            recipients: self.recipients,
+        }
+    }
+}
+
+impl<S: Default> EvOf<S> {
     /// An event of `kind` with every other field empty.
-    pub fn new(id: &'a str, ts_us: i64, user: u32, kind: Kind) -> Ev<'a> {
-        Ev {
+    pub fn new(id: S, ts_us: i64, user: u32, kind: Kind) -> EvOf<S> {
+        EvOf {
             id,
             ts_us,
             offset_s: 0,
@@ -76,10 +106,10 @@ impl<'a> Ev<'a> {
             files: 0,
             attachments: 0,
             external: false,
-            domain: "",
-            host: "",
-            url: "",
-            from_domain: "",
+            domain: S::default(),
+            host: S::default(),
+            url: S::default(),
+            from_domain: S::default(),
             recipients: 0,
         }
     }

@@ -52,7 +52,7 @@ pub use budget::Lines;
 pub use config::{Config, ConfigError, Domains};
 pub use engine::{human_bytes, Engine, EngineStats};
 pub use features::{Feat, Ind, FEATURES};
-pub use input::{Ev, Kind, Names, NONE};
+pub use input::{Ev, EvOf, Kind, Names, NONE};
 pub use scope::DocExposure;
 
 /// How an alert's score reads.

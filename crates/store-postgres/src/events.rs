@@ -3,9 +3,9 @@
 //! shared part of the insert, the ledger's side, is in
 //! `custodian_store::sql_store!`), and events are read back as lines.
 
-use custodian_store::{event_line, ts_to_db, NewEvent, Result};
+use custodian_store::{ts_to_db, NewEvent, Result};
 
-use crate::reads::{EventCols, EVENT_COLUMNS};
+use crate::reads::{EventRow, EVENT_COLUMNS};
 use crate::*;
 
 impl PgStore {
@@ -106,9 +106,8 @@ impl PgStore {
         .map_err(be)?;
         rows.iter()
             .map(|r| {
-                let c = EventCols::of(r).map_err(StoreError::Corrupt)?;
-                let line = event_line(c.id, &c.ts()?, c.user, c.action, c.doc, c.rest);
-                Ok((c.seq, line))
+                let e = EventRow::of(r).map_err(StoreError::Corrupt)?;
+                Ok((e.seq, e.cols.line(e.id)?))
             })
             .collect()
     }

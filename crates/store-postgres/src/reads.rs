@@ -7,46 +7,40 @@ use sqlx::{PgPool, Row};
 
 use custodian_ledger::entry::kinds;
 use custodian_ledger::{Tile, TileId};
-use custodian_store::ledger::{event_entry_body, write_event_body};
-use custodian_store::{ts_from_db, LeafChunk, LeafChunkBuilder, LedgerRecord, Result, StoreError};
+use custodian_store::{EventCols, LeafChunk, LeafChunkBuilder, LedgerRecord, Result, StoreError};
 
 use crate::sql::{be, tile_from_row};
 use crate::PgStore;
 
-/// An event's columns in the order [`EVENT_COLUMNS`] selects them.
-pub(crate) struct EventCols<'r> {
+/// An event row in the order [`EVENT_COLUMNS`] selects it.
+pub(crate) struct EventRow<'r> {
     pub(crate) seq: i64,
     pub(crate) id: &'r str,
-    pub(crate) us: i64,
-    pub(crate) off: i32,
-    pub(crate) user: &'r str,
-    pub(crate) action: &'r str,
-    pub(crate) doc: Option<&'r str>,
-    pub(crate) rest: &'r str,
+    pub(crate) cols: EventCols<'r>,
 }
 
 /// The columns an event is rebuilt, logged or hashed from.
 pub(crate) const EVENT_COLUMNS: &str = "seq, id, ts_us, ts_off, user_id, action, doc, rest";
 
-impl<'r> EventCols<'r> {
-    /// The columns of a row that selected [`EVENT_COLUMNS`], or which one
-    /// does not read.
-    pub(crate) fn of(r: &'r PgRow) -> std::result::Result<EventCols<'r>, String> {
+impl<'r> EventRow<'r> {
+    /// A row that selected [`EVENT_COLUMNS`], or which column does not
+    /// read.
+    pub(crate) fn of(r: &'r PgRow) -> std::result::Result<EventRow<'r>, String> {
         let s = |e: sqlx::Error| e.to_string();
-        Ok(EventCols {
-            seq: r.try_get(0).map_err(s)?,
-            id: r.try_get(1).map_err(s)?,
+        let cols = EventCols {
             us: r.try_get(2).map_err(s)?,
             off: r.try_get(3).map_err(s)?,
             user: r.try_get(4).map_err(s)?,
             action: r.try_get(5).map_err(s)?,
             doc: r.try_get(6).map_err(s)?,
             rest: r.try_get(7).map_err(s)?,
+        };
+        cols.ts().map_err(|e| e.to_string())?;
+        Ok(EventRow {
+            seq: r.try_get(0).map_err(s)?,
+            id: r.try_get(1).map_err(s)?,
+            cols,
         })
-    }
-
-    pub(crate) fn ts(&self) -> Result<chrono::DateTime<chrono::FixedOffset>> {
-        ts_from_db(self.us, i64::from(self.off))
     }
 }
 
@@ -80,10 +74,7 @@ impl PgStore {
                 Ok(LedgerRecord {
                     seq: r.try_get("seq").map_err(be)?,
                     record_id: r.try_get("id").map_err(be)?,
-                    canonical: EventCols::of(r).and_then(|c| {
-                        let ts = c.ts().map_err(|e| e.to_string())?;
-                        Ok(event_entry_body(&ts, c.user, c.action, c.doc, c.rest))
-                    }),
+                    canonical: EventRow::of(r).map(|e| e.cols.entry_body()),
                 })
             })
             .collect()
@@ -127,12 +118,10 @@ async fn event_leaves(pool: &PgPool, first_seq: i64, count: u64) -> Result<LeafC
     for r in &rows {
         let seq: i64 = r.try_get(0).map_err(be)?;
         let id: &str = r.try_get(1).map_err(be)?;
-        let leaf = EventCols::of(r)
-            .and_then(|c| {
-                c.ts().map_err(|e| e.to_string())?;
-                let entry = buf.start(kinds::EVENT, id);
-                write_event_body(entry, c.us, c.off, c.user, c.action, c.doc, c.rest);
-                Ok(buf.finish())
+        let leaf = EventRow::of(r)
+            .map(|e| {
+                e.cols.write_body(buf.start(kinds::EVENT, id));
+                buf.finish()
             })
             .map_err(|why| (id.to_string(), why));
         if !out.push(seq, leaf) {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use custodian_ledger::entry::kinds;
 use custodian_ledger::{Tile, TileId};
-use custodian_store::{LeafChunk, LeafChunkBuilder, LedgerRecord, Result, StoreError};
+use custodian_store::{EventCols, LeafChunk, LeafChunkBuilder, LedgerRecord, Result, StoreError};
 
 use crate::events::utf8_field;
 
@@ -207,16 +207,6 @@ pub(crate) fn tile_from_ref(
         .map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-/// An event row's fields as stored, borrowed from SQLite.
-pub(crate) struct EventCols<'a> {
-    pub(crate) us: i64,
-    pub(crate) off: i32,
-    pub(crate) user: &'a str,
-    pub(crate) action: &'a str,
-    pub(crate) doc: Option<&'a str>,
-    pub(crate) rest: &'a str,
-}
-
 /// Steps the events of a seq range in place on a reader thread's
 /// connection, calling `f` with each row's seq, id and fields until it
 /// returns false. A stored value of the wrong type fails that record
@@ -291,9 +281,7 @@ pub(crate) fn bulk_event_records(
     bulk_event_rows(conn, first_seq, count, |seq, id, cols| {
         let canonical = cols.and_then(|c| {
             let mut body = Vec::with_capacity(64 + c.rest.len());
-            custodian_store::ledger::write_event_body(
-                &mut body, c.us, c.off, c.user, c.action, c.doc, c.rest,
-            );
+            c.write_body(&mut body);
             String::from_utf8(body).map_err(|e| e.to_string())
         });
         out.push(LedgerRecord {
@@ -319,9 +307,7 @@ pub(crate) fn bulk_event_leaves(
         let leaf = match (std::str::from_utf8(id), cols) {
             (Ok(record_id), Ok(c)) => {
                 let entry = buf.start(kinds::EVENT, record_id);
-                custodian_store::ledger::write_event_body(
-                    entry, c.us, c.off, c.user, c.action, c.doc, c.rest,
-                );
+                c.write_body(entry);
                 Ok(buf.finish())
             }
             (Ok(record_id), Err(why)) => Err((record_id.to_string(), why)),

@@ -3,7 +3,7 @@
 //! in `custodian_store::sql_store!`), and events are read back as lines by
 //! the packed read.
 
-use custodian_store::{event_line, ts_from_db, ts_to_db, NewEvent, Result, StoreError};
+use custodian_store::{ts_to_db, NewEvent, Result, StoreError};
 
 use crate::*;
 
@@ -71,24 +71,10 @@ impl SqliteStore {
             let want = limit as usize - out.len();
             let mut bad = None;
             for_each_packed_event(&mut conn, from, want as u64, |r| {
-                let line = (|| -> std::result::Result<String, String> {
-                    let us: i64 = r.us.parse().map_err(|_| "ts_us".to_string())?;
-                    let off: i64 = r.off.parse().map_err(|_| "ts_off".to_string())?;
-                    let ts = ts_from_db(us, off).map_err(|e| e.to_string())?;
-                    let doc = if r.doc_null {
-                        None
-                    } else {
-                        Some(utf8_field(r.doc, "doc")?)
-                    };
-                    Ok(event_line(
-                        utf8_field(r.id, "id")?,
-                        &ts,
-                        utf8_field(r.user, "user_id")?,
-                        utf8_field(r.action, "action")?,
-                        doc,
-                        utf8_field(r.rest, "rest")?,
-                    ))
-                })();
+                let line = r.cols().and_then(|c| {
+                    let id = utf8_field(r.id, "id")?;
+                    c.line(id).map_err(|e| e.to_string())
+                });
                 match line {
                     Ok(l) => out.push((r.seq, l)),
                     Err(e) => bad = Some(format!("event at position {}: {e}", r.seq)),

@@ -6,8 +6,7 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::Row;
 
 use custodian_ledger::{Tile, TileId};
-use custodian_store::ledger::event_entry_body;
-use custodian_store::{ts_from_db, LeafChunk, LedgerRecord, Result, StoreError};
+use custodian_store::{EventCols, LeafChunk, LedgerRecord, Result, StoreError};
 
 use crate::bulk::*;
 use crate::events::utf8_field;
@@ -25,6 +24,31 @@ pub(crate) struct PackedRow<'a> {
     pub(crate) action: &'a [u8],
     pub(crate) doc: &'a [u8],
     pub(crate) rest: &'a [u8],
+}
+
+impl<'a> PackedRow<'a> {
+    /// The row's columns, or which one does not read.
+    pub(crate) fn cols(&self) -> std::result::Result<EventCols<'a>, String> {
+        let us: i64 =
+            (self.us.parse()).map_err(|_| format!("ts_us '{}' is not a number", self.us))?;
+        let off = (self.off.parse::<i32>())
+            .map_err(|_| format!("ts_off '{}' is not a number", self.off))?;
+        let doc = if self.doc_null {
+            None
+        } else {
+            Some(utf8_field(self.doc, "doc")?)
+        };
+        let cols = EventCols {
+            us,
+            off,
+            user: utf8_field(self.user, "user_id")?,
+            action: utf8_field(self.action, "action")?,
+            doc,
+            rest: utf8_field(self.rest, "rest")?,
+        };
+        cols.ts().map_err(|e| e.to_string())?;
+        Ok(cols)
+    }
 }
 
 /// Events of a seq range as one value: SQLite concatenates each row's
@@ -171,28 +195,7 @@ async fn fetch_event_records(
 ) -> Result<Vec<LedgerRecord>> {
     let mut out = Vec::with_capacity(count as usize);
     for_each_packed_event(conn, first_seq, count, |r| {
-        let canonical = (|| {
-            let us: i64 =
-                r.us.parse()
-                    .map_err(|_| format!("ts_us '{}' is not a number", r.us))?;
-            let off: i64 = r
-                .off
-                .parse()
-                .map_err(|_| format!("ts_off '{}' is not a number", r.off))?;
-            let ts = ts_from_db(us, off).map_err(|e| e.to_string())?;
-            let doc = if r.doc_null {
-                None
-            } else {
-                Some(utf8_field(r.doc, "doc")?)
-            };
-            Ok(event_entry_body(
-                &ts,
-                utf8_field(r.user, "user_id")?,
-                utf8_field(r.action, "action")?,
-                doc,
-                utf8_field(r.rest, "rest")?,
-            ))
-        })();
+        let canonical = r.cols().map(|c| c.entry_body());
         out.push(LedgerRecord {
             seq: r.seq,
             record_id: String::from_utf8_lossy(r.id).into_owned(),

@@ -15,7 +15,7 @@
 //! leaves either all of them or none, and the latest checkpoint always
 //! covers exactly what is stored.
 
-use chrono::{DateTime, FixedOffset, SecondsFormat};
+use chrono::SecondsFormat;
 use custodian_core::interchange::{contact_to_json, hr_to_json};
 use custodian_core::{ContactReport, Event, HrEvent};
 use custodian_ledger::entry::{entry_hash, kinds};
@@ -244,46 +244,6 @@ pub fn edge_ids(size: u64) -> Vec<(TileId, usize)> {
         .collect()
 }
 
-/// An event's ledger entry body: exactly the stored columns, one a line —
-/// time (RFC 3339, microseconds, original offset), user, action, document
-/// (empty if none), and the remaining fields as stored (compact JSON with
-/// sorted keys, [`event_rest_json`](custodian_core::interchange::event_rest_json)).
-/// Any change to any column changes the leaf; checking needs no parsing.
-pub fn event_entry_body(
-    ts: &DateTime<FixedOffset>,
-    user: &str,
-    action: &str,
-    doc: Option<&str>,
-    rest: &str,
-) -> String {
-    let (us, off) = crate::ts_to_db(ts);
-    let mut out = Vec::with_capacity(32 + user.len() + action.len() + rest.len() + 4);
-    write_event_body(&mut out, us, off, user, action, doc, rest);
-    // Every part is text, and so is what is written between them.
-    String::from_utf8(out).unwrap_or_default()
-}
-
-/// Writes an event's canonical body (see [`event_entry_body`]) from its
-/// stored columns: the timestamp as microseconds since the epoch and the
-/// UTC offset in seconds.
-pub fn write_event_body(
-    out: &mut Vec<u8>,
-    us: i64,
-    off: i32,
-    user: &str,
-    action: &str,
-    doc: Option<&str>,
-    rest: &str,
-) {
-    write_rfc3339_micros(out, us, off);
-    for part in [user, action, doc.unwrap_or("")] {
-        out.push(b'\n');
-        out.extend_from_slice(part.as_bytes());
-    }
-    out.push(b'\n');
-    out.extend_from_slice(rest.as_bytes());
-}
-
 /// Writes a timestamp exactly as chrono's `to_rfc3339_opts(AutoSi, true)`
 /// does (no fraction, or 3 or 6 digits; `Z` for UTC), without chrono for
 /// the common case (years 0000-9999, offsets in whole minutes): this runs
@@ -374,7 +334,7 @@ pub fn event_leaf(e: &Event, rest: &str) -> Hash {
     entry_hash(
         kinds::EVENT,
         &e.id,
-        &event_entry_body(&e.ts, &e.user, e.action.name(), e.action.doc(), rest),
+        &crate::EventCols::of_event(e, rest).entry_body(),
     )
 }
 

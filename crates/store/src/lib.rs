@@ -16,10 +16,13 @@ use custodian_core::{ContactReport, Document, Event, HrEvent, Level, Person};
 pub mod audit;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod event_cols;
 pub mod ledger;
 pub mod ledgered;
 pub mod private;
 pub mod sql_store;
+
+pub use event_cols::EventCols;
 
 pub use ledger::{
     CheckpointRow, LeafChunk, LeafChunkBuilder, LeafRead, LeafStop, LedgerContext, LedgerRecord,
@@ -186,46 +189,6 @@ impl CustodyRecord {
             body,
         }
     }
-}
-
-/// One stored event as an `events.jsonl` line (what detection reads).
-pub fn event_line(
-    id: &str,
-    ts: &DateTime<FixedOffset>,
-    user: &str,
-    action: &str,
-    doc: Option<&str>,
-    rest: &str,
-) -> String {
-    let q = |s: &str| serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into());
-    let mut line = String::with_capacity(96 + rest.len());
-    line.push_str("{\"id\":");
-    line.push_str(&q(id));
-    line.push_str(",\"ts\":\"");
-    line.push_str(&ts.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
-    line.push_str("\",\"user\":");
-    line.push_str(&q(user));
-    line.push_str(",\"action\":");
-    line.push_str(&q(action));
-    // The stored `rest` normally repeats the document (the column is there
-    // for indexing); a key must appear once.
-    let has_doc = rest.trim_start().starts_with("{\"doc\":") || rest.contains(",\"doc\":");
-    if let Some(d) = doc.filter(|_| !has_doc) {
-        line.push_str(",\"doc\":");
-        line.push_str(&q(d));
-    }
-    let inner = rest
-        .trim()
-        .strip_prefix('{')
-        .and_then(|r| r.strip_suffix('}'))
-        .unwrap_or("")
-        .trim();
-    if !inner.is_empty() {
-        line.push(',');
-        line.push_str(inner);
-    }
-    line.push('}');
-    line
 }
 
 /// A stored event.

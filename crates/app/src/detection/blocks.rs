@@ -42,7 +42,7 @@ pub(crate) enum Item {
 
 pub(crate) fn item_ts(i: &Item) -> i64 {
     match i {
-        Item::Fast(p) => p.ts_us,
+        Item::Fast(p) => p.ev.ts_us,
         Item::Slow(e) => e.ts.timestamp_micros(),
     }
 }

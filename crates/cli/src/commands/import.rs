@@ -116,25 +116,39 @@ fn print_summary(s: &ImportSummary, store: &str) {
         "  records read {:>10}   imported {:>10}   duplicates {:>10}   rejected {:>6}",
         s.records_read, s.records_imported, s.records_duplicate, s.rejected_count
     );
-    println!(
-        "  people       read {:>8}, new {:>8}, updated {:>6}",
-        s.people_read, s.people_new, s.people_updated
+    let row = |what: &str, read: u64, new: u64, rest: String| {
+        println!("  {what:<13}read {read:>8}, new {new:>8}, {rest}");
+    };
+    let (people, docs) = (s.people_updated, s.documents_changed);
+    row(
+        "people",
+        s.people_read,
+        s.people_new,
+        format!("updated {people:>6}"),
     );
-    println!(
-        "  documents    read {:>8}, new {:>8}, changed {:>6}",
-        s.documents_read, s.documents_new, s.documents_changed
+    row(
+        "documents",
+        s.documents_read,
+        s.documents_new,
+        format!("changed {docs:>6}"),
     );
-    println!(
-        "  events       read {:>8}, new {:>8}, duplicate {:>8}, unknown action {}",
-        s.events_read, s.events_imported, s.events_duplicate, s.events_unknown_action
+    let dup = |n: u64| format!("duplicate {n:>8}");
+    row(
+        "events",
+        s.events_read,
+        s.events_imported,
+        format!(
+            "{}, unknown action {}",
+            dup(s.events_duplicate),
+            s.events_unknown_action
+        ),
     );
-    println!(
-        "  hr events    read {:>8}, new {:>8}, duplicate {:>8}",
-        s.hr_read, s.hr_imported, s.hr_duplicate
-    );
-    println!(
-        "  contacts     read {:>8}, new {:>8}, duplicate {:>8}",
-        s.contacts_read, s.contacts_imported, s.contacts_duplicate
+    row("hr events", s.hr_read, s.hr_imported, dup(s.hr_duplicate));
+    row(
+        "contacts",
+        s.contacts_read,
+        s.contacts_imported,
+        dup(s.contacts_duplicate),
     );
     if s.rejected_count > 0 {
         println!("  rejected lines:");

@@ -46,29 +46,7 @@ pub enum Cmd {
         json: bool,
     },
     /// Designate a new entry.
-    Add {
-        /// Unique id.
-        #[arg(long)]
-        id: String,
-        #[arg(long)]
-        title: String,
-        #[arg(long)]
-        level: Level,
-        /// The owner's user id.
-        #[arg(long)]
-        owner: String,
-        /// `;`-separated need-to-know groups, or `*` for everyone.
-        #[arg(long, default_value = "")]
-        projects: String,
-        #[arg(long, default_value = "document")]
-        kind: String,
-        /// Knowledge with no file (e.g. a plan briefed at meetings).
-        #[arg(long)]
-        knowledge: bool,
-        /// Who designates it (recorded in the register's history).
-        #[arg(long = "as", value_name = "ACTOR")]
-        actor: String,
-    },
+    Add(AddArgs),
     /// Change an entry's classification.
     SetLevel {
         doc: String,
@@ -105,6 +83,47 @@ pub enum Cmd {
         #[arg(long = "as", value_name = "ACTOR")]
         actor: String,
     },
+}
+
+/// `register add`: the new entry's fields.
+#[derive(Debug, clap::Args)]
+pub struct AddArgs {
+    /// Unique id.
+    #[arg(long)]
+    pub id: String,
+    #[arg(long)]
+    pub title: String,
+    #[arg(long)]
+    pub level: Level,
+    /// The owner's user id.
+    #[arg(long)]
+    pub owner: String,
+    /// `;`-separated need-to-know groups, or `*` for everyone.
+    #[arg(long, default_value = "")]
+    pub projects: String,
+    #[arg(long, default_value = "document")]
+    pub kind: String,
+    /// Knowledge with no file (e.g. a plan briefed at meetings).
+    #[arg(long)]
+    pub knowledge: bool,
+    /// Who designates it (recorded in the register's history).
+    #[arg(long = "as", value_name = "ACTOR")]
+    pub actor: String,
+}
+
+impl From<AddArgs> for custodian_app::register::NewEntry {
+    fn from(a: AddArgs) -> Self {
+        Self {
+            id: a.id,
+            title: a.title,
+            level: a.level,
+            owner: a.owner,
+            projects: a.projects,
+            kind: a.kind,
+            knowledge: a.knowledge,
+            actor: a.actor,
+        }
+    }
 }
 
 /// Loads the content key, creating it (mode 0600) if the file is missing.
@@ -234,28 +253,11 @@ pub async fn run(
                 }
             }
         }
-        Cmd::Add {
-            id,
-            title,
-            level,
-            owner,
-            projects,
-            kind,
-            knowledge,
-            actor,
-        } => {
+        Cmd::Add(args) => {
             let ledger = super::ledger::context(settings)?;
-            let entry = custodian_app::register::NewEntry {
-                id: id.clone(),
-                title,
-                level,
-                owner,
-                projects,
-                kind,
-                knowledge,
-                actor,
-            };
-            custodian_app::register::designate(store, &ledger, crate::clock::now(), entry).await?;
+            let (id, level) = (args.id.clone(), args.level);
+            custodian_app::register::designate(store, &ledger, crate::clock::now(), args.into())
+                .await?;
             println!("designated {id} as {level}");
         }
         Cmd::SetLevel { doc, level, actor } => {

@@ -129,12 +129,7 @@ fn register_edits_leave_a_history() {
         .args(["register", "set-level", "D3", "secret", "--as", "E1"])
         .output()
         .unwrap());
-    let v = json(
-        custodian(tmp.path(), &store)
-            .args(["register", "show", "D3", "--json"])
-            .output()
-            .unwrap(),
-    );
+    let v = run_json(tmp.path(), &store, &["register", "show", "D3", "--json"]);
     let h = v["history"].as_array().unwrap();
     assert_eq!(h.len(), 2);
     assert_eq!(h[0]["field"], "designated");
@@ -143,12 +138,7 @@ fn register_edits_leave_a_history() {
     assert_eq!(h[1]["new"], "secret");
     assert_eq!(h[1]["actor"], "E1");
     assert_eq!(v["may_open_now"], serde_json::json!(["E1"]));
-    let v = json(
-        custodian(tmp.path(), &store)
-            .args(["register", "show", "K1", "--json"])
-            .output()
-            .unwrap(),
-    );
+    let v = run_json(tmp.path(), &store, &["register", "show", "K1", "--json"]);
     assert_eq!(v["document"]["medium"], "knowledge");
     let list = ok(custodian(tmp.path(), &store)
         .args(["register", "list", "--level", "secret"])
@@ -164,27 +154,12 @@ fn register_edits_leave_a_history() {
 fn people_and_status() {
     let tmp = tempfile::tempdir().unwrap();
     let store = seeded(tmp.path());
-    let v = json(
-        custodian(tmp.path(), &store)
-            .args(["people", "list", "--json"])
-            .output()
-            .unwrap(),
-    );
+    let v = run_json(tmp.path(), &store, &["people", "list", "--json"]);
     assert_eq!(v.as_array().unwrap().len(), 3);
-    let v = json(
-        custodian(tmp.path(), &store)
-            .args(["people", "show", "E3", "--json"])
-            .output()
-            .unwrap(),
-    );
+    let v = run_json(tmp.path(), &store, &["people", "show", "E3", "--json"]);
     assert_eq!(v["hr_events"].as_array().unwrap().len(), 1);
     assert_eq!(v["recent_events"][0]["id"], "a");
-    let st = json(
-        custodian(tmp.path(), &store)
-            .args(["status", "--json"])
-            .output()
-            .unwrap(),
-    );
+    let st = run_json(tmp.path(), &store, &["status", "--json"]);
     assert_eq!(st["store"]["backend"], "sqlite");
     assert_eq!(st["store"]["configured_by"], "flag");
     assert_eq!(st["counts"]["people"], 3);
@@ -244,17 +219,8 @@ fn config_file_then_environment_then_flag() {
 #[test]
 fn contents_are_sealed_at_rest_attached_in_the_ledger_and_rotated() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = format!("sqlite://{}", tmp.path().join("c.db").display());
-    let run = |args: &[&str]| {
-        crate::support::custodian(tmp.path(), &store)
-            .env_remove("CUSTODIAN_CONTENT_KEY_FILE")
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let sample =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sample-company");
-    crate::support::ok(run(&["import", sample.to_str().unwrap()]));
+    let company = crate::support::Sample::imported(tmp.path(), "c.db");
+    let run = |args: &[&str]| company.run(args);
     let secret = "The lens group is centred by the jig at 23.5 degrees. 極秘";
     std::fs::write(tmp.path().join("notes.md"), secret).unwrap();
     let out = crate::support::ok(run(&[
@@ -316,17 +282,8 @@ fn contents_are_sealed_at_rest_attached_in_the_ledger_and_rotated() {
 #[test]
 fn broker_decides_records_and_traces_text_copies() {
     let tmp = tempfile::tempdir().unwrap();
-    let store = format!("sqlite://{}", tmp.path().join("b.db").display());
-    let run = |args: &[&str]| {
-        crate::support::custodian(tmp.path(), &store)
-            .env_remove("CUSTODIAN_CONTENT_KEY_FILE")
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let sample =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sample-company");
-    crate::support::ok(run(&["import", sample.to_str().unwrap()]));
+    let company = crate::support::Sample::imported(tmp.path(), "b.db");
+    let run = |args: &[&str]| company.run(args);
     let sentences = [
         "Initialize the controller before you customize the feed rate.",
         "The spindle is centered toward the operator.",
@@ -534,17 +491,8 @@ fn broker_issues_and_traces_pdf_copies() {
     };
     let manual = std::path::Path::new(&pdfs).join("asymptote-20.pdf");
     let tmp = tempfile::tempdir().unwrap();
-    let store = format!("sqlite://{}", tmp.path().join("p.db").display());
-    let run = |args: &[&str]| {
-        crate::support::custodian(tmp.path(), &store)
-            .env_remove("CUSTODIAN_CONTENT_KEY_FILE")
-            .args(args)
-            .output()
-            .unwrap()
-    };
-    let sample =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sample-company");
-    crate::support::ok(run(&["import", sample.to_str().unwrap()]));
+    let company = crate::support::Sample::imported(tmp.path(), "p.db");
+    let run = |args: &[&str]| company.run(args);
     // The company's own label for secret, from custodian.toml.
     std::fs::write(
         tmp.path().join("custodian.toml"),

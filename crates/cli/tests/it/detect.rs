@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::Command;
 
-use crate::support::{bin, cleanup, custodian, json, ok, simulate, stores};
+use crate::support::{bin, cleanup, custodian, json, ok, run_json, simulate, stores};
 
 /// A folder beside `dir` with its context files copied (events to write).
 fn sibling(dir: &std::path::Path, to: &std::path::Path) {
@@ -205,12 +205,7 @@ fn detect_from_the_store_stores_and_ledgers_alerts_once() {
             lines(&tmp.path().join("from-store.jsonl")),
             lines(&tmp.path().join("from-folder.jsonl"))
         );
-        let report = json(
-            custodian(tmp.path(), &store)
-                .args(["ledger", "verify", "--json"])
-                .output()
-                .unwrap(),
-        );
+        let report = run_json(tmp.path(), &store, &["ledger", "verify", "--json"]);
         assert_eq!(
             report["report"]["records_by_kind"]["alert"]
                 .as_u64()

@@ -13,13 +13,7 @@ fn broken_lines_are_rejected_with_their_place_and_good_ones_kept() {
     let injected = faults::inject(&data, 5).unwrap();
     assert!(injected.redelivered > 0);
     for store in stores(tmp.path(), "broken") {
-        let s = json(
-            custodian(tmp.path(), &store)
-                .args(["import", "--json"])
-                .arg(&data)
-                .output()
-                .unwrap(),
-        );
+        let s = import_json(tmp.path(), &store, &data);
         assert_eq!(s["events_imported"], injected.good_events, "{store}");
         assert_eq!(s["events_duplicate"], injected.redelivered, "{store}");
         let got: BTreeSet<(String, u64)> = s["rejected"]
@@ -92,13 +86,7 @@ fn broken_lines_are_rejected_with_their_place_and_good_ones_kept() {
         );
 
         // Importing again adds nothing.
-        let again = json(
-            custodian(tmp.path(), &store)
-                .args(["import", "--json"])
-                .arg(&data)
-                .output()
-                .unwrap(),
-        );
+        let again = import_json(tmp.path(), &store, &data);
         assert_eq!(again["events_imported"], 0);
         assert_eq!(again["people_new"], 0);
         assert_eq!(again["documents_new"], 0);
@@ -108,12 +96,7 @@ fn broken_lines_are_rejected_with_their_place_and_good_ones_kept() {
             again["events_duplicate"],
             injected.good_events + injected.redelivered
         );
-        let st = json(
-            custodian(tmp.path(), &store)
-                .args(["status", "--json"])
-                .output()
-                .unwrap(),
-        );
+        let st = run_json(tmp.path(), &store, &["status", "--json"]);
         assert_eq!(st["counts"]["events"], injected.good_events);
         assert_eq!(
             st["counts"]["rejected_lines"],
@@ -130,20 +113,8 @@ fn gzip_events_read_the_same() {
     let plain = simulate(tmp.path(), "plain", 60, 10, 3, &[]);
     let gz = simulate(tmp.path(), "gz", 60, 10, 3, &["--gzip"]);
     assert!(gz.join("events.jsonl.gz").exists());
-    let a = json(
-        custodian(tmp.path(), "sqlite://a.db")
-            .args(["import", "--json"])
-            .arg(&plain)
-            .output()
-            .unwrap(),
-    );
-    let b = json(
-        custodian(tmp.path(), "sqlite://b.db")
-            .args(["import", "--json"])
-            .arg(&gz)
-            .output()
-            .unwrap(),
-    );
+    let a = import_json(tmp.path(), "sqlite://a.db", &plain);
+    let b = import_json(tmp.path(), "sqlite://b.db", &gz);
     assert_eq!(a["events_imported"], b["events_imported"]);
     assert!(a["events_imported"].as_u64().unwrap() > 1000);
 }
@@ -151,46 +122,32 @@ fn gzip_events_read_the_same() {
 #[test]
 fn unusable_folders_fail_with_a_clear_message() {
     let tmp = tempfile::tempdir().unwrap();
+    // What `custodian import FOLDER` into `store` says on stderr; it must fail.
+    let refused = |store: &str, folder: &std::path::Path| {
+        let out = custodian(tmp.path(), store)
+            .arg("import")
+            .arg(folder)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
     let empty = tmp.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    let out = custodian(tmp.path(), "sqlite://x.db")
-        .arg("import")
-        .arg(&empty)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused("sqlite://x.db", &empty);
     assert!(err.contains("no directory.csv"), "{err}");
 
-    let out = custodian(tmp.path(), "sqlite://x.db")
-        .arg("import")
-        .arg(tmp.path().join("nope"))
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+    assert!(refused("sqlite://x.db", &tmp.path().join("nope")).contains("nope"));
 
     let data = simulate(tmp.path(), "d", 20, 3, 1, &[]);
     std::fs::write(data.join("documents.csv"), "doc_id,title\nD1,x\n").unwrap();
-    let out = custodian(tmp.path(), "sqlite://x.db")
-        .arg("import")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused("sqlite://x.db", &data);
     assert!(
         err.contains("documents.csv") && err.contains("classification"),
         "{err}"
     );
 
-    let out = custodian(tmp.path(), "postgres://nobody@127.0.0.1:1/none")
-        .arg("import")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let err = refused("postgres://nobody@127.0.0.1:1/none", &data);
     assert!(err.contains("cannot reach the store"), "{err}");
 }
 
@@ -199,19 +156,8 @@ fn kill_9_during_import_then_reimport_equals_a_clean_import() {
     let tmp = tempfile::tempdir().unwrap();
     let data = simulate(tmp.path(), "k", 300, 40, 21, &[]);
     faults::inject(&data, 2).unwrap();
-    let clean = json(
-        custodian(tmp.path(), "sqlite://clean.db")
-            .args(["import", "--json"])
-            .arg(&data)
-            .output()
-            .unwrap(),
-    );
-    let clean_status = json(
-        custodian(tmp.path(), "sqlite://clean.db")
-            .args(["status", "--json"])
-            .output()
-            .unwrap(),
-    );
+    let clean = import_json(tmp.path(), "sqlite://clean.db", &data);
+    let clean_status = run_json(tmp.path(), "sqlite://clean.db", &["status", "--json"]);
     assert!(clean["events_imported"].as_u64().unwrap() > 40_000);
     for store in stores(tmp.path(), "kill9") {
         let mut killed_mid_import = 0;
@@ -241,12 +187,7 @@ fn kill_9_during_import_then_reimport_equals_a_clean_import() {
             .arg(&data)
             .output()
             .unwrap());
-        let st = json(
-            custodian(tmp.path(), &store)
-                .args(["status", "--json"])
-                .output()
-                .unwrap(),
-        );
+        let st = run_json(tmp.path(), &store, &["status", "--json"]);
         assert_eq!(
             st["counts"], clean_status["counts"],
             "{store}: after kill -9 and re-import"

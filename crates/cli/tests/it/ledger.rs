@@ -205,12 +205,7 @@ fn a_consistent_rollback_is_caught_by_an_outsiders_checkpoint_and_foreign_keys_a
     let data = simulate(tmp.path(), "r", 40, 6, 6, &[]);
     for store in stores(tmp.path(), "rollback") {
         imported(tmp.path(), &store, &data);
-        let status = json(
-            custodian(tmp.path(), &store)
-                .args(["ledger", "status", "--json"])
-                .output()
-                .unwrap(),
-        );
+        let status = run_json(tmp.path(), &store, &["ledger", "status", "--json"]);
         let note = status["latest_checkpoint"].as_str().unwrap();
         let kept = tmp.path().join("kept-checkpoint");
         std::fs::write(&kept, note).unwrap();
@@ -389,12 +384,7 @@ fn kill_9_during_appends_never_breaks_the_log_nor_loses_what_was_committed() {
             let _ = child.wait();
             let (good, text) = verify(tmp.path(), &store, &[]);
             assert!(good, "{store}, kill {round}: {text}");
-            let after = json(
-                custodian(tmp.path(), &store)
-                    .args(["ledger", "status", "--json"])
-                    .output()
-                    .unwrap(),
-            );
+            let after = run_json(tmp.path(), &store, &["ledger", "status", "--json"]);
             assert!(
                 after["size"].as_u64().unwrap() >= seen,
                 "{store}: committed entries were lost ({} < {seen})",

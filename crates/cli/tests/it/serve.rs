@@ -9,6 +9,11 @@ use std::process::Stdio;
 use crate::support::{custodian, ok};
 
 /// One HTTP/1.1 request; returns (status, headers, body).
+/// A GET with an `Authorization` header.
+fn get_with(port: u16, path: &str, authorization: &str) -> (u16, String, String) {
+    http(port, "GET", path, &[("Authorization", authorization)], "")
+}
+
 fn http(
     port: u16,
     method: &str,
@@ -142,24 +147,11 @@ fn serve_logs_in_enforces_roles_and_takes_tokens() {
         403
     );
     let bearer = format!("Bearer {token}");
-    let (s, _, b) = http(
-        port,
-        "GET",
-        "/api/ledger/status",
-        &[("Authorization", &bearer)],
-        "",
-    );
+    let (s, _, b) = get_with(port, "/api/ledger/status", &bearer);
     assert_eq!(s, 200, "{b}");
     assert!(b.contains("\"size\""), "{b}");
     assert_eq!(
-        http(
-            port,
-            "GET",
-            "/api/alerts",
-            &[("Authorization", &bearer)],
-            ""
-        )
-        .0,
+        get_with(port, "/api/alerts", &bearer).0,
         403,
         "an auditor token reads no alerts"
     );
@@ -233,13 +225,7 @@ fn serve_logs_in_enforces_roles_and_takes_tokens() {
         .args(["token", "revoke", "siem"])
         .output()
         .unwrap());
-    let (s, _, b) = http(
-        port,
-        "GET",
-        "/api/ledger/status",
-        &[("Authorization", &bearer)],
-        "",
-    );
+    let (s, _, b) = get_with(port, "/api/ledger/status", &bearer);
     assert_eq!(s, 401, "a revoked token: {b}");
     let again = custodian(tmp.path(), &store)
         .args(["token", "revoke", "siem"])

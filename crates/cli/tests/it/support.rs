@@ -20,6 +20,35 @@ pub fn custodian(cwd: &Path, store: &str) -> Command {
     c
 }
 
+/// A fresh SQLite store in a test's folder holding the sample company
+/// (examples/sample-company), and `custodian` commands run against it with
+/// the content key in that folder.
+pub struct Sample {
+    pub store: String,
+    dir: PathBuf,
+}
+
+impl Sample {
+    /// Imports the sample company into `dir/file`.
+    pub fn imported(dir: &Path, file: &str) -> Sample {
+        let s = Sample {
+            store: format!("sqlite://{}", dir.join(file).display()),
+            dir: dir.to_path_buf(),
+        };
+        let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/sample-company");
+        ok(s.run(&["import", sample.to_str().unwrap()]));
+        s
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        custodian(&self.dir, &self.store)
+            .env_remove("CUSTODIAN_CONTENT_KEY_FILE")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+}
+
 pub fn ok(out: Output) -> String {
     assert!(
         out.status.success(),
@@ -34,6 +63,22 @@ pub fn ok(out: Output) -> String {
 pub fn json(out: Output) -> Value {
     let text = ok(out);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// `custodian ARGS` against `store`, its output read as JSON.
+pub fn run_json(cwd: &Path, store: &str, args: &[&str]) -> Value {
+    json(custodian(cwd, store).args(args).output().unwrap())
+}
+
+/// `custodian import --json FOLDER` into `store`.
+pub fn import_json(cwd: &Path, store: &str, folder: &Path) -> Value {
+    json(
+        custodian(cwd, store)
+            .args(["import", "--json"])
+            .arg(folder)
+            .output()
+            .unwrap(),
+    )
 }
 
 /// The stores to test against: a fresh SQLite file, and a fresh PostgreSQL
