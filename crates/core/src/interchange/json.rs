@@ -1,5 +1,6 @@
-//! Parsing one JSONL record (event, HR event, contact report) into the
-//! domain, with errors that name the field.
+//! Parsing one JSONL event into the domain, with errors that name the
+//! field (HR events and contact reports: [`super::hr_contact`], which
+//! shares the readers here).
 
 use std::borrow::Cow;
 
@@ -8,9 +9,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::RecordError;
-use crate::model::{
-    split_projects, Action, Approach, ContactReport, Counterpart, Event, HrEvent, HrKind,
-};
+use crate::model::{Action, Event};
 
 /// Longest `id` accepted.
 pub const MAX_ID_LEN: usize = 256;
@@ -122,7 +121,10 @@ fn check_counts(w: &EventWire<'_>) -> Result<(), RecordError> {
     }
 }
 
-fn require<'a>(v: &'a Option<Cow<'a, str>>, field: &'static str) -> Result<&'a str, RecordError> {
+pub(super) fn require<'a>(
+    v: &'a Option<Cow<'a, str>>,
+    field: &'static str,
+) -> Result<&'a str, RecordError> {
     match v.as_deref() {
         Some(s) if !s.trim().is_empty() => Ok(s),
         Some(_) => Err(RecordError::field(field, "is empty")),
@@ -134,7 +136,7 @@ fn require_n(v: Option<u64>, field: &'static str) -> Result<u64, RecordError> {
     v.ok_or_else(|| RecordError::field(field, "required field is missing"))
 }
 
-fn opt(v: &Option<Cow<'_, str>>) -> Option<String> {
+pub(super) fn opt(v: &Option<Cow<'_, str>>) -> Option<String> {
     v.as_deref().filter(|s| !s.is_empty()).map(str::to_string)
 }
 
@@ -171,7 +173,7 @@ pub(crate) fn clip(s: &str) -> String {
     }
 }
 
-fn check_object_start(line: &[u8]) -> Result<(), RecordError> {
+pub(super) fn check_object_start(line: &[u8]) -> Result<(), RecordError> {
     match line.iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => Ok(()),
         None => Err(RecordError::line("empty record")),
@@ -181,7 +183,7 @@ fn check_object_start(line: &[u8]) -> Result<(), RecordError> {
 
 /// Explains why a line that serde rejected is not a record we accept,
 /// naming the field where there is one. Only called on bad lines.
-fn diagnose(
+pub(super) fn diagnose(
     line: &[u8],
     strings: &[&'static str],
     counts: &[&'static str],
@@ -475,174 +477,6 @@ fn keep_unused_fields(w: &EventWire<'_>, extra: &mut serde_json::Map<String, Val
     keep("recipients", w.recipients.map(Value::from));
 }
 
-#[derive(Deserialize)]
-struct HrWire<'a> {
-    #[serde(borrow, default)]
-    ts: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    user: Option<Cow<'a, str>>,
-    #[serde(borrow, default, rename = "type")]
-    kind: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    detail: Option<Cow<'a, str>>,
-    #[serde(default)]
-    from_projects: Option<ProjectList>,
-    #[serde(default)]
-    to_projects: Option<ProjectList>,
-}
-
-/// A project list given as a JSON list or as a `;`-separated string.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum ProjectList {
-    List(Vec<String>),
-    Text(String),
-}
-
-impl ProjectList {
-    fn into_set(self) -> std::collections::BTreeSet<String> {
-        match self {
-            ProjectList::List(v) => v
-                .into_iter()
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect(),
-            ProjectList::Text(s) => split_projects(&s),
-        }
-    }
-}
-
-/// Parses one `hr.jsonl` line. The id is derived from the content.
-pub fn parse_hr(line: &[u8]) -> Result<HrEvent, RecordError> {
-    check_object_start(line)?;
-    let w: HrWire<'_> = serde_json::from_slice(line).map_err(|_| {
-        let e = diagnose(line, &["ts", "user", "type", "detail"], &[], &[]);
-        if e.field.is_none() {
-            RecordError::line(
-                "the record does not match the format (from_projects and to_projects must be lists of strings)",
-            )
-        } else {
-            e
-        }
-    })?;
-    let ts = parse_ts(require(&w.ts, "ts")?, "ts")?;
-    let user = require(&w.user, "user")?.to_string();
-    let kind = match require(&w.kind, "type")? {
-        "hire" => HrKind::Hire,
-        "termination" => HrKind::Termination,
-        "resignation_notice" => HrKind::ResignationNotice,
-        "leave_start" => HrKind::LeaveStart,
-        "leave_end" => HrKind::LeaveEnd,
-        "performance_warning" => HrKind::PerformanceWarning,
-        "transfer" => HrKind::Transfer {
-            from_projects: w
-                .from_projects
-                .ok_or_else(|| RecordError::field("from_projects", "required for a transfer"))?
-                .into_set(),
-            to_projects: w
-                .to_projects
-                .ok_or_else(|| RecordError::field("to_projects", "required for a transfer"))?
-                .into_set(),
-        },
-        other => HrKind::Other {
-            name: other.to_string(),
-        },
-    };
-    Ok(HrEvent {
-        id: HrEvent::derive_id(&ts, &user, &kind),
-        ts,
-        user,
-        kind,
-        detail: opt(&w.detail),
-    })
-}
-
-#[derive(Deserialize)]
-struct ContactWire {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    reported_at: Option<String>,
-    #[serde(default)]
-    reporter: Option<String>,
-    #[serde(default)]
-    met_on: Option<String>,
-    #[serde(default)]
-    place: Option<String>,
-    #[serde(default)]
-    approach: Option<String>,
-    #[serde(default)]
-    counterpart: Option<Counterpart>,
-    #[serde(default)]
-    meetings: Option<u32>,
-    #[serde(default)]
-    gifts_jpy: Option<u64>,
-    #[serde(default)]
-    requests: Option<Vec<String>>,
-    #[serde(default)]
-    narrative: Option<String>,
-}
-
-/// Parses one `contacts.jsonl` line.
-pub fn parse_contact(line: &[u8]) -> Result<ContactReport, RecordError> {
-    check_object_start(line)?;
-    let w: ContactWire = serde_json::from_slice(line).map_err(|_| {
-        let e = diagnose(
-            line,
-            &["id", "reported_at", "reporter", "met_on", "place", "approach", "narrative"],
-            &["meetings", "gifts_jpy"],
-            &[],
-        );
-        if e.field.is_none() {
-            RecordError::line(
-                "the record does not match the format (counterpart must be an object of strings, requests a list of strings)",
-            )
-        } else {
-            e
-        }
-    })?;
-    let id =
-        w.id.filter(|s| !s.trim().is_empty())
-            .ok_or_else(|| RecordError::field("id", "required field is missing"))?;
-    if id.len() > MAX_ID_LEN {
-        return Err(RecordError::field(
-            "id",
-            format!("longer than {MAX_ID_LEN} bytes"),
-        ));
-    }
-    let reported_at = parse_ts(
-        w.reported_at
-            .as_deref()
-            .ok_or_else(|| RecordError::field("reported_at", "required field is missing"))?,
-        "reported_at",
-    )?;
-    let reporter = w
-        .reporter
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| RecordError::field("reporter", "required field is missing"))?;
-    let met_on = match w.met_on.as_deref() {
-        None | Some("") => None,
-        Some(s) => Some(parse_date(s, "met_on")?),
-    };
-    Ok(ContactReport {
-        id,
-        reported_at,
-        reporter,
-        met_on,
-        place: w.place.unwrap_or_default(),
-        approach: w
-            .approach
-            .as_deref()
-            .and_then(Approach::parse)
-            .unwrap_or(Approach::Other),
-        counterpart: w.counterpart.unwrap_or_default(),
-        meetings: w.meetings.unwrap_or(0),
-        gifts_jpy: w.gifts_jpy.unwrap_or(0),
-        requests: w.requests.unwrap_or_default(),
-        narrative: w.narrative.unwrap_or_default(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
 
@@ -777,34 +611,5 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("not UTF-8"));
-    }
-
-    #[test]
-    fn hr_transfer_and_ids() {
-        let a = parse_hr(br#"{"ts":"2024-03-01T00:00:00+09:00","user":"E1","type":"transfer","from_projects":["A"],"to_projects":["B","C"]}"#).unwrap();
-        let b = parse_hr(br#"{"ts":"2024-03-01T00:00:00+09:00","user":"E1","type":"transfer","from_projects":"A","to_projects":"C;B"}"#).unwrap();
-        assert_eq!(a, b);
-        assert!(a.id.starts_with("hr-"));
-        let e = parse_hr(br#"{"ts":"2024-03-01T00:00:00+09:00","user":"E1","type":"transfer"}"#)
-            .unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "field `from_projects`: required for a transfer"
-        );
-        let c = parse_hr(br#"{"ts":"2024-03-01T00:00:00+09:00","user":"E1","type":"resignation_notice","detail":"family"}"#).unwrap();
-        assert_ne!(a.id, c.id);
-    }
-
-    #[test]
-    fn contact_report() {
-        let c = parse_contact(br#"{"id":"C1","reported_at":"2024-05-01T10:00:00+09:00","reporter":"E1","met_on":"2024-04-20","place":"Shinagawa station","approach":"asked_directions","counterpart":{"claimed_name":"Ivan","phone":"090"},"meetings":3,"gifts_jpy":30000,"requests":["brochure","manual"],"narrative":"dinner"}"#).unwrap();
-        assert_eq!(c.approach, Approach::AskedDirections);
-        assert_eq!(c.counterpart.claimed_name.as_deref(), Some("Ivan"));
-        assert_eq!(c.requests.len(), 2);
-        let e = parse_contact(br#"{"id":"C1","reported_at":"2024-05-01T10:00:00+09:00","reporter":"E1","meetings":"many"}"#).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "field `meetings`: expected a non-negative integer, found the string 'many'"
-        );
     }
 }

@@ -6,6 +6,7 @@
 //! shell decides about paths, gzip and progress.
 
 mod csv_records;
+mod hr_contact;
 mod json;
 mod lines;
 mod write;
@@ -13,9 +14,9 @@ mod write;
 use std::fmt;
 
 pub use csv_records::{Columns, CsvItem, CsvRecord, CsvRecords, HeaderError};
+pub use hr_contact::{parse_contact, parse_hr};
 pub use json::{
-    implausible_count, parse_contact, parse_date, parse_event, parse_hr, parse_ts, COUNT_LIMITS,
-    EVENT_FIELDS, MAX_ID_LEN,
+    implausible_count, parse_date, parse_event, parse_ts, COUNT_LIMITS, EVENT_FIELDS, MAX_ID_LEN,
 };
 pub use lines::{Line, LineReader};
 pub use write::{
