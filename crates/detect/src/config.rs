@@ -293,6 +293,7 @@ impl Default for Config {
                 "manager_host",
                 "web_hacking",
                 "web_leak",
+                "sought_outside_scope",
             ]),
             domains: Domains::default(),
         }

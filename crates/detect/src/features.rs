@@ -125,9 +125,10 @@ pub enum Feat {
     WebHacking,
     WebLeak,
     WebCloud,
+    Sought,
 }
 
-pub const N_FEAT: usize = 35;
+pub const N_FEAT: usize = 36;
 
 /// What a feature is called and how it reads.
 pub struct FeatInfo {
@@ -331,6 +332,12 @@ pub const FEATURES: [FeatInfo; N_FEAT] = [
         0.3,
         "sessions on consumer cloud storage",
     ),
+    info(
+        "sought_outside_scope",
+        Ind::OutOfScope,
+        1.5,
+        "confidential or secret documents of a project not theirs opened or tried right after a search",
+    ),
 ];
 
 /// The size features, in the order of their histograms.
@@ -386,6 +393,7 @@ impl Feat {
         Feat::WebHacking,
         Feat::WebLeak,
         Feat::WebCloud,
+        Feat::Sought,
     ];
 
     pub fn info(self) -> &'static FeatInfo {
@@ -423,7 +431,7 @@ impl Feat {
         Some(match self {
             Downloads | Prints | NewDocs => 0,
             OutsideLow | OutsideHigh | OutsideTaken | OutsideEvening | NewProjects
-            | ForeignFocus => 1,
+            | ForeignFocus | Sought => 1,
             UsbConnects | UsbWrites | UsbDocs => 2,
             UploadsOut | MailPersonal | DocsOut | FromPersonal => 3,
             OtherHosts | OwnedHosts | ManagerHost => 4,

@@ -35,6 +35,14 @@ impl Engine {
         let shares = self.docs.shares(d, &self.people[u as usize].projects);
         if !shares {
             self.foreign_focus(u, d, now, warm, &mut local);
+            // Sought, not stumbled on: a confidential or secret document
+            // of a project not theirs opened or tried within minutes of a
+            // search.
+            const SOUGHT_US: i64 = 10 * 60 * 1_000_000;
+            let searched = now - self.people[u as usize].last_search <= SOUGHT_US;
+            if searched && self.docs.docs[d as usize].level >= Level::Confidential {
+                self.observe(u, Feat::Sought, 1.0, now, warm, &mut local);
+            }
         }
         if !first_time && !first_take {
             self.name_document(e, d, &mut local);

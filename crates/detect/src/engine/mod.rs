@@ -183,6 +183,9 @@ struct PersonState {
     /// The last event of each sessioned feature (USB copies, job, hacking,
     /// leak, cloud sites).
     sessions: [i64; 5],
+    /// The person's last search (a document opened right after one was
+    /// sought, not stumbled on).
+    last_search: i64,
     climb: Climb,
     climb_credit: Credit,
     /// The per-project peer look's credit (see `foreign_focus`).
@@ -383,6 +386,7 @@ impl Engine {
                 hosts: Vec::new(),
                 hosts_today: Vec::new(),
                 sessions: [i64::MIN / 2; 5],
+                last_search: i64::MIN / 2,
                 climb: Climb::default(),
                 climb_credit: Credit::default(),
                 project_credit: Credit::default(),
@@ -736,7 +740,8 @@ impl Engine {
                 }
             }
             Kind::Mail => self.mail(u, e, now, warm, &mut gains),
-            Kind::Logoff | Kind::Search | Kind::Other => {}
+            Kind::Search => self.people[u as usize].last_search = now,
+            Kind::Logoff | Kind::Other => {}
         }
         if gains.is_empty() {
             return None;
