@@ -5,37 +5,27 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone};
+use chrono::{DateTime, Duration, FixedOffset, TimeZone};
 use proptest::prelude::*;
 use rand::{Rng, SeedableRng};
 
-use custodian_core::{Action, Event, Level, Person};
+use custodian_core::{Action, Event, Person};
 use custodian_detect::{order_events, Config, Context, Engine, Severity};
 
 const PEOPLE: usize = 60;
 const DAYS: i64 = 120;
 
 fn person(i: usize) -> Person {
-    Person {
-        user_id: format!("U{i:03}"),
-        name: format!("Person {i}"),
-        email: format!("u{i}@example.co.jp"),
-        org_unit: if i.is_multiple_of(2) {
-            "Design"
-        } else {
-            "Production"
-        }
-        .into(),
-        site: "Tokyo".into(),
-        role: "engineer".into(),
-        manager_id: None,
-        clearance: Level::Confidential,
-        projects: BTreeSet::new(),
-        hire_date: NaiveDate::from_ymd_opt(2015, 4, 1).unwrap(),
-        leave_date: None,
-    }
+    let unit = if i.is_multiple_of(2) {
+        "Design"
+    } else {
+        "Production"
+    };
+    common::person(i, unit, "")
 }
 
 fn at(day: i64, minute: i64) -> DateTime<FixedOffset> {

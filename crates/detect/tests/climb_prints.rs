@@ -6,12 +6,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone};
+use chrono::{DateTime, FixedOffset};
 use rand::{Rng, SeedableRng};
 
-use custodian_core::model::{Document, Medium, Projects};
 use custodian_core::{Action, Event, Level, Person};
 use custodian_detect::{order_events, Config, Context, Engine};
 
@@ -19,38 +20,17 @@ const PEOPLE: usize = 80;
 const DAYS: i64 = 150;
 
 fn at(day: i64, hour: i64, minute: i64) -> DateTime<FixedOffset> {
-    let jst = FixedOffset::east_opt(9 * 3600).unwrap();
-    jst.with_ymd_and_hms(2025, 4, 1, 0, 0, 0).unwrap()
-        + Duration::days(day)
-        + Duration::hours(hour)
-        + Duration::minutes(minute)
+    common::at_minute(day, hour * 60 + minute)
 }
 
 fn company(insider_prints: bool) -> (Context, Vec<Event>) {
     let people: Vec<Person> = (0..PEOPLE)
-        .map(|i| Person {
-            user_id: format!("U{i:03}"),
-            name: format!("Person {i}"),
-            email: format!("u{i}@example.co.jp"),
-            org_unit: "Service".into(),
-            site: "Tokyo".into(),
-            role: "engineer".into(),
-            manager_id: None,
-            clearance: Level::Confidential,
-            projects: ["A".to_string()].into_iter().collect(),
-            hire_date: NaiveDate::from_ymd_opt(2015, 4, 1).unwrap(),
-            leave_date: None,
-        })
+        .map(|i| common::person(i, "Service", "A"))
         .collect();
-    let doc = |id: String, level: Level, project: &str| Document {
-        doc_id: id.clone(),
-        title: id,
-        classification: level,
-        owner_id: "U079".into(),
-        projects: Projects::parse(project),
-        kind: "manual".into(),
-        created: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-        medium: Medium::File,
+    let doc = |id: String, level: Level, project: &str| {
+        let mut d = common::document(&id, &id, level, project);
+        d.owner_id = "U079".into();
+        d
     };
     let mut documents = Vec::new();
     for (project, n) in [("A", 20), ("B", 12)] {
@@ -73,19 +53,9 @@ fn company(insider_prints: bool) -> (Context, Vec<Event>) {
         }
     }
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
-    let mut events = Vec::new();
-    let mut seq = 0u64;
-    let mut push = |user: &str, ts: DateTime<FixedOffset>, action: Action| {
-        seq += 1;
-        events.push(Event {
-            id: format!("e{seq}"),
-            ts,
-            user: user.into(),
-            host: Some(format!("PC-{user}")),
-            action,
-            extra: Default::default(),
-        });
-    };
+    let mut log = common::Log::default();
+    let mut push =
+        |user: &str, ts: DateTime<FixedOffset>, action: Action| log.push(user, ts, action);
     for day in 0..DAYS {
         if matches!(day % 7, 5 | 6) {
             continue;
@@ -157,6 +127,7 @@ fn company(insider_prints: bool) -> (Context, Vec<Event>) {
             }
         }
     }
+    let mut events = log.events;
     order_events(&mut events);
     (
         Context {

@@ -5,50 +5,26 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeSet;
+mod common;
 
-use chrono::{DateTime, Duration, FixedOffset, NaiveDate, TimeZone};
+use chrono::{DateTime, FixedOffset};
 
-use custodian_core::{Action, Document, Event, Level, Medium, Person, Projects};
+use custodian_core::{Action, Document, Event, Level, Person};
 use custodian_detect::{order_events, Alert, Config, Context, Engine};
 
 const PEOPLE: usize = 40;
 const DAYS: i64 = 120;
 
-fn person(i: usize) -> Person {
-    Person {
-        user_id: format!("U{i:03}"),
-        name: format!("Person {i}"),
-        email: format!("u{i}@example.co.jp"),
-        org_unit: "Design".into(),
-        site: "Tokyo".into(),
-        role: "engineer".into(),
-        manager_id: None,
-        clearance: Level::Confidential,
-        projects: BTreeSet::from(["A".to_string()]),
-        hire_date: NaiveDate::from_ymd_opt(2015, 4, 1).unwrap(),
-        leave_date: None,
-    }
-}
-
 fn doc(project: &str, k: usize) -> Document {
-    Document {
-        doc_id: format!("{project}-{k}"),
-        title: format!("{project} design review {k}"),
-        classification: Level::Confidential,
-        owner_id: "U039".into(),
-        projects: Projects::Groups(BTreeSet::from([project.to_string()])),
-        kind: "report".into(),
-        created: NaiveDate::from_ymd_opt(2024, 1, 1).unwrap(),
-        medium: Medium::File,
-    }
+    let id = format!("{project}-{k}");
+    let title = format!("{project} design review {k}");
+    let mut d = common::document(&id, &title, Level::Confidential, project);
+    d.owner_id = "U039".into();
+    d
 }
 
 fn at(day: i64, minute: i64) -> DateTime<FixedOffset> {
-    let jst = FixedOffset::east_opt(9 * 3600).unwrap();
-    jst.with_ymd_and_hms(2025, 4, 1, 9, 0, 0).unwrap()
-        + Duration::days(day)
-        + Duration::minutes(minute)
+    common::at_minute(day, 9 * 60 + minute)
 }
 
 /// A design team on project A: each working day everyone logs on, looks
@@ -56,20 +32,11 @@ fn at(day: i64, minute: i64) -> DateTime<FixedOffset> {
 /// U000 also opens two of project B's confidential documents every other
 /// working day, each right after a search for it when `searched`.
 fn company(searched: bool) -> (Context, Vec<Event>) {
-    let people: Vec<Person> = (0..PEOPLE).map(person).collect();
-    let mut events = Vec::new();
-    let mut seq = 0u64;
-    let mut ev = |user: &str, ts: DateTime<FixedOffset>, action: Action| {
-        seq += 1;
-        events.push(Event {
-            id: format!("e{seq}"),
-            ts,
-            user: user.into(),
-            host: Some(format!("PC-{user}")),
-            action,
-            extra: Default::default(),
-        });
-    };
+    let people: Vec<Person> = (0..PEOPLE)
+        .map(|i| common::person(i, "Design", "A"))
+        .collect();
+    let mut log = common::Log::default();
+    let mut ev = |user: &str, ts: DateTime<FixedOffset>, action: Action| log.push(user, ts, action);
     for day in 0..DAYS {
         if matches!(day % 7, 4 | 5) {
             continue;
@@ -100,6 +67,7 @@ fn company(searched: bool) -> (Context, Vec<Event>) {
             }
         }
     }
+    let mut events = log.events;
     order_events(&mut events);
     let mut documents: Vec<Document> = (0..30).map(|k| doc("A", k)).collect();
     documents.extend((0..12).map(|k| doc("B", k)));
