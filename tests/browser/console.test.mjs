@@ -99,6 +99,24 @@ async function session(user, locale = "en-US") {
   return { ctx, page };
 }
 
+test("each role lands where its work is", async () => {
+  for (const [user, want] of [
+    ["analyst", "/ui/alerts"],
+    ["auditor", "/ui/ledger"],
+    ["admin", "/ui/register/exposure"],
+    ["owner", "/ui/register/exposure"],
+    ["employee", "/ui/report"],
+  ]) {
+    const { ctx, page } = await session(user);
+    assert.equal(new URL(page.url()).pathname, want, `${user} lands on ${want}`);
+    // A console page with the role's navigation, not a refusal.
+    assert.ok((await page.locator("nav a").count()) > 2, `${user}: a console page`);
+    assert.equal(await page.locator("h1").count(), 1);
+    await shot(page, `00-landing-${user}`);
+    await ctx.close();
+  }
+});
+
 test("an analyst works the top alert into a case and a bundle that verifies", async () => {
   const { ctx, page } = await session("analyst");
   await page.goto(`${base}/ui/alerts`);

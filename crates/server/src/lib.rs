@@ -315,6 +315,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/cases/{case}", get(show_case))
         .route("/api/cases/{case}/actions", post(case_action))
         .route("/api/cases/{case}/bundle", get(case_bundle))
+        .route("/", get(|| async { axum::response::Redirect::to("/ui/") }))
+        .route("/ui/", get(console::home_page))
         .route(
             "/ui/login",
             get(console::login_page).post(console::login_submit),
@@ -345,9 +347,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Serves until the task is dropped, under the default [`listen::Limits`].
-pub async fn serve(state: Arc<AppState>, addr: SocketAddr) -> std::io::Result<()> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
+/// Serves on `listener` until the task is dropped, under the default
+/// [`listen::Limits`]. The caller binds it first, so that a port already
+/// taken is found before anything else is done.
+pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
     listen::serve(listener, app(state), listen::Limits::default()).await
 }
 

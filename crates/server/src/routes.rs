@@ -185,6 +185,18 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/",
+        access: Access::Public,
+        summary: "to the console (`/ui/`)",
+    },
+    Route {
+        method: "GET",
+        path: "/ui/",
+        access: Access::Console(EVERYONE),
+        summary: "console: to the caller's first page (the analyst's queue, the auditor's ledger, the register exposure for owners and administrators, the report form for employees)",
+    },
+    Route {
+        method: "GET",
         path: "/ui/login",
         access: Access::Public,
         summary: "console: the login page",

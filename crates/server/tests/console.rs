@@ -30,8 +30,8 @@ async fn the_console_speaks_japanese_files_reports_and_redirects_only_home() {
     // Logging in by form goes back there, never to another site.
     for (next, want) in [
         ("/ui/alerts", "/ui/alerts"),
-        ("//evil.example/x", "/ui/report"),
-        ("https://evil.example/", "/ui/report"),
+        ("//evil.example/x", "/ui/"),
+        ("https://evil.example/", "/ui/"),
     ] {
         let form = format!(
             "form:username=employee&password=pw-employee&next={}",
@@ -152,6 +152,38 @@ async fn the_console_speaks_japanese_files_reports_and_redirects_only_home() {
         .to_str()
         .unwrap()
         .contains("default-src 'none'"));
+}
+
+/// Each role lands where its work is, on a page it may see (no role lands
+/// on a refusal): `/ui/` after logging in, and `/` for anyone.
+#[tokio::test]
+async fn each_role_lands_on_its_own_first_page() {
+    let w = world().await;
+    let (s, _, _) = call(&w, "GET", "/", &[], None).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    for (role, want) in [
+        (Role::Analyst, "/ui/alerts"),
+        (Role::Auditor, "/ui/ledger"),
+        (Role::Admin, "/ui/register/exposure"),
+        (Role::Owner, "/ui/register/exposure"),
+        (Role::Employee, "/ui/report"),
+    ] {
+        let (cookie, _) = login(&w, role).await;
+        let req = Request::builder()
+            .uri("/ui/")
+            .header("cookie", &cookie)
+            .body(Body::empty())
+            .unwrap();
+        let resp = w.router.clone().oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{role:?}");
+        assert_eq!(resp.headers()["location"], want, "{role:?}");
+        let (s, _, _) = call(&w, "GET", want, &[("cookie", &cookie)], None).await;
+        assert_eq!(s, StatusCode::OK, "{role:?} on {want}");
+    }
+    // Without a session, `/ui/` asks for a login that comes back to it.
+    let req = Request::builder().uri("/ui/").body(Body::empty()).unwrap();
+    let resp = w.router.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.headers()["location"], "/ui/login?next=/ui/");
 }
 
 #[tokio::test]

@@ -78,6 +78,9 @@ pub enum TokenCmd {
 /// `serve --demo`: the demo company (made if missing), demo accounts with
 /// fresh passwords, then the server on it.
 pub async fn demo(base: &Settings, args: ServeArgs) -> Result<ExitCode> {
+    // The port first: a demo started beside a running one fails here,
+    // before it makes a company or changes any password.
+    let listener = bind(args.listen).await?;
     let dir = args.demo_dir.clone();
     let db = dir.join("custodian.db");
     if !db.exists() {
@@ -128,13 +131,30 @@ pub async fn demo(base: &Settings, args: ServeArgs) -> Result<ExitCode> {
         println!("  {l}");
     }
     println!("open http://{}/ui/login", args.listen);
-    serve(&settings, store, args).await
+    run(&settings, store, args, listener).await
 }
 
 pub async fn serve(
     settings: &Settings,
     store: Box<dyn Store>,
     args: ServeArgs,
+) -> Result<ExitCode> {
+    let listener = bind(args.listen).await?;
+    run(settings, store, args, listener).await
+}
+
+/// The listening socket, or why not (the port taken, most often).
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (is another server running there?)"))
+}
+
+async fn run(
+    settings: &Settings,
+    store: Box<dyn Store>,
+    args: ServeArgs,
+    listener: tokio::net::TcpListener,
 ) -> Result<ExitCode> {
     let ledger = super::ledger::context(settings)?;
     let session_path = settings
@@ -158,7 +178,7 @@ pub async fn serve(
         "serving on http://{} (API at /api, OpenAPI at /api/openapi.json)",
         args.listen
     );
-    custodian_server::serve(state, args.listen)
+    custodian_server::serve(state, listener)
         .await
         .with_context(|| format!("cannot serve on {}", args.listen))?;
     Ok(ExitCode::SUCCESS)

@@ -234,3 +234,38 @@ fn serve_logs_in_enforces_roles_and_takes_tokens() {
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("revoked already"));
 }
+
+/// A server started on a port already taken (a second `serve --demo`
+/// beside a running one) fails before it does anything: no demo company is
+/// made and no password is changed.
+#[test]
+fn a_taken_port_fails_before_any_password_is_touched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let demo_dir = tmp.path().join("demo");
+    let out = custodian(tmp.path(), "sqlite://unused.db")
+        .args(["serve", "--demo", "--listen", &addr, "--demo-people", "30"])
+        .arg("--demo-dir")
+        .arg(&demo_dir)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot listen on") && err.contains(&addr),
+        "{err}"
+    );
+    assert!(!demo_dir.join("custodian.db").exists(), "no company made");
+    assert!(
+        !demo_dir.join("demo-accounts.txt").exists(),
+        "no password set"
+    );
+    // The same for a plain `serve` on a store.
+    let out = custodian(tmp.path(), "sqlite://s.db")
+        .args(["serve", "--listen", &addr])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on"));
+}

@@ -23,7 +23,7 @@ pub(crate) async fn login_page(Query(q): Q, headers: HeaderMap) -> Response {
         },
         t(l, "Name", "ユーザー名"),
         t(l, "Password", "パスワード"),
-        esc(q.get("next").map_or("/ui/report", String::as_str)),
+        esc(q.get("next").map_or("/ui/", String::as_str)),
         t(l, "Log in", "ログイン")
     );
     page(l, None, t(l, "Log in", "ログイン"), &body)
@@ -36,11 +36,12 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-/// Only same-site paths of the console are followed after login.
+/// Only same-site paths of the console are followed after login; without
+/// one, `/ui/` sends each role to its own first page.
 pub(crate) fn safe_next(next: Option<&str>) -> &str {
     match next {
         Some(n) if n.starts_with("/ui/") && !n.starts_with("//") && !n.contains("://") => n,
-        _ => "/ui/report",
+        _ => "/ui/",
     }
 }
 

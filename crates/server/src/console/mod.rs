@@ -81,8 +81,11 @@ pub(crate) fn t(l: Lang, en: &'static str, ja: &'static str) -> &'static str {
 pub use custodian_app::html::esc;
 
 /// The console's links, for the caller's role.
-pub(crate) fn nav(l: Lang, role: Option<Role>) -> String {
-    let mut links: Vec<(&str, &str)> = Vec::new();
+/// Each role's pages, its work first: the analyst's queue, the auditor's
+/// ledger, the owner's and the administrator's register exposure, the
+/// employee's report form.
+fn links(l: Lang, role: Option<Role>) -> Vec<(&'static str, &'static str)> {
+    let mut links: Vec<(&'static str, &'static str)> = Vec::new();
     match role {
         Some(Role::Analyst) => {
             links.push(("/ui/alerts", t(l, "Alert queue", "アラート一覧")));
@@ -107,6 +110,23 @@ pub(crate) fn nav(l: Lang, role: Option<Role>) -> String {
         )),
         None => {}
     }
+    links
+}
+
+/// Where a role lands after logging in: the first of its pages.
+pub(crate) fn home(role: Role) -> &'static str {
+    links(Lang::En, Some(role))
+        .first()
+        .map_or("/ui/report", |(href, _)| href)
+}
+
+/// `/ui/` (and `/`): the caller's own first page.
+pub(crate) async fn home_page(page: Page) -> Response {
+    axum::response::Redirect::to(home(page.p.role)).into_response()
+}
+
+pub(crate) fn nav(l: Lang, role: Option<Role>) -> String {
+    let links = links(l, role);
     let mut out: String = links
         .iter()
         .map(|(href, text)| format!("<a href=\"{href}\">{text}</a>"))

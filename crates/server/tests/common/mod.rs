@@ -253,6 +253,11 @@ pub fn expected(route: &custodian_server::Route, who: Option<Role>) -> StatusCod
         (Access::Public, _) if route.method == "POST" && route.path.starts_with("/ui/") => {
             StatusCode::SEE_OTHER
         }
+        // The way in: to the console, and on to the caller's first page.
+        (Access::Public, _) if route.path == "/" => StatusCode::SEE_OTHER,
+        (Access::Console(rs), Some(r)) if route.path == "/ui/" && rs.contains(&r) => {
+            StatusCode::SEE_OTHER
+        }
         // These forms answer with the page itself (the revealed name, the
         // verification's result), not a redirect.
         (Access::Console(rs), Some(r))
