@@ -11,6 +11,7 @@
 //!   (one [`error::AppError`]) and the frontends map them to
 //!   statuses and exit codes in one place each.
 
+pub mod access;
 pub mod accounts;
 pub mod bundle;
 pub mod cases;

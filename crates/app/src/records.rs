@@ -70,6 +70,17 @@ pub enum Record {
         at: String,
     },
     Case(CaseRecord),
+    /// An analyst looked at something about `subject` (see
+    /// [`crate::access`]).
+    Access {
+        /// What was seen: `person` or `case`.
+        what: String,
+        /// Which: the person's id, the case's id.
+        target: String,
+        subject: String,
+        by: String,
+        at: String,
+    },
 }
 
 /// A traceable copy issued.
@@ -153,6 +164,7 @@ impl Record {
             Record::AlertAck { .. } => "alert_ack",
             Record::Reveal { .. } => "reveal",
             Record::Case(_) => "case",
+            Record::Access { .. } => "access",
         }
     }
 

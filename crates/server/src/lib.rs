@@ -51,7 +51,9 @@ pub use auth::{hash_password, token_sha256, Principal};
 pub use openapi::openapi_document;
 pub use routes::{Access, Role, Route, ROUTES};
 
-use api::{alerts::*, cases::*, contacts::*, ingest::*, ledger::*, register::*, tokens::*};
+use api::{
+    access::*, alerts::*, cases::*, contacts::*, ingest::*, ledger::*, register::*, tokens::*,
+};
 use auth::*;
 use openapi::*;
 
@@ -307,6 +309,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/ledger/proofs/{kind}/{record}", get(ledger_proof))
         .route("/api/ledger/verify", post(ledger_verify))
         .route("/api/people", get(people))
+        .route("/api/access", get(access_log))
         .route("/api/tokens", get(list_tokens))
         .route("/api/tokens/{token}/revoke", post(revoke_token))
         .route("/api/register", get(register))
@@ -336,6 +339,7 @@ pub fn app(state: Arc<AppState>) -> Router {
             get(console::cases_page).post(console::open_case),
         )
         .route("/ui/ledger", get(console::ledger_page))
+        .route("/ui/access", get(console::access_page))
         .route("/ui/ledger/verify", post(console::ledger_verify))
         .route("/ui/cases/{case}", get(console::case_page))
         .route("/ui/cases/{case}/notes", post(console::add_note))

@@ -125,6 +125,12 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "GET",
+        path: "/api/access",
+        access: Access::Roles(&[Role::Auditor]),
+        summary: "analysts' reads of one person (`?person=ID`): each view of their page or their cases and each reveal of their name, with who, when and its ledger record",
+    },
+    Route {
+        method: "GET",
         path: "/api/people",
         access: Access::Roles(&[Role::Admin]),
         summary: "the directory",
@@ -260,6 +266,12 @@ pub const ROUTES: &[Route] = &[
         path: "/ui/cases",
         access: Access::Console(&[Role::Analyst]),
         summary: "console: the cases",
+    },
+    Route {
+        method: "GET",
+        path: "/ui/access",
+        access: Access::Console(&[Role::Auditor]),
+        summary: "console: analysts' reads of one person (`?person=ID`)",
     },
     Route {
         method: "GET",

@@ -490,3 +490,61 @@ async fn analysts_read_every_contact_report_linked_or_not() {
         .iter()
         .any(|r| r.body.contains("evidence bundle of")));
 }
+
+/// An analyst's views of a person's page and of a case, and a reveal, are
+/// on the record (ledgered custody records filed under the person); the
+/// auditor lists them per person, by API and on the console; analysts
+/// cannot read that list.
+#[tokio::test]
+async fn analysts_reads_are_on_the_record_for_the_auditor() {
+    let w = world().await;
+    let (cookie, csrf) = login(&w, Role::Analyst).await;
+    let h = [("cookie", cookie.as_str())];
+    // The same page twice in one second is one read.
+    for _ in 0..2 {
+        let (s, _, _) = call(&w, "GET", &format!("/ui/people/{}", w.person), &h, None).await;
+        assert_eq!(s, StatusCode::OK);
+    }
+    let (s, _, _) = call(&w, "GET", &format!("/ui/cases/{}", w.case), &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    w.now.fetch_add(60, std::sync::atomic::Ordering::SeqCst);
+    let reveal = Some(Value::String(format!(
+        "form:csrf={}&reason=interview+planned",
+        urlencode(&csrf)
+    )));
+    let url = format!("/ui/people/{}/reveal", w.person);
+    let (s, _, _) = call(&w, "POST", &url, &h, reveal).await;
+    assert_eq!(s, StatusCode::OK);
+    // Custody records, so ledger entries: the two views, and the page the
+    // reveal answers with (a view too).
+    let access = w.store.custody_records("access", None, Some("E10001"));
+    assert_eq!(access.await.unwrap().len(), 3);
+
+    let (s, v, _) = call(&w, "GET", "/api/access?person=E10001", &h, None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "not for analysts: {v}");
+    let (auditor, _) = login(&w, Role::Auditor).await;
+    let a = [("cookie", auditor.as_str())];
+    let (s, v, _) = call(&w, "GET", "/api/access?person=E10001", &a, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let reads = v["reads"].as_array().unwrap();
+    let whats: Vec<&str> = reads.iter().map(|r| r["what"].as_str().unwrap()).collect();
+    for want in ["person", "case", "reveal"] {
+        assert!(whats.contains(&want), "{want} in {whats:?}");
+    }
+    assert!(reads.iter().all(|r| r["by"] == "analyst"), "{reads:?}");
+    assert!(reads.iter().any(|r| r["detail"] == w.case.as_str()));
+    // Nobody else's reads: another person's list is empty.
+    let (_, v, _) = call(&w, "GET", "/api/access?person=E10002", &a, None).await;
+    assert_eq!(v["reads"].as_array().unwrap().len(), 0);
+    let (s, _, _) = call(&w, "GET", "/api/access", &a, None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // The console page lists the same reads.
+    let (s, page, _) = call(&w, "GET", "/ui/access?person=E10001", &a, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap();
+    assert_eq!(
+        page.matches("<tr class=\"read\">").count(),
+        reads.len(),
+        "{page}"
+    );
+}

@@ -59,14 +59,44 @@ pub(crate) async fn open_case(
 
 pub(crate) async fn show_case(
     State(state): State<Arc<AppState>>,
+    axum::Extension(p): axum::Extension<Principal>,
     axum::extract::Path(case): axum::extract::Path<String>,
 ) -> Response {
     match cases::existing(state.store.as_ref(), &case).await {
-        Ok((a, st)) => Json(json!({"case": case, "state": st,
-            "actions": a.iter().map(|(r, v)| json!({"record": r.id, "body": v})).collect::<Vec<_>>()}))
-        .into_response(),
+        Ok((a, st)) => {
+            let subject = st["subject"].as_str().unwrap_or("");
+            if let Err(r) = case_viewed(&state, &p, &case, subject).await {
+                return r;
+            }
+            Json(json!({"case": case, "state": st,
+                "actions": a.iter().map(|(r, v)| json!({"record": r.id, "body": v})).collect::<Vec<_>>()}))
+            .into_response()
+        }
         Err(e) => app_error(e),
     }
+}
+
+/// Puts `p`'s view of a case on the record (see `custodian_app::access`).
+pub(crate) async fn case_viewed(
+    state: &AppState,
+    p: &Principal,
+    case: &str,
+    subject: &str,
+) -> Result<(), Response> {
+    let viewed = custodian_app::access::Viewed::Case;
+    let at = now_of(state);
+    custodian_app::access::record(
+        state.store.as_ref(),
+        &state.ledger,
+        at,
+        &p.name,
+        viewed,
+        case,
+        subject,
+    )
+    .await
+    .map(|_| ())
+    .map_err(app_error)
 }
 
 pub(crate) async fn case_action(

@@ -2,6 +2,7 @@
 //! itself (the role table does, in `enforce`), parses the request, calls
 //! one `custodian_app` use case or store read, and renders JSON.
 
+pub mod access;
 pub mod alerts;
 pub mod cases;
 pub mod contacts;

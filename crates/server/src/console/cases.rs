@@ -64,6 +64,9 @@ pub(crate) async fn case_page(
     };
     let key = state.pseudonym_key();
     let subject = st["subject"].as_str().unwrap_or("");
+    if let Err(r) = crate::api::cases::case_viewed(&state, &p, &case, subject).await {
+        return r;
+    }
     let mut rows = String::new();
     for (r, v) in &actions {
         rows.push_str(&format!(

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use crate::{AppState, Principal, Role};
 
+mod access;
 mod alerts;
 mod cases;
 mod contacts;
@@ -25,6 +26,7 @@ mod login;
 mod people;
 mod report;
 
+pub(crate) use access::*;
 pub(crate) use alerts::*;
 pub(crate) use cases::*;
 pub(crate) use contacts::*;
@@ -93,7 +95,10 @@ fn links(l: Lang, role: Option<Role>) -> Vec<(&'static str, &'static str)> {
             links.push(("/ui/contacts", t(l, "Contact groups", "接触報告グループ")));
             links.push(("/ui/report", t(l, "Report an approach", "接触の報告")));
         }
-        Some(Role::Auditor) => links.push(("/ui/ledger", t(l, "Ledger", "台帳"))),
+        Some(Role::Auditor) => {
+            links.push(("/ui/ledger", t(l, "Ledger", "台帳")));
+            links.push(("/ui/access", t(l, "Analysts' reads", "分析者の閲覧記録")));
+        }
         Some(Role::Employee) => {
             links.push(("/ui/report", t(l, "Report an approach", "接触の報告")))
         }

@@ -139,6 +139,16 @@ pub(crate) async fn person_response(
         Ok(None) => return (StatusCode::NOT_FOUND, "no such person").into_response(),
         Err(e) => return crate::internal(e),
     };
+    // On the record before it is shown.
+    let viewed = custodian_app::access::Viewed::Person;
+    let at = crate::now_of(state);
+    let led = &state.ledger;
+    let store = state.store.as_ref();
+    if let Err(e) =
+        custodian_app::access::record(store, led, at, &p.name, viewed, &user, &user).await
+    {
+        return crate::app_error(e);
+    }
     let csrf = esc(p.csrf.as_deref().unwrap_or(""));
     let person = &view.person;
     let name = match &revealed {
