@@ -252,16 +252,42 @@ async fn stored_alert(store: &dyn Store, alert: &str) -> Result<custodian_store:
         })
 }
 
-/// Opens a case from a stored alert; returns the case id and its record.
+/// A case opened from an alert, or the one already open for it.
+#[derive(Debug, Clone)]
+pub struct Opened {
+    pub case: String,
+    /// The case's opening record.
+    pub record: CustodyRecord,
+    pub alert: custodian_store::StoredAlert,
+    /// False when the alert had a case already: nothing was written.
+    pub new: bool,
+}
+
+/// Opens a case from a stored alert. An alert has one case: opening it
+/// again gives the case it has (whatever its status), and writes nothing.
 pub async fn open(
     store: &dyn Store,
     ledger: &LedgerContext,
     at: DateTime<FixedOffset>,
     alert: &str,
     by: &str,
-) -> Result<(String, CustodyRecord, custodian_store::StoredAlert)> {
+) -> Result<Opened> {
     nonempty("--by", by)?;
     let a = stored_alert(store, alert).await?;
+    // Case records are filed under the subject: their first opening of
+    // this alert, if any.
+    for r in store.custody_records("case", None, Some(&a.user)).await? {
+        if let Record::Case(c) = Record::of(&r)? {
+            if matches!(&c.action, CaseAct::Open { alert: x, .. } if x == alert) {
+                return Ok(Opened {
+                    case: c.case,
+                    record: r,
+                    alert: a,
+                    new: false,
+                });
+            }
+        }
+    }
     let case = format!(
         "CASE-{}",
         &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
@@ -276,7 +302,12 @@ pub async fn open(
         score: a.score,
     };
     let r = append(store, ledger, at, &a.user, &case, open).await?;
-    Ok((case, r, a))
+    Ok(Opened {
+        case,
+        record: r,
+        alert: a,
+        new: true,
+    })
 }
 
 /// Every case with its state, by id.

@@ -169,7 +169,7 @@ pub const ROUTES: &[Route] = &[
         method: "POST",
         path: "/api/cases",
         access: Access::Roles(&[Role::Analyst]),
-        summary: "open a case from an alert (ledgered)",
+        summary: "open a case from an alert (201, ledgered), or answer with the case it has already (200, `existing`: one case per alert)",
     },
     Route {
         method: "GET",

@@ -123,11 +123,13 @@ pub async fn run(settings: &Settings, store: &dyn Store, cmd: Cmd) -> Result<Exi
     let now = crate::clock::now();
     match cmd {
         Cmd::Open { alert, by } => {
-            let (case, r, a) = cases::open(store, &ledger, now, &alert, &by).await?;
-            println!(
-                "opened {case} from alert {alert} on {} (record {})",
-                a.user, r.id
-            );
+            let o = cases::open(store, &ledger, now, &alert, &by).await?;
+            let (case, user, record) = (&o.case, &o.alert.user, &o.record.id);
+            if o.new {
+                println!("opened {case} from alert {alert} on {user} (record {record})");
+            } else {
+                println!("alert {alert} has a case already: {case} (record {record})");
+            }
         }
         Cmd::Assign { case, to, by } => {
             let r = cases::apply(

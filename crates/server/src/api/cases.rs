@@ -48,9 +48,14 @@ pub(crate) async fn open_case(
     )
     .await
     {
-        Ok((case, r, _)) => (
-            StatusCode::CREATED,
-            Json(json!({"case": case, "record": r.id})),
+        // An alert has one case: opening it again answers with that one.
+        Ok(o) => (
+            if o.new {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            Json(json!({"case": o.case, "record": o.record.id, "existing": !o.new})),
         )
             .into_response(),
         Err(e) => app_error(e),

@@ -49,7 +49,7 @@ pub(crate) async fn open_case(Post(Page { state, p, .. }, f): Post<OpenForm>) ->
     )
     .await
     {
-        Ok((case, _, _)) => Redirect::to(&format!("/ui/cases/{case}")).into_response(),
+        Ok(o) => Redirect::to(&format!("/ui/cases/{}", o.case)).into_response(),
         Err(e) => crate::app_error(e),
     }
 }
