@@ -117,6 +117,31 @@ test("each role lands where its work is", async () => {
   }
 });
 
+test("the queue is one row a person, counted, filtered and paged", async () => {
+  const { ctx, page } = await session("analyst");
+  await page.goto(`${base}/ui/alerts`);
+  const count = await page.textContent("p.count");
+  const m = count.match(/^(\d+) people, (\d+) alerts \(page 1 of (\d+)\)$/);
+  assert.ok(m, `the queue says how many: ${count}`);
+  const [people, alerts, pages] = m.slice(1).map(Number);
+  assert.ok(alerts >= people && people > 0, count);
+  const names = await page.locator("tr.alert td a").allTextContents();
+  assert.equal(new Set(names).size, names.length, "one row a person");
+  assert.equal(names.length, Math.min(people, 25));
+  if (pages > 1) {
+    await Promise.all([page.waitForNavigation(), page.click("p.pager a.page")]);
+    assert.match(await page.textContent("p.count"), /\(page 2 of /);
+    const second = await page.locator("tr.alert td a").allTextContents();
+    assert.ok(second.every((n) => !names.includes(n)), "page 2 shows other people");
+  }
+  // A filter on severity keeps to it, and the pager keeps the filter.
+  await page.goto(`${base}/ui/alerts?severity=high`);
+  const sev = await page.locator("tr.alert td:nth-child(2)").allTextContents();
+  assert.ok(sev.every((s) => s === "high"), `only high: ${sev}`);
+  await shot(page, "00-queue-high");
+  await ctx.close();
+});
+
 test("an analyst works the top alert into a case and a bundle that verifies", async () => {
   const { ctx, page } = await session("analyst");
   await page.goto(`${base}/ui/alerts`);

@@ -23,6 +23,7 @@ pub mod exposure;
 pub mod html;
 pub mod ingest;
 pub mod people;
+pub mod queue;
 pub mod records;
 pub mod register;
 pub mod tokens;

@@ -71,7 +71,7 @@ pub(crate) async fn case_page(
     for (r, v) in &actions {
         rows.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            esc(&r.at.format("%Y-%m-%d %H:%M").to_string()),
+            esc(&super::when(&r.at)),
             esc(v["action"].as_str().unwrap_or("")),
             esc(v["by"].as_str().unwrap_or("")),
             esc(v["text"]

@@ -118,6 +118,12 @@ fn links(l: Lang, role: Option<Role>) -> Vec<(&'static str, &'static str)> {
     links
 }
 
+/// A time as every console page shows it: to the minute, with its UTC
+/// offset (the event's own zone).
+pub(crate) fn when(at: &chrono::DateTime<chrono::FixedOffset>) -> String {
+    at.format("%Y-%m-%d %H:%M %:z").to_string()
+}
+
 /// Where a role lands after logging in: the first of its pages.
 pub(crate) fn home(role: Role) -> &'static str {
     links(Lang::En, Some(role))

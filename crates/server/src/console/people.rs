@@ -187,7 +187,7 @@ pub(crate) async fn person_response(
         rows.push_str(&format!(
             "<tr class=\"{}\"><td>{}</td><td>{}</td><td{}>{text}</td></tr>",
             it.kind.as_str().replace(' ', "-"),
-            esc(&it.at.format("%Y-%m-%d %H:%M").to_string()),
+            esc(&super::when(&it.at)),
             esc(it.kind.as_str()),
             if it.outside { " class=\"out\"" } else { "" },
         ));
