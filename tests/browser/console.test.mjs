@@ -203,9 +203,31 @@ test("an analyst works the top alert into a case and a bundle that verifies", as
   assert.match(text, /^VERIFIED: /);
   fs.writeFileSync(path.join(artifacts, "bundle-verify.txt"), text);
 
-  // The case list shows it.
+  // Assign it, close it with a reason, reopen it: each on the case.
+  await page.goto(`${base}/ui/cases/${caseId}`);
+  await page.fill("form.assign input[name=to]", "analyst");
+  await Promise.all([page.waitForNavigation(), page.click("form.assign button")]);
+  assert.equal((await page.textContent("b.assignee")).trim(), "analyst");
+  await page.fill("form.status input[name=reason]", "explained by the department head");
+  await Promise.all([page.waitForNavigation(), page.click("form.status button")]);
+  assert.equal((await page.textContent("b.case-status")).trim(), "closed");
+  await shot(page, "04-case-closed");
+  await page.fill("form.status input[name=reason]", "new prints after the interview");
+  await Promise.all([page.waitForNavigation(), page.click("form.status button")]);
+  assert.equal((await page.textContent("b.case-status")).trim(), "open");
+
+  // One case per alert: opening it again goes to this case.
+  await page.goto(`${base}/ui/alerts`);
+  await Promise.all([
+    page.waitForURL(/\/ui\/cases\/CASE-/),
+    page.locator(`tr.alert[data-alert="${alertId}"] button`, { hasText: "Open a case" }).click(),
+  ]);
+  assert.equal(page.url().split("/").pop(), caseId, "the alert's one case");
+
+  // The case list shows it, once.
   await page.goto(`${base}/ui/cases`);
-  assert.ok((await page.textContent("table")).includes(caseId));
+  const listed = await page.textContent("table");
+  assert.equal(listed.split(caseId).length - 1, 1, "one case for the alert");
   await ctx.close();
 });
 

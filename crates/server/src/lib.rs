@@ -343,6 +343,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/ui/ledger/verify", post(console::ledger_verify))
         .route("/ui/cases/{case}", get(console::case_page))
         .route("/ui/cases/{case}/notes", post(console::add_note))
+        .route("/ui/cases/{case}/actions", post(console::case_action_form))
         .route("/ui/cases/{case}/bundle", get(case_bundle))
         .route("/ui/register/exposure", get(console::exposure_page))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), enforce))

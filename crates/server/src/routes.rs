@@ -299,6 +299,12 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/ui/cases/{case}/actions",
+        access: Access::Console(&[Role::Analyst]),
+        summary: "console: assign, close or reopen a case (form; ledgered)",
+    },
+    Route {
+        method: "POST",
         path: "/ui/cases/{case}/notes",
         access: Access::Console(&[Role::Analyst]),
         summary: "console: add a note to a case (form)",

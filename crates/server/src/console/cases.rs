@@ -82,13 +82,33 @@ pub(crate) async fn case_page(
         ));
     }
     let csrf = esc(p.csrf.as_deref().unwrap_or(""));
+    let status = st["status"].as_str().unwrap_or("open");
+    let assignee = st["assignee"].as_str().unwrap_or("");
+    let (next, next_label) = if status == "closed" {
+        ("reopen", t(l, "Reopen the case", "案件を再開"))
+    } else {
+        ("close", t(l, "Close the case", "案件を終了"))
+    };
+    let actions = format!(
+        "<form method=\"post\" action=\"/ui/cases/{c}/actions\" class=\"assign\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"action\" value=\"assign\">\
+         <label>{}<input name=\"to\" value=\"{}\" required></label><p><button type=\"submit\">{}</button></p></form>\
+         <form method=\"post\" action=\"/ui/cases/{c}/actions\" class=\"status\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"action\" value=\"{next}\">\
+         <label>{}<input name=\"reason\" required minlength=\"4\"></label><p><button type=\"submit\">{next_label}</button></p></form>",
+        t(l, "Assigned to (account name)", "担当者（アカウント名）"),
+        esc(assignee),
+        t(l, "Assign", "担当を設定"),
+        t(l, "Why", "理由"),
+        c = esc(&case),
+    );
     let body = format!(
-        "<p>{}: <b>{}</b> · {}: {} · {}: {}</p><table><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>{rows}</table>\
+        "<p>{}: <b class=\"case-status\">{}</b> · {}: <b class=\"assignee\">{}</b> · {}: {} · {}: {}</p>{actions}<table><tr><th>{}</th><th>{}</th><th>{}</th><th></th></tr>{rows}</table>\
          <form method=\"post\" action=\"/ui/cases/{c}/notes\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <label>{}<textarea name=\"text\" rows=\"3\" required></textarea></label><p><button type=\"submit\">{}</button></p></form>\
          <p><a href=\"/ui/cases/{c}/bundle\">{}</a></p>",
         t(l, "Status", "状態"),
-        esc(st["status"].as_str().unwrap_or("?")),
+        esc(status),
+        t(l, "assigned to", "担当"),
+        if assignee.is_empty() { "-".to_string() } else { esc(assignee) },
         t(l, "person", "対象者"),
         {
             let w = esc(&pseudonym(&key, subject));
@@ -110,6 +130,54 @@ pub(crate) async fn case_page(
         &format!("{} {case}", t(l, "Case", "案件")),
         &body,
     )
+}
+
+#[derive(serde::Deserialize)]
+pub struct CaseActionForm {
+    action: String,
+    to: Option<String>,
+    reason: Option<String>,
+}
+
+/// Assign, close or reopen a case (ledgered, as over the API).
+pub(crate) async fn case_action_form(
+    axum::extract::Path(case): axum::extract::Path<String>,
+    Post(Page { state, p, .. }, f): Post<CaseActionForm>,
+) -> Response {
+    use custodian_app::cases::CaseAction;
+    let action = match f.action.as_str() {
+        "assign" => CaseAction::Assign {
+            to: f.to.unwrap_or_default(),
+        },
+        "close" | "reopen" => CaseAction::Status {
+            status: if f.action == "close" {
+                "closed"
+            } else {
+                "open"
+            }
+            .into(),
+            reason: f.reason.filter(|r| !r.trim().is_empty()),
+        },
+        _ => {
+            return crate::problem(
+                axum::http::StatusCode::BAD_REQUEST,
+                "action is assign, close or reopen",
+            )
+        }
+    };
+    match custodian_app::cases::apply(
+        state.store.as_ref(),
+        &state.ledger,
+        crate::now_of(&state),
+        &case,
+        action,
+        &p.name,
+    )
+    .await
+    {
+        Ok(_) => Redirect::to(&format!("/ui/cases/{case}")).into_response(),
+        Err(e) => crate::app_error(e),
+    }
 }
 
 #[derive(serde::Deserialize)]
