@@ -134,6 +134,20 @@ test("the queue is one row a person, counted, filtered and paged", async () => {
     const second = await page.locator("tr.alert td a").allTextContents();
     assert.ok(second.every((n) => !names.includes(n)), "page 2 shows other people");
   }
+  // Dismiss the last row's alert as benign, with a reason: it says so, and
+  // the indicators it carried get a precision figure.
+  await page.goto(`${base}/ui/alerts?sort=latest`);
+  const last = page.locator("tr.alert").last();
+  const dismissed = await last.getAttribute("data-alert");
+  await last.locator("select[name=status]").selectOption("dismissed");
+  await last.locator("select[name=reason]").selectOption("benign_explained");
+  await last.locator("input[name=note]").fill("the manager confirmed the customer visit");
+  await Promise.all([page.waitForNavigation(), last.locator("form.triage button").click()]);
+  const row = page.locator(`tr.alert[data-alert="${dismissed}"]`);
+  assert.match(await row.locator("td.triage").textContent(), /dismissed: benign_explained \(analyst\)/);
+  assert.ok((await page.locator("tr.precision").count()) > 0, "precision per indicator shown");
+  await shot(page, "00-queue-dismissed");
+
   // A filter on severity keeps to it, and the pager keeps the filter.
   await page.goto(`${base}/ui/alerts?severity=high`);
   const sev = await page.locator("tr.alert td:nth-child(2)").allTextContents();

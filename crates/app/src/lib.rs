@@ -28,4 +28,5 @@ pub mod records;
 pub mod register;
 pub mod tokens;
 pub mod trace;
+pub mod triage;
 mod zip_entries;

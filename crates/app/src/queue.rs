@@ -6,8 +6,8 @@
 //!   many nobody acknowledged, and the trend of the latest score against
 //!   the one before it.
 //! - Filters apply to alerts before grouping (a person appears when one of
-//!   their alerts passes): severity, not yet acknowledged, an indicator by
-//!   name, raised on or after a date.
+//!   their alerts passes): severity, not yet acknowledged, triage status
+//!   (`new` for none), an indicator by name, raised on or after a date.
 //! - Sorted by the latest score (default), the highest score, the number of
 //!   alerts or the latest date, each highest first, ties by person id; then
 //!   paged. The page says how many people and alerts passed in all.
@@ -64,6 +64,8 @@ impl Sort {
 pub struct Query {
     pub severity: Option<String>,
     pub unacknowledged: bool,
+    /// A triage status ([`crate::triage::STATUSES`]).
+    pub status: Option<String>,
     /// An indicator's name (`need_to_know_violation`, …).
     pub indicator: Option<String>,
     pub since: Option<NaiveDate>,
@@ -99,9 +101,17 @@ fn indicators(a: &StoredAlert) -> BTreeSet<String> {
 
 /// Groups `alerts` (any order) by person, filtered, sorted and paged;
 /// `acknowledged` says which alert ids someone acknowledged.
-pub fn page(alerts: &[StoredAlert], acknowledged: &BTreeSet<String>, q: &Query) -> QueuePage {
+/// `statuses`, each alert's triage status.
+pub fn page(
+    alerts: &[StoredAlert],
+    acknowledged: &BTreeSet<String>,
+    statuses: &BTreeMap<String, crate::triage::Status>,
+    q: &Query,
+) -> QueuePage {
+    let status_of = |a: &StoredAlert| statuses.get(&a.id).map_or("new", |s| s.status.as_str());
     let admits = |a: &StoredAlert| {
         q.severity.as_ref().is_none_or(|s| *s == a.severity)
+            && q.status.as_ref().is_none_or(|s| s == status_of(a))
             && !(q.unacknowledged && acknowledged.contains(&a.id))
             && q.since.is_none_or(|d| a.raised_at.date_naive() >= d)
             && q.indicator
@@ -202,7 +212,7 @@ mod tests {
             per_page: 10,
             ..Query::default()
         };
-        let p = page(&sample(), &acked, &q);
+        let p = page(&sample(), &acked, &BTreeMap::new(), &q);
         assert_eq!((p.people, p.alerts, p.pages), (3, 5, 1));
         let users: Vec<&str> = p.rows.iter().map(|r| r.user.as_str()).collect();
         // By the latest score: E1 40, E3 25, E2 20.
@@ -219,6 +229,7 @@ mod tests {
         let top = page(
             &sample(),
             &acked,
+            &BTreeMap::new(),
             &Query {
                 sort: Sort::Top,
                 ..q.clone()
@@ -235,7 +246,7 @@ mod tests {
             per_page: 10,
             ..Query::default()
         };
-        let p = page(&sample(), &none, &q);
+        let p = page(&sample(), &none, &BTreeMap::new(), &q);
         assert_eq!((p.people, p.alerts), (2, 2));
         // E1's row is its latest alert that passed (A1), not A2.
         let e1 = p.rows.iter().find(|r| r.user == "E1").unwrap();
@@ -246,17 +257,38 @@ mod tests {
             per_page: 10,
             ..Query::default()
         };
-        assert!(page(&sample(), &acked, &q)
+        assert!(page(&sample(), &acked, &BTreeMap::new(), &q)
             .rows
             .iter()
             .all(|r| r.user != "E2"));
+        // The triage status: A2 escalated; `new` is every alert without one.
+        let st = crate::triage::Status {
+            status: "escalated".into(),
+            reason: None,
+            by: "ana".into(),
+            at: sample()[1].raised_at,
+        };
+        let statuses = BTreeMap::from([("A2".to_string(), st)]);
+        let q = Query {
+            status: Some("escalated".into()),
+            per_page: 10,
+            ..Query::default()
+        };
+        let p = page(&sample(), &none, &statuses, &q);
+        assert_eq!((p.alerts, p.rows[0].latest.id.as_str()), (1, "A2"));
+        let q = Query {
+            status: Some("new".into()),
+            per_page: 10,
+            ..Query::default()
+        };
+        assert_eq!(page(&sample(), &none, &statuses, &q).alerts, 4);
         let since = NaiveDate::from_ymd_opt(2026, 11, 5);
         let q = Query {
             since,
             per_page: 10,
             ..Query::default()
         };
-        assert_eq!(page(&sample(), &none, &q).alerts, 2);
+        assert_eq!(page(&sample(), &none, &BTreeMap::new(), &q).alerts, 2);
         // Paging: one a page, every person once, the last page clamped.
         let mut seen = Vec::new();
         for n in 1..=4 {
@@ -265,7 +297,7 @@ mod tests {
                 per_page: 1,
                 ..Query::default()
             };
-            let p = page(&sample(), &none, &q);
+            let p = page(&sample(), &none, &BTreeMap::new(), &q);
             assert_eq!((p.pages, p.page), (3, n.min(3)));
             if n <= 3 {
                 seen.push(p.rows[0].user.clone());

@@ -70,6 +70,15 @@ pub enum Record {
         at: String,
     },
     Case(CaseRecord),
+    /// An analyst set an alert's triage status (see [`crate::triage`]).
+    AlertStatus {
+        alert: String,
+        status: String,
+        reason: Option<String>,
+        note: Option<String>,
+        by: String,
+        at: String,
+    },
     /// An analyst looked at something about `subject` (see
     /// [`crate::access`]).
     Access {
@@ -165,6 +174,7 @@ impl Record {
             Record::Reveal { .. } => "reveal",
             Record::Case(_) => "case",
             Record::Access { .. } => "access",
+            Record::AlertStatus { .. } => "alert_status",
         }
     }
 

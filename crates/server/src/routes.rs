@@ -239,6 +239,12 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "POST",
+        path: "/ui/alerts/{alert}/status",
+        access: Access::Console(&[Role::Analyst]),
+        summary: "console: set an alert's triage status (in_review, escalated, dismissed with a reason code; form; ledgered)",
+    },
+    Route {
+        method: "POST",
         path: "/ui/alerts/{alert}/ack",
         access: Access::Console(&[Role::Analyst]),
         summary: "console: acknowledge an alert (form)",

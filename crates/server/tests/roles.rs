@@ -61,6 +61,10 @@ async fn every_role_against_every_route() {
                 "form:csrf={}&alert=A-1",
                 urlencode(&csrf_of(role))
             ))),
+            ("POST", "/ui/alerts/{alert}/status") => Some(Value::String(format!(
+                "form:csrf={}&status=in_review",
+                urlencode(&csrf_of(role))
+            ))),
             ("POST", "/ui/cases/{case}/actions") => Some(Value::String(format!(
                 "form:csrf={}&action=assign&to=ana",
                 urlencode(&csrf_of(role))

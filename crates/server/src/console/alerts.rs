@@ -16,10 +16,15 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
         Err(r) => return r,
     };
     let acked: BTreeSet<String> = acks.keys().cloned().collect();
+    let statuses = match custodian_app::triage::statuses(state.store.as_ref()).await {
+        Ok(s) => s,
+        Err(e) => return crate::app_error(e),
+    };
     let some = |k: &str| q.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
     let query = queue::Query {
         severity: some("severity").map(str::to_string),
         unacknowledged: some("unacknowledged").is_some(),
+        status: some("status").map(str::to_string),
         indicator: some("indicator").map(str::to_string),
         since: some("since").and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
         sort: some("sort")
@@ -28,7 +33,7 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
         page: some("page").and_then(|n| n.parse().ok()).unwrap_or(1),
         per_page: PER_PAGE,
     };
-    let qp = queue::page(&list, &acked, &query);
+    let qp = queue::page(&list, &acked, &statuses, &query);
     let csrf = esc(p.csrf.as_deref().unwrap_or(""));
     let mut rows = String::new();
     for r in &qp.rows {
@@ -52,6 +57,8 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
                 t(l, "Acknowledge", "確認済みにする")
             ),
         };
+        let status = statuses.get(&a.id);
+        let triage = triage_form(l, &csrf, &a.id, status);
         let (arrow, trend) = match r.trend {
             queue::Trend::New => ("•", t(l, "first alert", "初回")),
             queue::Trend::Rising => ("↑", t(l, "rising", "上昇")),
@@ -59,7 +66,7 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
             queue::Trend::Steady => ("→", t(l, "steady", "横ばい")),
         };
         rows.push_str(&format!(
-            "<tr class=\"alert\" data-alert=\"{id}\"><td>{:.0}</td><td>{}</td><td title=\"{trend}\" class=\"trend\">{arrow}</td><td><a href=\"/ui/people/{who}\">{who}</a></td><td class=\"count\">{} ({} {})</td><td>{}</td><td>{}</td><td>{ack}</td><td><form method=\"post\" action=\"/ui/cases\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"alert\" value=\"{id}\"><button type=\"submit\">{}</button></form></td></tr>",
+            "<tr class=\"alert\" data-alert=\"{id}\"><td>{:.0}</td><td>{}</td><td title=\"{trend}\" class=\"trend\">{arrow}</td><td><a href=\"/ui/people/{who}\">{who}</a></td><td class=\"count\">{} ({} {})</td><td>{}</td><td>{}</td><td>{ack}</td><td class=\"triage\">{triage}</td><td><form method=\"post\" action=\"/ui/cases\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"alert\" value=\"{id}\"><button type=\"submit\">{}</button></form></td></tr>",
             a.score,
             esc(&a.severity),
             r.alerts,
@@ -80,10 +87,17 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
         }
     };
     // The pager keeps the filters and the order.
-    let keep: String = ["severity", "unacknowledged", "indicator", "since", "sort"]
-        .iter()
-        .filter_map(|k| some(k).map(|v| format!("&{k}={}", urlencoding(v))))
-        .collect();
+    let keep: String = [
+        "severity",
+        "status",
+        "unacknowledged",
+        "indicator",
+        "since",
+        "sort",
+    ]
+    .iter()
+    .filter_map(|k| some(k).map(|v| format!("&{k}={}", urlencoding(v))))
+    .collect();
     let link = |n: usize, text: &str| {
         format!("<a href=\"/ui/alerts?page={n}{keep}\" class=\"page\">{text}</a>")
     };
@@ -104,21 +118,29 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
             qp.people, qp.alerts, qp.page, qp.pages
         ),
     };
+    let precision = precision_table(l, &list, &statuses);
     let body = format!(
         "<p>{}</p><form method=\"get\" action=\"/ui/alerts\" class=\"filter\"><label>{}<select name=\"severity\"><option value=\"\">{}</option>\
          <option value=\"high\"{}>high</option><option value=\"medium\"{}>medium</option><option value=\"low\"{}>low</option></select></label>\
+         <label>{}<select name=\"status\"><option value=\"\">{}</option>{}</select></label>\
          <label>{}<input name=\"indicator\" value=\"{}\" placeholder=\"need_to_know_violation\"></label>\
          <label>{}<input name=\"since\" type=\"date\" value=\"{}\"></label>\
          <label>{}<select name=\"sort\"><option value=\"latest\"{}>{}</option><option value=\"top\"{}>{}</option><option value=\"count\"{}>{}</option><option value=\"recent\"{}>{}</option></select></label>\
          <label><input type=\"checkbox\" name=\"unacknowledged\" value=\"1\"{} style=\"width:auto\"> {}</label><button type=\"submit\">{}</button></form>\
          <p class=\"count\">{count}</p>\
-         <table><tr><th>{}</th><th>{}</th><th></th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th></th><th></th></tr>{rows}</table><p class=\"pager\">{pager}</p>",
+         <table><tr><th>{}</th><th>{}</th><th></th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th></th><th>{}</th><th></th></tr>{rows}</table><p class=\"pager\">{pager}</p>{precision}",
         t(l, "One row a person: their latest alert, highest score first. Names are pseudonymised; revealing one is a logged action.", "対象者ごとに1行（最新のアラート、スコアの高い順）。氏名は仮名化されています（実名の表示は記録されます）。"),
         t(l, "Severity", "重大度"),
         t(l, "all", "すべて"),
         sel("severity", "high"),
         sel("severity", "medium"),
         sel("severity", "low"),
+        t(l, "Triage status", "対応状況"),
+        t(l, "all", "すべて"),
+        custodian_app::triage::STATUSES
+            .iter()
+            .map(|v| format!("<option value=\"{v}\"{}>{v}</option>", sel("status", v)))
+            .collect::<String>(),
         t(l, "Indicator", "指標"),
         esc(some("indicator").unwrap_or("")),
         t(l, "Raised on or after", "発生日（以降）"),
@@ -141,8 +163,120 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
         t(l, "alerts", "件数"),
         t(l, "raised", "発生日時"),
         t(l, "what it saw and what to do", "検知内容と推奨対応"),
+        t(l, "triage", "対応"),
     );
     page(l, Some(p.role), t(l, "Alert queue", "アラート一覧"), &body)
+}
+
+/// An alert's status and the form that changes it (a dismissal needs a
+/// reason code).
+fn triage_form(
+    l: super::Lang,
+    csrf: &str,
+    alert: &str,
+    status: Option<&custodian_app::triage::Status>,
+) -> String {
+    let now = match status {
+        Some(s) => format!(
+            "<b class=\"status\">{}</b>{} ({})",
+            esc(&s.status),
+            s.reason
+                .as_deref()
+                .map(|r| format!(": {}", esc(r)))
+                .unwrap_or_default(),
+            esc(&s.by)
+        ),
+        None => "<b class=\"status\">new</b>".to_string(),
+    };
+    let options = |vs: &[&str]| -> String {
+        vs.iter()
+            .map(|v| format!("<option value=\"{v}\">{v}</option>"))
+            .collect()
+    };
+    format!(
+        "{now}<form method=\"post\" action=\"/ui/alerts/{}/status\" class=\"triage\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
+         <select name=\"status\">{}</select><select name=\"reason\"><option value=\"\">{}</option>{}</select>\
+         <input name=\"note\" placeholder=\"{}\"><button type=\"submit\">{}</button></form>",
+        esc(alert),
+        options(&["in_review", "escalated", "dismissed"]),
+        t(l, "reason (to dismiss)", "理由（却下時）"),
+        options(&custodian_app::triage::REASONS),
+        t(l, "note", "メモ"),
+        t(l, "Set", "設定")
+    )
+}
+
+/// What the dismissals so far say about each indicator.
+fn precision_table(
+    l: super::Lang,
+    alerts: &[custodian_store::StoredAlert],
+    statuses: &std::collections::BTreeMap<String, custodian_app::triage::Status>,
+) -> String {
+    let p = custodian_app::triage::precision(alerts, statuses);
+    if p.is_empty() {
+        return String::new();
+    }
+    let rows: String = p
+        .iter()
+        .map(|(name, x)| {
+            format!(
+                "<tr class=\"precision\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(name),
+                x.escalated,
+                x.benign,
+                x.other,
+                x.share().map_or("-".to_string(), |s| format!("{:.0} %", s * 100.0))
+            )
+        })
+        .collect();
+    const HEAD: [(&str, &str); 5] = [
+        ("indicator", "指標"),
+        ("escalated", "エスカレーション"),
+        ("dismissed, benign", "却下（正当な理由）"),
+        ("dismissed, other", "却下（その他）"),
+        ("precision", "適合率"),
+    ];
+    let head = super::header_row(&HEAD.map(|(en, ja)| t(l, en, ja)));
+    format!(
+        "<h2>{}</h2><table>{head}{rows}</table>",
+        t(l, "Indicators in triage", "指標ごとの対応結果")
+    )
+}
+
+#[derive(serde::Deserialize)]
+pub struct StatusForm {
+    status: String,
+    reason: Option<String>,
+    note: Option<String>,
+}
+
+/// Sets an alert's triage status (ledgered).
+pub(crate) async fn set_alert_status(
+    axum::extract::Path(alert): axum::extract::Path<String>,
+    Post(Page { state, p, .. }, f): Post<StatusForm>,
+) -> Response {
+    let (list, _) = match crate::alerts_and_acks(&state).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let Some(a) = list.iter().find(|a| a.id == alert) else {
+        return crate::problem(axum::http::StatusCode::NOT_FOUND, "no such alert");
+    };
+    match custodian_app::triage::set_status(
+        state.store.as_ref(),
+        &state.ledger,
+        crate::now_of(&state),
+        a,
+        &f.status,
+        f.reason.as_deref(),
+        f.note.as_deref(),
+        &p.name,
+    )
+    .await
+    {
+        Ok(_) => Redirect::to("/ui/alerts").into_response(),
+        Err(e) => crate::app_error(e),
+    }
 }
 
 /// People a queue page.

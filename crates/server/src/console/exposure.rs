@@ -64,8 +64,7 @@ pub(crate) async fn exposure_page(Page { state, p, l, .. }: Page) -> Response {
             )
         )
     } else {
-        format!(
-            "<p>{intro}</p><table><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>{rows}</table>",
+        let head = super::header_row(&[
             t(l, "document", "文書"),
             t(l, "level", "区分"),
             t(l, "may open", "閲覧可能"),
@@ -73,7 +72,8 @@ pub(crate) async fn exposure_page(Page { state, p, l, .. }: Page) -> Response {
             t(l, "owner", "所有者"),
             t(l, "first – last", "初回 – 最終"),
             t(l, "from units", "部署"),
-        )
+        ]);
+        format!("<p>{intro}</p><table>{head}{rows}</table>")
     };
     page(l, Some(p.role), title, &body)
 }

@@ -118,6 +118,15 @@ fn links(l: Lang, role: Option<Role>) -> Vec<(&'static str, &'static str)> {
     links
 }
 
+/// A table's header row, its cells already translated (escaped here).
+pub(crate) fn header_row(cells: &[&str]) -> String {
+    let ths: String = cells
+        .iter()
+        .map(|c| format!("<th>{}</th>", esc(c)))
+        .collect();
+    format!("<tr>{ths}</tr>")
+}
+
 /// A time as every console page shows it: to the minute, with its UTC
 /// offset (the event's own zone).
 pub(crate) fn when(at: &chrono::DateTime<chrono::FixedOffset>) -> String {

@@ -1,0 +1,217 @@
+//! Triage: an alert's status, and what dismissals say about each indicator.
+//!
+//! Rules:
+//! - An alert is `new` until an analyst sets it `in_review`, `escalated`
+//!   or `dismissed`; each change is a ledgered custody record
+//!   (`alert_status`) with who and when, and its latest one is its status.
+//! - Dismissing needs a reason code: `benign_explained` (a real activity
+//!   with an innocent explanation), `duplicate` (another alert covers it),
+//!   `policy_gap` (the register or permissions are wrong, not the person),
+//!   `data_error` (the source was wrong). A note is optional (at most
+//!   10,000 bytes).
+//! - Precision per indicator: of the alerts an indicator was part of that
+//!   were settled (escalated, or dismissed as benign-explained), the share
+//!   escalated. Duplicates, policy gaps and data errors say nothing about
+//!   the indicator's judgement and are counted apart.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, FixedOffset};
+
+use custodian_store::{CustodyRecord, LedgerContext, Store, StoredAlert};
+
+use crate::error::{AppError, Result};
+use crate::records::Record;
+
+pub const STATUSES: [&str; 4] = ["new", "in_review", "escalated", "dismissed"];
+pub const REASONS: [&str; 4] = ["benign_explained", "duplicate", "policy_gap", "data_error"];
+
+/// Sets `alert`'s status as `by`.
+#[allow(clippy::too_many_arguments)]
+pub async fn set_status(
+    store: &dyn Store,
+    ledger: &LedgerContext,
+    at: DateTime<FixedOffset>,
+    alert: &StoredAlert,
+    status: &str,
+    reason: Option<&str>,
+    note: Option<&str>,
+    by: &str,
+) -> Result<CustodyRecord> {
+    if !STATUSES.contains(&status) {
+        return Err(AppError::Invalid(format!(
+            "status is one of {}",
+            STATUSES.join(", ")
+        )));
+    }
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    match (status, reason) {
+        ("dismissed", None) => {
+            return Err(AppError::Invalid(format!(
+                "a dismissal needs a reason: {}",
+                REASONS.join(", ")
+            )))
+        }
+        (_, Some(r)) if !REASONS.contains(&r) => {
+            return Err(AppError::Invalid(format!(
+                "reason is one of {}",
+                REASONS.join(", ")
+            )))
+        }
+        _ => {}
+    }
+    let note = note.map(str::trim).filter(|n| !n.is_empty());
+    if note.is_some_and(|n| n.len() > 10_000) {
+        return Err(AppError::Invalid("the note is at most 10,000 bytes".into()));
+    }
+    let r = Record::AlertStatus {
+        alert: alert.id.clone(),
+        status: status.into(),
+        reason: reason.map(str::to_string),
+        note: note.map(str::to_string),
+        by: by.into(),
+        at: at.to_rfc3339(),
+    }
+    .stored(None, &alert.user, at)?;
+    store
+        .insert_custody(std::slice::from_ref(&r), ledger)
+        .await?;
+    Ok(r)
+}
+
+/// An alert's latest status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    pub status: String,
+    pub reason: Option<String>,
+    pub by: String,
+    pub at: DateTime<FixedOffset>,
+}
+
+/// Every alert's latest status (alerts with none are `new`).
+pub async fn statuses(store: &dyn Store) -> Result<BTreeMap<String, Status>> {
+    let mut records = store.custody_records("alert_status", None, None).await?;
+    records.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+    let mut out = BTreeMap::new();
+    for r in records {
+        if let Record::AlertStatus {
+            alert,
+            status,
+            reason,
+            by,
+            ..
+        } = Record::of(&r)?
+        {
+            out.insert(
+                alert,
+                Status {
+                    status,
+                    reason,
+                    by,
+                    at: r.at,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// One indicator's record in triage.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Precision {
+    pub escalated: usize,
+    /// Dismissed as benign-explained.
+    pub benign: usize,
+    /// Dismissed for another reason (duplicate, policy gap, data error).
+    pub other: usize,
+}
+
+impl Precision {
+    /// The share of settled alerts that were escalated, if any settled.
+    pub fn share(&self) -> Option<f64> {
+        let n = self.escalated + self.benign;
+        (n > 0).then(|| self.escalated as f64 / n as f64)
+    }
+}
+
+/// Per indicator name, how the alerts it was part of were settled.
+pub fn precision(
+    alerts: &[StoredAlert],
+    statuses: &BTreeMap<String, Status>,
+) -> BTreeMap<String, Precision> {
+    let mut out: BTreeMap<String, Precision> = BTreeMap::new();
+    for a in alerts {
+        let Some(st) = statuses.get(&a.id) else {
+            continue;
+        };
+        let body: serde_json::Value = serde_json::from_str(&a.body).unwrap_or_default();
+        let names = body["indicators"].as_array().cloned().unwrap_or_default();
+        for name in names.iter().filter_map(|i| i["name"].as_str()) {
+            let p = out.entry(name.to_string()).or_default();
+            match (st.status.as_str(), st.reason.as_deref()) {
+                ("escalated", _) => p.escalated += 1,
+                ("dismissed", Some("benign_explained")) => p.benign += 1,
+                ("dismissed", _) => p.other += 1,
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alert(id: &str, inds: &[&str]) -> StoredAlert {
+        let names: Vec<_> = inds
+            .iter()
+            .map(|n| serde_json::json!({"name": n}))
+            .collect();
+        StoredAlert {
+            seq: 1,
+            id: id.into(),
+            user: "E1".into(),
+            raised_at: DateTime::parse_from_rfc3339("2026-11-01T10:00:00+09:00").unwrap(),
+            severity: "medium".into(),
+            score: 20.0,
+            body: serde_json::json!({ "indicators": names }).to_string(),
+        }
+    }
+
+    fn status(s: &str, reason: Option<&str>) -> Status {
+        Status {
+            status: s.into(),
+            reason: reason.map(str::to_string),
+            by: "ana".into(),
+            at: DateTime::parse_from_rfc3339("2026-11-02T10:00:00+09:00").unwrap(),
+        }
+    }
+
+    #[test]
+    fn precision_counts_settled_alerts_per_indicator() {
+        let alerts = [
+            alert("A1", &["need_to_know_violation", "after_hours"]),
+            alert("A2", &["need_to_know_violation"]),
+            alert("A3", &["need_to_know_violation"]),
+            alert("A4", &["exfiltration_channel"]),
+            alert("A5", &["exfiltration_channel"]),
+        ];
+        let st = BTreeMap::from([
+            ("A1".to_string(), status("escalated", None)),
+            (
+                "A2".to_string(),
+                status("dismissed", Some("benign_explained")),
+            ),
+            ("A3".to_string(), status("dismissed", Some("policy_gap"))),
+            ("A4".to_string(), status("in_review", None)),
+        ]);
+        let p = precision(&alerts, &st);
+        let ntk = &p["need_to_know_violation"];
+        assert_eq!((ntk.escalated, ntk.benign, ntk.other), (1, 1, 1));
+        assert_eq!(ntk.share(), Some(0.5));
+        assert_eq!(p["after_hours"].share(), Some(1.0));
+        // In review and untouched alerts settle nothing.
+        assert_eq!(p["exfiltration_channel"].share(), None);
+    }
+}
