@@ -125,13 +125,13 @@ test("the queue is one row a person, counted, filtered and paged", async () => {
   assert.ok(m, `the queue says how many: ${count}`);
   const [people, alerts, pages] = m.slice(1).map(Number);
   assert.ok(alerts >= people && people > 0, count);
-  const names = await page.locator("tr.alert td a").allTextContents();
+  const names = await page.locator("tr.alert td a[href^=\"/ui/people/\"]").allTextContents();
   assert.equal(new Set(names).size, names.length, "one row a person");
   assert.equal(names.length, Math.min(people, 25));
   if (pages > 1) {
     await Promise.all([page.waitForNavigation(), page.click("p.pager a.page")]);
     assert.match(await page.textContent("p.count"), /\(page 2 of /);
-    const second = await page.locator("tr.alert td a").allTextContents();
+    const second = await page.locator("tr.alert td a[href^=\"/ui/people/\"]").allTextContents();
     assert.ok(second.every((n) => !names.includes(n)), "page 2 shows other people");
   }
   // Dismiss the last row's alert as benign, with a reason: it says so, and
@@ -169,6 +169,17 @@ test("an analyst works the top alert into a case and a bundle that verifies", as
   assert.match(pseudonym, /^P-[0-9A-F]{6}$/);
   // Names are pseudonymised in the queue.
   assert.ok(!/E1\d{4}/.test(await top.textContent()), "the queue shows no user id");
+
+  // The top alert's page: its indicators with weights, the events it
+  // cites with document titles and levels, the chart.
+  await Promise.all([page.waitForNavigation(), top.locator("a.alert-link").click()]);
+  assert.equal(new URL(page.url()).pathname, `/ui/alerts/${alertId}`);
+  assert.ok((await page.locator("tr.indicator").count()) > 0, "indicators listed");
+  assert.ok((await page.locator("tr.evidence").count()) > 0, "evidence events listed");
+  assert.match(await page.locator("tr.evidence").first().textContent(), /\((public|internal|confidential|secret)\)|logon|mail|usb|web/);
+  assert.ok(!/E1\d{4}/.test(await page.textContent("body")), "the alert page shows no user id");
+  await shot(page, "01b-alert-page");
+  await page.goto(`${base}/ui/alerts`);
 
   // The person behind the top alert: timeline and escalation chart.
   await Promise.all([page.waitForNavigation(), top.locator("td a").first().click()]);

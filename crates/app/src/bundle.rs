@@ -121,28 +121,14 @@ pub async fn export(
     let mut docs: BTreeSet<String> = BTreeSet::new();
     let mut event_bodies: BTreeMap<String, Value> = BTreeMap::new();
     for id in &ids {
-        let Some(seq) = store.record_seq(kinds::EVENT, id).await? else {
-            continue;
-        };
-        if let Some(r) = store
-            .ledger_records(kinds::EVENT, seq, 1)
-            .await?
-            .into_iter()
-            .next()
-        {
-            if let Ok(c) = r.canonical {
-                // An event's canonical form is its lines: time, user,
-                // action, document (may be empty), the rest as JSON.
-                let f: Vec<&str> = c.splitn(5, '\n').collect();
-                let field = |i: usize| f.get(i).copied().unwrap_or_default();
-                if !field(3).is_empty() {
-                    docs.insert(field(3).to_string());
-                }
-                event_bodies.insert(
-                    id.clone(),
-                    json!({"ts": field(0), "user_id": field(1), "action": field(2), "doc_id": field(3)}),
-                );
+        if let Some(e) = crate::evidence::event(store, id).await? {
+            if let Some(d) = &e.doc {
+                docs.insert(d.clone());
             }
+            event_bodies.insert(
+                id.clone(),
+                json!({"ts": e.ts, "user_id": e.user, "action": e.action, "doc_id": e.doc.as_deref().unwrap_or("")}),
+            );
         }
     }
     for (id, v) in &event_bodies {

@@ -75,7 +75,9 @@ pub async fn actions(store: &dyn Store, case: &str) -> Result<Vec<(CustodyRecord
             (v["case"] == case).then_some((r, v))
         })
         .collect();
-    out.sort_by(|a, b| a.0.at.cmp(&b.0.at).then(a.0.id.cmp(&b.0.id)));
+    // By time; actions of the same second in the order they were stored
+    // (the store returns them by sequence; the sort is stable).
+    out.sort_by_key(|a| a.0.at);
     Ok(out)
 }
 
@@ -323,7 +325,7 @@ pub async fn list(store: &dyn Store) -> Result<Vec<(String, Value)>> {
     Ok(cases
         .into_iter()
         .map(|(id, mut a)| {
-            a.sort_by(|x, y| x.0.at.cmp(&y.0.at).then(x.0.id.cmp(&y.0.id)));
+            a.sort_by_key(|x| x.0.at);
             let st = state(&a);
             (id, st)
         })

@@ -19,6 +19,7 @@ pub mod contacts;
 pub mod custody;
 pub mod detection;
 pub mod error;
+pub mod evidence;
 pub mod exposure;
 pub mod html;
 pub mod ingest;

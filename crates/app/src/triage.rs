@@ -91,7 +91,8 @@ pub struct Status {
 /// Every alert's latest status (alerts with none are `new`).
 pub async fn statuses(store: &dyn Store) -> Result<BTreeMap<String, Status>> {
     let mut records = store.custody_records("alert_status", None, None).await?;
-    records.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+    // By time; changes of the same second in the order they were stored.
+    records.sort_by_key(|r| r.at);
     let mut out = BTreeMap::new();
     for r in records {
         if let Record::AlertStatus {

@@ -330,6 +330,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         )
         .route("/ui/logout", post(console::logout))
         .route("/ui/alerts", get(console::alert_queue))
+        .route("/ui/alerts/{alert}", get(console::alert_page))
         .route("/ui/alerts/{alert}/ack", post(console::ack_alert))
         .route("/ui/alerts/{alert}/status", post(console::set_alert_status))
         .route("/ui/people/{person}", get(console::person_page))

@@ -244,6 +244,12 @@ pub const ROUTES: &[Route] = &[
         summary: "console: set an alert's triage status (in_review, escalated, dismissed with a reason code; form; ledgered)",
     },
     Route {
+        method: "GET",
+        path: "/ui/alerts/{alert}",
+        access: Access::Console(&[Role::Analyst]),
+        summary: "console: one alert, its indicators with weights and what each compared against, the events it cites as the ledger logged them, the person's chart (a read of the person, on the record)",
+    },
+    Route {
         method: "POST",
         path: "/ui/alerts/{alert}/ack",
         access: Access::Console(&[Role::Analyst]),

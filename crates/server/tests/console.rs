@@ -618,3 +618,59 @@ async fn alerts_are_triaged_with_reasons_and_feed_precision() {
     let (_, page, _) = call(&w, "GET", "/ui/alerts?status=dismissed", &h, None).await;
     assert!(page.as_str().unwrap().contains("data-alert=\"A-1\""));
 }
+
+/// The alert's own page: pseudonymised, triage shown, and a read of the
+/// person on the record.
+#[tokio::test]
+async fn the_alert_page_is_pseudonymised_and_on_the_record() {
+    let w = world().await;
+    let (cookie, _) = login(&w, Role::Analyst).await;
+    let h = [("cookie", cookie.as_str())];
+    let (_, queue, _) = call(&w, "GET", "/ui/alerts", &h, None).await;
+    assert!(
+        queue.as_str().unwrap().contains("href=\"/ui/alerts/A-1\""),
+        "the queue links it"
+    );
+    let (s, page, _) = call(&w, "GET", "/ui/alerts/A-1", &h, None).await;
+    assert_eq!(s, StatusCode::OK);
+    let page = page.as_str().unwrap();
+    assert!(
+        page.contains(&w.person) && !page.contains("E10001"),
+        "{page}"
+    );
+    assert!(page.contains("<b class=\"status\">new</b>"), "{page}");
+    let reads = w.store.custody_records("access", None, Some("E10001"));
+    assert_eq!(reads.await.unwrap().len(), 1);
+    let (s, _, _) = call(&w, "GET", "/ui/alerts/A-404", &h, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+/// A case closed and reopened within one second is open: actions of the
+/// same second count in the order they were stored.
+#[tokio::test]
+async fn a_case_closed_and_reopened_in_one_second_is_open() {
+    let w = world().await;
+    let (cookie, csrf) = login(&w, Role::Analyst).await;
+    let h = [("cookie", cookie.as_str())];
+    let url = format!("/ui/cases/{}/actions", w.case);
+    // (Reasons differ: a record is named by its content, so the very same
+    // action twice in one second is one record.)
+    for (action, want, reason) in [
+        ("close", "closed", "explained"),
+        ("reopen", "open", "new+prints"),
+        ("close", "closed", "explained+again"),
+    ] {
+        let form = format!(
+            "form:csrf={}&action={action}&reason={reason}",
+            urlencode(&csrf)
+        );
+        let (s, _, _) = call(&w, "POST", &url, &h, Some(Value::String(form))).await;
+        assert_eq!(s, StatusCode::SEE_OTHER);
+        let (_, page, _) = call(&w, "GET", &format!("/ui/cases/{}", w.case), &h, None).await;
+        let page = page.as_str().unwrap();
+        assert!(
+            page.contains(&format!("<b class=\"case-status\">{want}</b>")),
+            "after {action}: {page}"
+        );
+    }
+}

@@ -66,7 +66,7 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
             queue::Trend::Steady => ("→", t(l, "steady", "横ばい")),
         };
         rows.push_str(&format!(
-            "<tr class=\"alert\" data-alert=\"{id}\"><td>{:.0}</td><td>{}</td><td title=\"{trend}\" class=\"trend\">{arrow}</td><td><a href=\"/ui/people/{who}\">{who}</a></td><td class=\"count\">{} ({} {})</td><td>{}</td><td>{}</td><td>{ack}</td><td class=\"triage\">{triage}</td><td><form method=\"post\" action=\"/ui/cases\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"alert\" value=\"{id}\"><button type=\"submit\">{}</button></form></td></tr>",
+            "<tr class=\"alert\" data-alert=\"{id}\"><td>{:.0}</td><td>{}</td><td title=\"{trend}\" class=\"trend\">{arrow}</td><td><a href=\"/ui/people/{who}\">{who}</a></td><td class=\"count\">{} ({} {})</td><td>{}</td><td><a href=\"/ui/alerts/{id}\" class=\"alert-link\">{}</a></td><td>{ack}</td><td class=\"triage\">{triage}</td><td><form method=\"post\" action=\"/ui/cases\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\"><input type=\"hidden\" name=\"alert\" value=\"{id}\"><button type=\"submit\">{}</button></form></td></tr>",
             a.score,
             esc(&a.severity),
             r.alerts,

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::{AppState, Principal, Role};
 
 mod access;
+mod alert_page;
 mod alerts;
 mod cases;
 mod contacts;
@@ -27,6 +28,7 @@ mod people;
 mod report;
 
 pub(crate) use access::*;
+pub(crate) use alert_page::*;
 pub(crate) use alerts::*;
 pub(crate) use cases::*;
 pub(crate) use contacts::*;
