@@ -142,6 +142,7 @@ test("the queue is one row a person, counted, filtered and paged", async () => {
   await last.locator("select[name=status]").selectOption("dismissed");
   await last.locator("select[name=reason]").selectOption("benign_explained");
   await last.locator("input[name=note]").fill("the manager confirmed the customer visit");
+  await last.locator("input[name=suppress_days]").fill("30");
   await Promise.all([page.waitForNavigation(), last.locator("form.triage button").click()]);
   const row = page.locator(`tr.alert[data-alert="${dismissed}"]`);
   assert.match(await row.locator("td.triage").textContent(), /dismissed: benign_explained \(analyst\)/);

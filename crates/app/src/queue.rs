@@ -8,6 +8,8 @@
 //! - Filters apply to alerts before grouping (a person appears when one of
 //!   their alerts passes): severity, not yet acknowledged, triage status
 //!   (`new` for none), an indicator by name, raised on or after a date.
+//! - Alerts a suppression covers ([`crate::triage::Suppressions`]) are held
+//!   out unless asked for, and counted.
 //! - Sorted by the latest score (default), the highest score, the number of
 //!   alerts or the latest date, each highest first, ties by person id; then
 //!   paged. The page says how many people and alerts passed in all.
@@ -69,6 +71,8 @@ pub struct Query {
     /// An indicator's name (`need_to_know_violation`, …).
     pub indicator: Option<String>,
     pub since: Option<NaiveDate>,
+    /// Show the alerts suppressions hold out too.
+    pub suppressed: bool,
     pub sort: Sort,
     /// From 1.
     pub page: usize,
@@ -84,30 +88,23 @@ pub struct QueuePage {
     pub alerts: usize,
     pub page: usize,
     pub pages: usize,
+    /// Alerts held out by suppressions (that passed the other filters).
+    pub held_out: usize,
 }
 
-/// The indicator names of an alert's stored body.
-fn indicators(a: &StoredAlert) -> BTreeSet<String> {
-    let body: serde_json::Value = serde_json::from_str(&a.body).unwrap_or_default();
-    body["indicators"]
-        .as_array()
-        .map(|is| {
-            is.iter()
-                .filter_map(|i| i["name"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+/// What triage knows of the alerts.
+#[derive(Debug, Clone, Default)]
+pub struct Triage {
+    /// Alert ids someone acknowledged.
+    pub acknowledged: BTreeSet<String>,
+    /// Each alert's latest triage status.
+    pub statuses: BTreeMap<String, crate::triage::Status>,
+    pub suppressions: crate::triage::Suppressions,
 }
 
-/// Groups `alerts` (any order) by person, filtered, sorted and paged;
-/// `acknowledged` says which alert ids someone acknowledged.
-/// `statuses`, each alert's triage status.
-pub fn page(
-    alerts: &[StoredAlert],
-    acknowledged: &BTreeSet<String>,
-    statuses: &BTreeMap<String, crate::triage::Status>,
-    q: &Query,
-) -> QueuePage {
+/// Groups `alerts` (any order) by person, filtered, sorted and paged.
+pub fn page(alerts: &[StoredAlert], triage: &Triage, q: &Query) -> QueuePage {
+    let (acknowledged, statuses) = (&triage.acknowledged, &triage.statuses);
     let status_of = |a: &StoredAlert| statuses.get(&a.id).map_or("new", |s| s.status.as_str());
     let admits = |a: &StoredAlert| {
         q.severity.as_ref().is_none_or(|s| *s == a.severity)
@@ -116,11 +113,15 @@ pub fn page(
             && q.since.is_none_or(|d| a.raised_at.date_naive() >= d)
             && q.indicator
                 .as_ref()
-                .is_none_or(|i| indicators(a).contains(i))
+                .is_none_or(|i| crate::triage::indicator_names(a).contains(i))
     };
     let mut by_user: BTreeMap<&str, Vec<&StoredAlert>> = BTreeMap::new();
-    let mut passed = 0;
+    let (mut passed, mut held_out) = (0, 0);
     for a in alerts.iter().filter(|a| admits(a)) {
+        if !q.suppressed && triage.suppressions.covers(a) {
+            held_out += 1;
+            continue;
+        }
         passed += 1;
         by_user.entry(&a.user).or_default().push(a);
     }
@@ -173,6 +174,7 @@ pub fn page(
         alerts: passed,
         page,
         pages,
+        held_out,
     }
 }
 
@@ -195,6 +197,13 @@ mod tests {
         }
     }
 
+    fn with_acks(acked: &BTreeSet<String>) -> Triage {
+        Triage {
+            acknowledged: acked.clone(),
+            ..Triage::default()
+        }
+    }
+
     fn sample() -> Vec<StoredAlert> {
         vec![
             alert("A1", "E1", 1, 30.0, "medium", "need_to_know_violation"),
@@ -212,7 +221,7 @@ mod tests {
             per_page: 10,
             ..Query::default()
         };
-        let p = page(&sample(), &acked, &BTreeMap::new(), &q);
+        let p = page(&sample(), &with_acks(&acked), &q);
         assert_eq!((p.people, p.alerts, p.pages), (3, 5, 1));
         let users: Vec<&str> = p.rows.iter().map(|r| r.user.as_str()).collect();
         // By the latest score: E1 40, E3 25, E2 20.
@@ -228,8 +237,7 @@ mod tests {
         assert_eq!(p.rows[1].trend, Trend::New);
         let top = page(
             &sample(),
-            &acked,
-            &BTreeMap::new(),
+            &with_acks(&acked),
             &Query {
                 sort: Sort::Top,
                 ..q.clone()
@@ -240,13 +248,12 @@ mod tests {
 
     #[test]
     fn filters_apply_to_alerts_and_pages_cover_everyone_once() {
-        let none = BTreeSet::new();
         let q = Query {
             indicator: Some("need_to_know_violation".into()),
             per_page: 10,
             ..Query::default()
         };
-        let p = page(&sample(), &none, &BTreeMap::new(), &q);
+        let p = page(&sample(), &Triage::default(), &q);
         assert_eq!((p.people, p.alerts), (2, 2));
         // E1's row is its latest alert that passed (A1), not A2.
         let e1 = p.rows.iter().find(|r| r.user == "E1").unwrap();
@@ -257,7 +264,7 @@ mod tests {
             per_page: 10,
             ..Query::default()
         };
-        assert!(page(&sample(), &acked, &BTreeMap::new(), &q)
+        assert!(page(&sample(), &with_acks(&acked), &q)
             .rows
             .iter()
             .all(|r| r.user != "E2"));
@@ -274,21 +281,57 @@ mod tests {
             per_page: 10,
             ..Query::default()
         };
-        let p = page(&sample(), &none, &statuses, &q);
+        let p = page(
+            &sample(),
+            &Triage {
+                statuses: statuses.clone(),
+                ..Triage::default()
+            },
+            &q,
+        );
         assert_eq!((p.alerts, p.rows[0].latest.id.as_str()), (1, "A2"));
         let q = Query {
             status: Some("new".into()),
             per_page: 10,
             ..Query::default()
         };
-        assert_eq!(page(&sample(), &none, &statuses, &q).alerts, 4);
+        assert_eq!(
+            page(
+                &sample(),
+                &Triage {
+                    statuses: statuses.clone(),
+                    ..Triage::default()
+                },
+                &q
+            )
+            .alerts,
+            4
+        );
         let since = NaiveDate::from_ymd_opt(2026, 11, 5);
         let q = Query {
             since,
             per_page: 10,
             ..Query::default()
         };
-        assert_eq!(page(&sample(), &none, &BTreeMap::new(), &q).alerts, 2);
+        assert_eq!(page(&sample(), &Triage::default(), &q).alerts, 2);
+        // A suppression of E3's only indicator holds A5 out, counted; asked
+        // for, it is shown.
+        let mut triage = Triage::default();
+        let (from, until) = (sample()[0].raised_at, sample()[3].raised_at);
+        triage
+            .suppressions
+            .insert("E3", "need_to_know_violation", from, until);
+        let q = Query {
+            per_page: 10,
+            ..Query::default()
+        };
+        let p = page(&sample(), &triage, &q);
+        assert_eq!((p.people, p.alerts, p.held_out), (2, 4, 1));
+        let q = Query {
+            suppressed: true,
+            ..q
+        };
+        assert_eq!(page(&sample(), &triage, &q).people, 3);
         // Paging: one a page, every person once, the last page clamped.
         let mut seen = Vec::new();
         for n in 1..=4 {
@@ -297,7 +340,7 @@ mod tests {
                 per_page: 1,
                 ..Query::default()
             };
-            let p = page(&sample(), &none, &BTreeMap::new(), &q);
+            let p = page(&sample(), &Triage::default(), &q);
             assert_eq!((p.pages, p.page), (3, n.min(3)));
             if n <= 3 {
                 seen.push(p.rows[0].user.clone());

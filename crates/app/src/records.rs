@@ -79,6 +79,16 @@ pub enum Record {
         by: String,
         at: String,
     },
+    /// Alerts on `user` made only of `indicator` are held out of the queue
+    /// until `until` (see [`crate::triage`]).
+    Suppression {
+        user: String,
+        indicator: String,
+        until: String,
+        reason: String,
+        by: String,
+        at: String,
+    },
     /// An analyst looked at something about `subject` (see
     /// [`crate::access`]).
     Access {
@@ -175,6 +185,7 @@ impl Record {
             Record::Case(_) => "case",
             Record::Access { .. } => "access",
             Record::AlertStatus { .. } => "alert_status",
+            Record::Suppression { .. } => "suppression",
         }
     }
 

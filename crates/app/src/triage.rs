@@ -9,6 +9,11 @@
 //!   `policy_gap` (the register or permissions are wrong, not the person),
 //!   `data_error` (the source was wrong). A note is optional (at most
 //!   10,000 bytes).
+//! - Dismissing may also suppress, for 1 to 90 days, the person's alerts
+//!   made only of the indicators the dismissed alert had: each is a
+//!   ledgered `suppression` record (who, why, until when). A suppressed
+//!   alert is held out of the queue (counted, and shown on request), never
+//!   deleted; it expires by itself.
 //! - Precision per indicator: of the alerts an indicator was part of that
 //!   were settled (escalated, or dismissed as benign-explained), the share
 //!   escalated. Duplicates, policy gaps and data errors say nothing about
@@ -79,6 +84,117 @@ pub async fn set_status(
     Ok(r)
 }
 
+/// Suppresses `indicators` on `user` until `days` days after `at`.
+#[allow(clippy::too_many_arguments)]
+pub async fn suppress(
+    store: &dyn Store,
+    ledger: &LedgerContext,
+    at: DateTime<FixedOffset>,
+    user: &str,
+    indicators: &[String],
+    days: u32,
+    reason: &str,
+    by: &str,
+) -> Result<Vec<CustodyRecord>> {
+    if !(1..=90).contains(&days) {
+        return Err(AppError::Invalid("a suppression lasts 1 to 90 days".into()));
+    }
+    if reason.trim().len() < 4 || reason.len() > 2_000 {
+        return Err(AppError::Invalid(
+            "say why it is suppressed (4 to 2,000 characters)".into(),
+        ));
+    }
+    let until = (at + chrono::Duration::days(i64::from(days))).to_rfc3339();
+    let mut records = Vec::new();
+    for indicator in indicators {
+        let r = Record::Suppression {
+            user: user.into(),
+            indicator: indicator.clone(),
+            until: until.clone(),
+            reason: reason.trim().into(),
+            by: by.into(),
+            at: at.to_rfc3339(),
+        }
+        .stored(None, user, at)?;
+        records.push(r);
+    }
+    store.insert_custody(&records, ledger).await?;
+    Ok(records)
+}
+
+/// When a suppression holds: from, until.
+type Span = (DateTime<FixedOffset>, DateTime<FixedOffset>);
+
+/// The suppressions in force, by person and indicator: from when, until
+/// when.
+#[derive(Debug, Clone, Default)]
+pub struct Suppressions(BTreeMap<(String, String), Vec<Span>>);
+
+impl Suppressions {
+    pub async fn load(store: &dyn Store) -> Result<Suppressions> {
+        let mut out = Suppressions::default();
+        for r in store.custody_records("suppression", None, None).await? {
+            if let Record::Suppression {
+                user,
+                indicator,
+                until,
+                ..
+            } = Record::of(&r)?
+            {
+                let until = DateTime::parse_from_rfc3339(&until)
+                    .map_err(|e| AppError::Failed(format!("suppression {}: until: {e}", r.id)))?;
+                out.0
+                    .entry((user, indicator))
+                    .or_default()
+                    .push((r.at, until));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Holds out `user`'s alerts made of `indicator` from `from` until
+    /// `until`.
+    pub fn insert(
+        &mut self,
+        user: &str,
+        indicator: &str,
+        from: DateTime<FixedOffset>,
+        until: DateTime<FixedOffset>,
+    ) {
+        let key = (user.to_string(), indicator.to_string());
+        self.0.entry(key).or_default().push((from, until));
+    }
+
+    /// Whether every indicator of `alert` was suppressed for its person
+    /// when it was raised (an alert with no indicators never is).
+    pub fn covers(&self, alert: &StoredAlert) -> bool {
+        let names = indicator_names(alert);
+        !names.is_empty()
+            && names.iter().all(|n| {
+                self.0
+                    .get(&(alert.user.clone(), n.clone()))
+                    .is_some_and(|spans| {
+                        spans.iter().any(|(from, until)| {
+                            alert.raised_at >= *from && alert.raised_at < *until
+                        })
+                    })
+            })
+    }
+}
+
+/// The indicator names of an alert's stored body.
+pub fn indicator_names(a: &StoredAlert) -> Vec<String> {
+    let body: serde_json::Value = serde_json::from_str(&a.body).unwrap_or_default();
+    body["indicators"]
+        .as_array()
+        .map(|is| {
+            is.iter()
+                .filter_map(|i| i["name"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// An alert's latest status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
@@ -145,10 +261,8 @@ pub fn precision(
         let Some(st) = statuses.get(&a.id) else {
             continue;
         };
-        let body: serde_json::Value = serde_json::from_str(&a.body).unwrap_or_default();
-        let names = body["indicators"].as_array().cloned().unwrap_or_default();
-        for name in names.iter().filter_map(|i| i["name"].as_str()) {
-            let p = out.entry(name.to_string()).or_default();
+        for name in indicator_names(a) {
+            let p = out.entry(name).or_default();
             match (st.status.as_str(), st.reason.as_deref()) {
                 ("escalated", _) => p.escalated += 1,
                 ("dismissed", Some("benign_explained")) => p.benign += 1,
@@ -164,7 +278,7 @@ pub fn precision(
 mod tests {
     use super::*;
 
-    fn alert(id: &str, inds: &[&str]) -> StoredAlert {
+    fn alert_of(id: &str, user: &str, at: &str, inds: &[&str]) -> StoredAlert {
         let names: Vec<_> = inds
             .iter()
             .map(|n| serde_json::json!({"name": n}))
@@ -172,12 +286,16 @@ mod tests {
         StoredAlert {
             seq: 1,
             id: id.into(),
-            user: "E1".into(),
-            raised_at: DateTime::parse_from_rfc3339("2026-11-01T10:00:00+09:00").unwrap(),
+            user: user.into(),
+            raised_at: DateTime::parse_from_rfc3339(at).unwrap(),
             severity: "medium".into(),
             score: 20.0,
             body: serde_json::json!({ "indicators": names }).to_string(),
         }
+    }
+
+    fn alert(id: &str, inds: &[&str]) -> StoredAlert {
+        alert_of(id, "E1", "2026-11-01T10:00:00+09:00", inds)
     }
 
     fn status(s: &str, reason: Option<&str>) -> Status {
@@ -214,5 +332,26 @@ mod tests {
         assert_eq!(p["after_hours"].share(), Some(1.0));
         // In review and untouched alerts settle nothing.
         assert_eq!(p["exfiltration_channel"].share(), None);
+    }
+
+    #[test]
+    fn a_suppression_covers_only_alerts_made_of_its_indicators_while_it_lasts() {
+        let t = |s: &str| DateTime::parse_from_rfc3339(s).unwrap();
+        let mut s = Suppressions::default();
+        s.insert(
+            "E1",
+            "after_hours",
+            t("2026-11-01T00:00:00Z"),
+            t("2026-11-08T00:00:00Z"),
+        );
+        let alert = |user: &str, at: &str, inds: &[&str]| alert_of("A", user, at, inds);
+        assert!(s.covers(&alert("E1", "2026-11-03T00:00:00Z", &["after_hours"])));
+        // Another indicator with it, another person, before or after: not.
+        let both = ["after_hours", "exfiltration_channel"];
+        assert!(!s.covers(&alert("E1", "2026-11-03T00:00:00Z", &both)));
+        assert!(!s.covers(&alert("E2", "2026-11-03T00:00:00Z", &["after_hours"])));
+        assert!(!s.covers(&alert("E1", "2026-10-30T00:00:00Z", &["after_hours"])));
+        assert!(!s.covers(&alert("E1", "2026-11-09T00:00:00Z", &["after_hours"])));
+        assert!(!s.covers(&alert("E1", "2026-11-03T00:00:00Z", &[])));
     }
 }

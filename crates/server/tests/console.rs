@@ -587,6 +587,24 @@ async fn alerts_are_triaged_with_reasons_and_feed_precision() {
     )
     .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    // A suppression only with a dismissal, and for at most 90 days; a
+    // refused one leaves no status behind.
+    let rest = "status=dismissed&reason=benign_explained&suppress_days=200";
+    let (s, _, _) = call(&w, "POST", url, &h, form(rest)).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _, _) = call(
+        &w,
+        "POST",
+        url,
+        &h,
+        form("status=in_review&suppress_days=5"),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let none = w
+        .store
+        .custody_records("alert_status", None, Some("E10001"));
+    assert!(none.await.unwrap().is_empty());
     let (s, _, _) = call(&w, "POST", url, &h, form("status=in_review")).await;
     assert_eq!(s, StatusCode::SEE_OTHER);
     w.now.fetch_add(60, std::sync::atomic::Ordering::SeqCst);

@@ -25,6 +25,7 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
         severity: some("severity").map(str::to_string),
         unacknowledged: some("unacknowledged").is_some(),
         status: some("status").map(str::to_string),
+        suppressed: some("suppressed").is_some(),
         indicator: some("indicator").map(str::to_string),
         since: some("since").and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
         sort: some("sort")
@@ -33,7 +34,17 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
         page: some("page").and_then(|n| n.parse().ok()).unwrap_or(1),
         per_page: PER_PAGE,
     };
-    let qp = queue::page(&list, &acked, &statuses, &query);
+    let suppressions = match custodian_app::triage::Suppressions::load(state.store.as_ref()).await {
+        Ok(s) => s,
+        Err(e) => return crate::app_error(e),
+    };
+    let triage = queue::Triage {
+        acknowledged: acked,
+        statuses,
+        suppressions,
+    };
+    let qp = queue::page(&list, &triage, &query);
+    let statuses = &triage.statuses;
     let csrf = esc(p.csrf.as_deref().unwrap_or(""));
     let mut rows = String::new();
     for r in &qp.rows {
@@ -118,7 +129,21 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
             qp.people, qp.alerts, qp.page, qp.pages
         ),
     };
-    let precision = precision_table(l, &list, &statuses);
+    let precision = precision_table(l, &list, statuses);
+    let held = if qp.held_out > 0 && !query.suppressed {
+        format!(
+            "<p class=\"held-out\">{} {} <a href=\"/ui/alerts?suppressed=1{keep}\">{}</a></p>",
+            qp.held_out,
+            t(
+                l,
+                "alerts held out by suppressions.",
+                "件のアラートが抑止中です。"
+            ),
+            t(l, "Show them", "表示する")
+        )
+    } else {
+        String::new()
+    };
     let body = format!(
         "<p>{}</p><form method=\"get\" action=\"/ui/alerts\" class=\"filter\"><label>{}<select name=\"severity\"><option value=\"\">{}</option>\
          <option value=\"high\"{}>high</option><option value=\"medium\"{}>medium</option><option value=\"low\"{}>low</option></select></label>\
@@ -127,7 +152,7 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
          <label>{}<input name=\"since\" type=\"date\" value=\"{}\"></label>\
          <label>{}<select name=\"sort\"><option value=\"latest\"{}>{}</option><option value=\"top\"{}>{}</option><option value=\"count\"{}>{}</option><option value=\"recent\"{}>{}</option></select></label>\
          <label><input type=\"checkbox\" name=\"unacknowledged\" value=\"1\"{} style=\"width:auto\"> {}</label><button type=\"submit\">{}</button></form>\
-         <p class=\"count\">{count}</p>\
+         <p class=\"count\">{count}</p>{held}\
          <table><tr><th>{}</th><th>{}</th><th></th><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th></th><th>{}</th><th></th></tr>{rows}</table><p class=\"pager\">{pager}</p>{precision}",
         t(l, "One row a person: their latest alert, highest score first. Names are pseudonymised; revealing one is a logged action.", "対象者ごとに1行（最新のアラート、スコアの高い順）。氏名は仮名化されています（実名の表示は記録されます）。"),
         t(l, "Severity", "重大度"),
@@ -196,12 +221,13 @@ fn triage_form(
     format!(
         "{now}<form method=\"post\" action=\"/ui/alerts/{}/status\" class=\"triage\"><input type=\"hidden\" name=\"csrf\" value=\"{csrf}\">\
          <select name=\"status\">{}</select><select name=\"reason\"><option value=\"\">{}</option>{}</select>\
-         <input name=\"note\" placeholder=\"{}\"><button type=\"submit\">{}</button></form>",
+         <input name=\"note\" placeholder=\"{}\"><label>{}<input name=\"suppress_days\" type=\"number\" min=\"0\" max=\"90\" value=\"0\"></label><button type=\"submit\">{}</button></form>",
         esc(alert),
         options(&["in_review", "escalated", "dismissed"]),
         t(l, "reason (to dismiss)", "理由（却下時）"),
         options(&custodian_app::triage::REASONS),
         t(l, "note", "メモ"),
+        t(l, "and hold out like alerts for (days, on dismissal)", "同種のアラートを抑止（日数、却下時）"),
         t(l, "Set", "設定")
     )
 }
@@ -248,6 +274,9 @@ pub struct StatusForm {
     status: String,
     reason: Option<String>,
     note: Option<String>,
+    /// On a dismissal: hold out the person's alerts made of the same
+    /// indicators for this many days (0: none).
+    suppress_days: Option<String>,
 }
 
 /// Sets an alert's triage status (ledgered).
@@ -262,21 +291,60 @@ pub(crate) async fn set_alert_status(
     let Some(a) = list.iter().find(|a| a.id == alert) else {
         return crate::problem(axum::http::StatusCode::NOT_FOUND, "no such alert");
     };
-    match custodian_app::triage::set_status(
-        state.store.as_ref(),
-        &state.ledger,
-        crate::now_of(&state),
+    let days: u32 = match f.suppress_days.as_deref().map(str::trim) {
+        None | Some("") => 0,
+        Some(d) => match d.parse() {
+            Ok(n) => n,
+            Err(_) => {
+                return crate::problem(
+                    axum::http::StatusCode::BAD_REQUEST,
+                    "suppress_days is a whole number",
+                )
+            }
+        },
+    };
+    if days > 90 {
+        return crate::problem(
+            axum::http::StatusCode::BAD_REQUEST,
+            "a suppression lasts 1 to 90 days",
+        );
+    }
+    if days > 0 && f.status != "dismissed" {
+        return crate::problem(
+            axum::http::StatusCode::BAD_REQUEST,
+            "only a dismissal suppresses",
+        );
+    }
+    let (store, ledger, at) = (state.store.as_ref(), &state.ledger, crate::now_of(&state));
+    let set = custodian_app::triage::set_status(
+        store,
+        ledger,
+        at,
         a,
         &f.status,
         f.reason.as_deref(),
         f.note.as_deref(),
         &p.name,
     )
-    .await
-    {
-        Ok(_) => Redirect::to("/ui/alerts").into_response(),
-        Err(e) => crate::app_error(e),
+    .await;
+    if let Err(e) = set {
+        return crate::app_error(e);
     }
+    if days > 0 {
+        let names = custodian_app::triage::indicator_names(a);
+        let why = f
+            .note
+            .as_deref()
+            .filter(|n| n.trim().len() >= 4)
+            .or(f.reason.as_deref())
+            .unwrap_or("dismissed");
+        let held =
+            custodian_app::triage::suppress(store, ledger, at, &a.user, &names, days, why, &p.name);
+        if let Err(e) = held.await {
+            return crate::app_error(e);
+        }
+    }
+    Redirect::to("/ui/alerts").into_response()
 }
 
 /// People a queue page.
