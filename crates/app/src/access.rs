@@ -56,10 +56,8 @@ pub async fn record(
         by: by.into(),
         at: at.to_rfc3339(),
     }
-    .stored(None, subject, at)?;
-    store
-        .insert_custody(std::slice::from_ref(&r), ledger)
-        .await?;
+    .keep(store, ledger, None, subject, at)
+    .await?;
     Ok(r)
 }
 

@@ -131,10 +131,8 @@ async fn append(
         at: at.to_rfc3339(),
         action,
     })
-    .stored(None, subject, at)?;
-    store
-        .insert_custody(std::slice::from_ref(&r), ledger)
-        .await?;
+    .keep(store, ledger, None, subject, at)
+    .await?;
     Ok(r)
 }
 
@@ -241,7 +239,8 @@ pub async fn existing(
     Ok((a, st))
 }
 
-async fn stored_alert(store: &dyn Store, alert: &str) -> Result<custodian_store::StoredAlert> {
+/// The stored alert `alert`, or NotFound.
+pub async fn stored_alert(store: &dyn Store, alert: &str) -> Result<custodian_store::StoredAlert> {
     store
         .alerts(u32::MAX)
         .await?
@@ -385,10 +384,8 @@ pub async fn acknowledge(
         note: note.filter(|n| !n.trim().is_empty()).map(str::to_string),
         at: at.to_rfc3339(),
     }
-    .stored(None, &a.user, at)?;
-    store
-        .insert_custody(std::slice::from_ref(&r), ledger)
-        .await?;
+    .keep(store, ledger, None, &a.user, at)
+    .await?;
     Ok(r)
 }
 
@@ -411,9 +408,7 @@ pub async fn reveal(
         reason: reason.trim().into(),
         at: at.to_rfc3339(),
     }
-    .stored(None, user, at)?;
-    store
-        .insert_custody(std::slice::from_ref(&r), ledger)
-        .await?;
+    .keep(store, ledger, None, user, at)
+    .await?;
     Ok(r)
 }

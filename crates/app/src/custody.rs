@@ -115,10 +115,8 @@ pub async fn acknowledge(
         policy: policy.into(),
         at: at.to_rfc3339(),
     }
-    .stored(None, person, at)?;
-    store
-        .insert_custody(std::slice::from_ref(&r), ledger)
-        .await?;
+    .keep(store, ledger, None, person, at)
+    .await?;
     Ok(r)
 }
 
@@ -151,10 +149,8 @@ pub async fn approve(
         by: by.into(),
         at: at.to_rfc3339(),
     }
-    .stored(Some(doc), for_user, at)?;
-    store
-        .insert_custody(std::slice::from_ref(&r), ledger)
-        .await?;
+    .keep(store, ledger, Some(doc), for_user, at)
+    .await?;
     Ok(r)
 }
 

@@ -149,19 +149,15 @@ pub fn page(alerts: &[StoredAlert], triage: &Triage, q: &Query) -> QueuePage {
             }
         })
         .collect();
-    let key = |r: &Row| -> (f64, i64) {
-        match q.sort {
-            Sort::Latest => (r.latest.score, 0),
-            Sort::Top => (r.top_score, 0),
-            Sort::Count => (r.alerts as f64, 0),
-            Sort::Recent => (0.0, r.latest.raised_at.timestamp()),
-        }
-    };
+    // Highest first, ties by person id.
     rows.sort_by(|a, b| {
-        let (ka, kb) = (key(a), key(b));
-        kb.0.total_cmp(&ka.0)
-            .then(kb.1.cmp(&ka.1))
-            .then_with(|| a.user.cmp(&b.user))
+        match q.sort {
+            Sort::Latest => b.latest.score.total_cmp(&a.latest.score),
+            Sort::Top => b.top_score.total_cmp(&a.top_score),
+            Sort::Count => b.alerts.cmp(&a.alerts),
+            Sort::Recent => b.latest.raised_at.cmp(&a.latest.raised_at),
+        }
+        .then_with(|| a.user.cmp(&b.user))
     });
     let per = q.per_page.max(1);
     let people = rows.len();

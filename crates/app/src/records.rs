@@ -201,6 +201,22 @@ impl Record {
         Ok(CustodyRecord::new(self.kind(), doc, user, at, &body))
     }
 
+    /// Stores it as a custody record (ledgered) and returns that record.
+    pub async fn keep(
+        &self,
+        store: &dyn custodian_store::Store,
+        ledger: &custodian_store::LedgerContext,
+        doc: Option<&str>,
+        user: &str,
+        at: DateTime<FixedOffset>,
+    ) -> Result<CustodyRecord> {
+        let r = self.stored(doc, user, at)?;
+        store
+            .insert_custody(std::slice::from_ref(&r), ledger)
+            .await?;
+        Ok(r)
+    }
+
     /// The typed body of a stored record.
     pub fn of(r: &CustodyRecord) -> Result<Record> {
         serde_json::from_str(&r.body)

@@ -100,9 +100,7 @@ pub async fn revoke(
         by: by.into(),
         at: at.to_rfc3339(),
     }
-    .stored(None, "", at)?;
-    store
-        .insert_custody(std::slice::from_ref(&r), ledger)
-        .await?;
+    .keep(store, ledger, None, "", at)
+    .await?;
     Ok(r)
 }

@@ -31,18 +31,15 @@ use crate::records::Record;
 pub const STATUSES: [&str; 4] = ["new", "in_review", "escalated", "dismissed"];
 pub const REASONS: [&str; 4] = ["benign_explained", "duplicate", "policy_gap", "data_error"];
 
-/// Sets `alert`'s status as `by`.
-#[allow(clippy::too_many_arguments)]
-pub async fn set_status(
-    store: &dyn Store,
-    ledger: &LedgerContext,
+/// The record of `alert`'s status set by `by`, checked.
+fn status_record(
     at: DateTime<FixedOffset>,
     alert: &StoredAlert,
     status: &str,
     reason: Option<&str>,
     note: Option<&str>,
     by: &str,
-) -> Result<CustodyRecord> {
+) -> Result<Record> {
     if !STATUSES.contains(&status) {
         return Err(AppError::Invalid(format!(
             "status is one of {}",
@@ -69,19 +66,66 @@ pub async fn set_status(
     if note.is_some_and(|n| n.len() > 10_000) {
         return Err(AppError::Invalid("the note is at most 10,000 bytes".into()));
     }
-    let r = Record::AlertStatus {
+    Ok(Record::AlertStatus {
         alert: alert.id.clone(),
         status: status.into(),
         reason: reason.map(str::to_string),
         note: note.map(str::to_string),
         by: by.into(),
         at: at.to_rfc3339(),
+    })
+}
+
+/// Whether a status change may hold like alerts out for `days` (0: none):
+/// only a dismissal, for at most 90 days.
+pub fn check_suppression(status: &str, days: u32) -> Result<()> {
+    if days > 90 {
+        return Err(AppError::Invalid("a suppression lasts 1 to 90 days".into()));
     }
-    .stored(None, &alert.user, at)?;
-    store
-        .insert_custody(std::slice::from_ref(&r), ledger)
+    if days > 0 && status != "dismissed" {
+        return Err(AppError::Invalid("only a dismissal suppresses".into()));
+    }
+    Ok(())
+}
+
+/// Sets `alert`'s status and, on a dismissal with `suppress_days`, holds
+/// out the person's later alerts made of its indicators (the note, or the
+/// reason code, says why). Everything is checked before anything is
+/// written.
+#[allow(clippy::too_many_arguments)]
+pub async fn settle(
+    store: &dyn Store,
+    ledger: &LedgerContext,
+    at: DateTime<FixedOffset>,
+    alert: &StoredAlert,
+    status: &str,
+    reason: Option<&str>,
+    note: Option<&str>,
+    suppress_days: u32,
+    by: &str,
+) -> Result<()> {
+    let record = status_record(at, alert, status, reason, note, by)?;
+    check_suppression(status, suppress_days)?;
+    record.keep(store, ledger, None, &alert.user, at).await?;
+    if suppress_days > 0 {
+        let why = note
+            .filter(|n| n.trim().len() >= 4)
+            .or(reason)
+            .unwrap_or("dismissed");
+        let names = indicator_names(alert);
+        suppress(
+            store,
+            ledger,
+            at,
+            &alert.user,
+            &names,
+            suppress_days,
+            why,
+            by,
+        )
         .await?;
-    Ok(r)
+    }
+    Ok(())
 }
 
 /// Suppresses `indicators` on `user` until `days` days after `at`.
@@ -128,7 +172,7 @@ type Span = (DateTime<FixedOffset>, DateTime<FixedOffset>);
 /// The suppressions in force, by person and indicator: from when, until
 /// when.
 #[derive(Debug, Clone, Default)]
-pub struct Suppressions(BTreeMap<(String, String), Vec<Span>>);
+pub struct Suppressions(BTreeMap<String, BTreeMap<String, Vec<Span>>>);
 
 impl Suppressions {
     pub async fn load(store: &dyn Store) -> Result<Suppressions> {
@@ -143,10 +187,7 @@ impl Suppressions {
             {
                 let until = DateTime::parse_from_rfc3339(&until)
                     .map_err(|e| AppError::Failed(format!("suppression {}: until: {e}", r.id)))?;
-                out.0
-                    .entry((user, indicator))
-                    .or_default()
-                    .push((r.at, until));
+                out.insert(&user, &indicator, r.at, until);
             }
         }
         Ok(out)
@@ -161,24 +202,28 @@ impl Suppressions {
         from: DateTime<FixedOffset>,
         until: DateTime<FixedOffset>,
     ) {
-        let key = (user.to_string(), indicator.to_string());
-        self.0.entry(key).or_default().push((from, until));
+        let by_indicator = self.0.entry(user.to_string()).or_default();
+        by_indicator
+            .entry(indicator.to_string())
+            .or_default()
+            .push((from, until));
     }
 
     /// Whether every indicator of `alert` was suppressed for its person
     /// when it was raised (an alert with no indicators never is).
     pub fn covers(&self, alert: &StoredAlert) -> bool {
+        let Some(by_indicator) = self.0.get(&alert.user) else {
+            return false;
+        };
         let names = indicator_names(alert);
-        !names.is_empty()
-            && names.iter().all(|n| {
-                self.0
-                    .get(&(alert.user.clone(), n.clone()))
-                    .is_some_and(|spans| {
-                        spans.iter().any(|(from, until)| {
-                            alert.raised_at >= *from && alert.raised_at < *until
-                        })
-                    })
+        let held = |n: &String| {
+            by_indicator.get(n).is_some_and(|spans| {
+                spans
+                    .iter()
+                    .any(|(from, until)| alert.raised_at >= *from && alert.raised_at < *until)
             })
+        };
+        !names.is_empty() && names.iter().all(held)
     }
 }
 

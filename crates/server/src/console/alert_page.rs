@@ -4,8 +4,7 @@
 //! titles, levels, hosts and sizes; the person's chart. Viewing it is a
 //! read of the person, on the record (`custodian_app::access`).
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::Value;
 
 use super::{esc, header_row, page, t, when, Page};
@@ -31,14 +30,15 @@ pub(crate) async fn alert_page(
     axum::extract::Path(alert): axum::extract::Path<String>,
     Page { state, p, l, .. }: Page,
 ) -> Response {
-    let (list, acks) = match crate::alerts_and_acks(&state).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let Some(a) = list.into_iter().find(|a| a.id == alert) else {
-        return (StatusCode::NOT_FOUND, "no such alert").into_response();
-    };
     let store = state.store.as_ref();
+    let a = match custodian_app::cases::stored_alert(store, &alert).await {
+        Ok(a) => a,
+        Err(e) => return crate::app_error(e),
+    };
+    let acks = match custodian_app::cases::acknowledgements(store).await {
+        Ok(x) => x,
+        Err(e) => return crate::app_error(e),
+    };
     let viewed = custodian_app::access::Viewed::Person;
     let at = crate::now_of(&state);
     if let Err(e) =

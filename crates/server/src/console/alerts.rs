@@ -284,67 +284,40 @@ pub(crate) async fn set_alert_status(
     axum::extract::Path(alert): axum::extract::Path<String>,
     Post(Page { state, p, .. }, f): Post<StatusForm>,
 ) -> Response {
-    let (list, _) = match crate::alerts_and_acks(&state).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
-    let Some(a) = list.iter().find(|a| a.id == alert) else {
-        return crate::problem(axum::http::StatusCode::NOT_FOUND, "no such alert");
+    use axum::http::StatusCode;
+    let store = state.store.as_ref();
+    let a = match custodian_app::cases::stored_alert(store, &alert).await {
+        Ok(a) => a,
+        Err(e) => return crate::app_error(e),
     };
     let days: u32 = match f.suppress_days.as_deref().map(str::trim) {
         None | Some("") => 0,
         Some(d) => match d.parse() {
             Ok(n) => n,
             Err(_) => {
-                return crate::problem(
-                    axum::http::StatusCode::BAD_REQUEST,
-                    "suppress_days is a whole number",
-                )
+                return crate::problem(StatusCode::BAD_REQUEST, "suppress_days is a whole number")
             }
         },
     };
-    if days > 90 {
-        return crate::problem(
-            axum::http::StatusCode::BAD_REQUEST,
-            "a suppression lasts 1 to 90 days",
-        );
+    // A form asking for a suppression it cannot have is a bad request.
+    if let Err(e) = custodian_app::triage::check_suppression(&f.status, days) {
+        return crate::problem(StatusCode::BAD_REQUEST, &e.to_string());
     }
-    if days > 0 && f.status != "dismissed" {
-        return crate::problem(
-            axum::http::StatusCode::BAD_REQUEST,
-            "only a dismissal suppresses",
-        );
-    }
-    let (store, ledger, at) = (state.store.as_ref(), &state.ledger, crate::now_of(&state));
-    let set = custodian_app::triage::set_status(
+    let settled = custodian_app::triage::settle(
         store,
-        ledger,
-        at,
-        a,
+        &state.ledger,
+        crate::now_of(&state),
+        &a,
         &f.status,
         f.reason.as_deref(),
         f.note.as_deref(),
+        days,
         &p.name,
-    )
-    .await;
-    if let Err(e) = set {
-        return crate::app_error(e);
+    );
+    match settled.await {
+        Ok(()) => Redirect::to("/ui/alerts").into_response(),
+        Err(e) => crate::app_error(e),
     }
-    if days > 0 {
-        let names = custodian_app::triage::indicator_names(a);
-        let why = f
-            .note
-            .as_deref()
-            .filter(|n| n.trim().len() >= 4)
-            .or(f.reason.as_deref())
-            .unwrap_or("dismissed");
-        let held =
-            custodian_app::triage::suppress(store, ledger, at, &a.user, &names, days, why, &p.name);
-        if let Err(e) = held.await {
-            return crate::app_error(e);
-        }
-    }
-    Redirect::to("/ui/alerts").into_response()
 }
 
 /// People a queue page.
