@@ -8,6 +8,8 @@
 //! - Filters apply to alerts before grouping (a person appears when one of
 //!   their alerts passes): severity, not yet acknowledged, triage status
 //!   (`new` for none), an indicator by name, raised on or after a date.
+//! - Withdrawn alerts (continuous detection took a late event and no
+//!   longer raises them) are left out unless that status is asked for.
 //! - Alerts a suppression covers ([`crate::triage::Suppressions`]) are held
 //!   out unless asked for, and counted.
 //! - Sorted by the latest score (default), the highest score, the number of
@@ -109,6 +111,8 @@ pub fn page(alerts: &[StoredAlert], triage: &Triage, q: &Query) -> QueuePage {
     let admits = |a: &StoredAlert| {
         q.severity.as_ref().is_none_or(|s| *s == a.severity)
             && q.status.as_ref().is_none_or(|s| s == status_of(a))
+            // Withdrawn alerts only when asked for by that status.
+            && (status_of(a) != crate::triage::WITHDRAWN || q.status.is_some())
             && !(q.unacknowledged && acknowledged.contains(&a.id))
             && q.since.is_none_or(|d| a.raised_at.date_naive() >= d)
             && q.indicator
@@ -240,6 +244,33 @@ mod tests {
             },
         );
         assert_eq!(top.rows[0].user, "E2");
+    }
+
+    #[test]
+    fn withdrawn_alerts_only_when_asked_for() {
+        let mut triage = Triage::default();
+        triage.statuses.insert(
+            "A5".into(),
+            crate::triage::Status {
+                status: crate::triage::WITHDRAWN.into(),
+                reason: Some("superseded".into()),
+                by: "detection".into(),
+                at: chrono::DateTime::parse_from_rfc3339("2026-11-04T10:00:00+09:00").unwrap(),
+            },
+        );
+        let q = Query {
+            per_page: 10,
+            ..Query::default()
+        };
+        let p = page(&sample(), &triage, &q);
+        assert_eq!((p.people, p.alerts), (2, 4));
+        let asked = Query {
+            status: Some(crate::triage::WITHDRAWN.into()),
+            ..q
+        };
+        let p = page(&sample(), &triage, &asked);
+        assert_eq!((p.people, p.alerts), (1, 1));
+        assert_eq!(p.rows[0].latest.id, "A5");
     }
 
     #[test]

@@ -28,6 +28,9 @@ use custodian_store::{CustodyRecord, LedgerContext, Store, StoredAlert};
 use crate::error::{AppError, Result};
 use crate::records::Record;
 
+/// The status continuous detection gives an alert that a late event made
+/// wrong (see `detection::live`); analysts cannot set it.
+pub const WITHDRAWN: &str = "withdrawn";
 pub const STATUSES: [&str; 4] = ["new", "in_review", "escalated", "dismissed"];
 pub const REASONS: [&str; 4] = ["benign_explained", "duplicate", "policy_gap", "data_error"];
 
@@ -125,6 +128,28 @@ pub async fn settle(
         )
         .await?;
     }
+    Ok(())
+}
+
+/// Withdraws an alert raised ahead of the watermark that the engine, having
+/// taken a late event in its place, no longer raises: a ledgered status
+/// record by `detection`, the alert itself kept.
+pub async fn withdraw(
+    store: &dyn Store,
+    ledger: &LedgerContext,
+    at: DateTime<FixedOffset>,
+    alert: &str,
+    user: &str,
+) -> Result<()> {
+    let record = Record::AlertStatus {
+        alert: alert.into(),
+        status: WITHDRAWN.into(),
+        reason: Some("superseded".into()),
+        note: Some("an event that arrived late changed the judgement".into()),
+        by: "detection".into(),
+        at: at.to_rfc3339(),
+    };
+    record.keep(store, ledger, None, user, at).await?;
     Ok(())
 }
 

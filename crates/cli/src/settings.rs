@@ -29,6 +29,55 @@ pub struct FileConfig {
     /// The detection engine's settings (see docs/detection.md).
     #[serde(default)]
     pub detect: custodian_detect::Config,
+    #[serde(default)]
+    pub serve: ServeConfig,
+}
+
+/// How `custodian serve` runs detection (see docs/operations.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Run the engine on every stored event (default true).
+    pub detect: Option<bool>,
+    /// How late an event may arrive and still count exactly (default 48).
+    pub late_hours: Option<u32>,
+    /// The longest wait between two looks at the store (default 2).
+    pub detect_interval_seconds: Option<u32>,
+    /// The least time between two engine checkpoints (default 30).
+    pub checkpoint_seconds: Option<u32>,
+}
+
+/// `[serve]`, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Live {
+    pub detect: bool,
+    pub late_hours: u32,
+    pub interval_seconds: u32,
+    pub checkpoint_seconds: u32,
+}
+
+impl ServeConfig {
+    fn validate(&self) -> Result<Live> {
+        let live = Live {
+            detect: self.detect.unwrap_or(true),
+            late_hours: self.late_hours.unwrap_or(48),
+            interval_seconds: self.detect_interval_seconds.unwrap_or(2),
+            checkpoint_seconds: self.checkpoint_seconds.unwrap_or(30),
+        };
+        if live.late_hours > 24 * 31 {
+            bail!(
+                "serve.late_hours is at most 744 (31 days), not {}",
+                live.late_hours
+            );
+        }
+        if !(1..=3600).contains(&live.interval_seconds) {
+            bail!("serve.detect_interval_seconds must be between 1 and 3600");
+        }
+        if live.checkpoint_seconds > 86_400 {
+            bail!("serve.checkpoint_seconds is at most 86400");
+        }
+        Ok(live)
+    }
 }
 
 /// What the visible mark on issued copies says: the company's label for
@@ -145,6 +194,8 @@ pub struct Settings {
     pub marking: Marking,
     /// The detection engine's settings, validated.
     pub detect: custodian_detect::Config,
+    /// How `serve` runs detection.
+    pub live: Live,
 }
 
 fn read_secret_file(path: &Path, what: &str) -> Result<String> {
@@ -246,7 +297,9 @@ impl Settings {
                     .map_or("custodian.toml".into(), |p| p.display().to_string())
             )
         })?;
+        let live = file.serve.validate()?;
         Ok(Settings {
+            live,
             detect: file.detect,
             marking: MarkingConfig::into_marking(file.marking)?,
             content_key_file,

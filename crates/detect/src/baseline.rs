@@ -89,7 +89,7 @@ pub const RISE_DAY_CAP: f64 = 4.0;
 pub const RUN_THAW_DAYS: f64 = 90.0;
 
 /// One person's record of one feature.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct Track {
     /// Decayed sums over active days of the (clipped) count and its square.
     pub m: f32,
@@ -112,7 +112,7 @@ pub struct Track {
 }
 
 /// A person's decayed count of active days.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct Days {
     pub n: f32,
     pub long: f32,
@@ -187,7 +187,7 @@ impl Track {
 }
 
 /// What a group's members' rates of one feature look like.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 pub struct GroupStat {
     pub count: f64,
     pub sum: f64,
@@ -234,7 +234,7 @@ impl GroupStat {
 }
 
 /// A gamma prior on a person's rate, and the group's burstiness.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Prior {
     /// The group's typical rate per active day.
     pub mean: f64,
@@ -346,7 +346,7 @@ fn conflict_discount(prior: &Prior, m_old: f64, n_old: f64) -> f64 {
 const OWN_DISP_DAYS: f64 = 20.0;
 
 /// What a person's next day (or window) of a feature should look like.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct Expect {
     /// Rate per active day.
     pub mu: f64,

@@ -64,7 +64,7 @@ fn index(score: f64) -> Option<usize> {
     Some(((score.ln() / STEP.ln()).floor() as usize).min(GRID - 1))
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Budget {
     budget: f64,
     high_share: f64,

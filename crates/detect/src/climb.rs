@@ -31,7 +31,7 @@ pub const SPAN_DAYS: i32 = 180;
 pub const SITTING_MINUTES: i64 = 60;
 
 /// A person's steps, all of them and those taken at sittings.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Climb {
     all: Series,
     sittings: Series,
@@ -41,7 +41,7 @@ pub struct Climb {
     alone: Option<(i32, u8)>,
 }
 
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)]
 struct Series {
     /// (day, level 0..=3), oldest first.
     seq: VecDeque<(i32, u8)>,

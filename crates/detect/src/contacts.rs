@@ -56,7 +56,7 @@ pub fn similarity(a: &ContactReport, b: &ContactReport) -> f64 {
 pub const LINK_THRESHOLD: f64 = 0.75;
 
 /// One approacher as the reports describe them.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ContactGroup {
     /// Indexes into the slice given to [`link`], by report time.
     pub members: Vec<usize>,

@@ -117,7 +117,7 @@ impl<S: Default> EvOf<S> {
 
 /// Resolves user and document ids to the engine's indexes; shared with
 /// parser threads.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
 pub struct Names {
     pub(crate) users: FxHashMap<String, u32>,
     pub(crate) docs: FxHashMap<String, u32>,

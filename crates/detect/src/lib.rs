@@ -50,13 +50,15 @@ use custodian_core::{ContactReport, Document, Event, HrEvent, Person};
 
 pub use budget::Lines;
 pub use config::{Config, ConfigError, Domains};
-pub use engine::{human_bytes, Engine, EngineStats};
+pub use engine::{human_bytes, CheckpointError, Engine, EngineStats, CHECKPOINT_FORMAT};
 pub use features::{Feat, Ind, FEATURES};
 pub use input::{Ev, EvOf, Kind, Names, NONE};
 pub use scope::DocExposure;
 
 /// How an alert's score reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,

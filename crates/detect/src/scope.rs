@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use custodian_core::{Document, Level, Projects};
 
 /// A register entry as the engine sees it.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct DocInfo {
     pub id: String,
     pub title: String,
@@ -38,7 +39,7 @@ pub struct DocInfo {
 }
 
 /// Who opened a document without need to know (bounded by the directory).
-#[derive(Default)]
+#[derive(Default, Clone, serde::Serialize, serde::Deserialize)]
 struct Exposure {
     people: rustc_hash::FxHashSet<u32>,
     first_us: i64,
@@ -76,6 +77,7 @@ pub struct DocExposure {
     pub exposed: bool,
 }
 
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Docs {
     pub docs: Vec<DocInfo>,
     /// Reads by settled members, weighed by focus, per (unit, document),

@@ -34,8 +34,10 @@ fn from_bins(t: f64) -> f64 {
 }
 
 /// One person's daily sizes of one feature, in half octaves of `1 + x`.
-#[derive(Debug, Clone, Copy)]
+#[serde_with::serde_as]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct SizeHist {
+    #[serde_as(as = "[_; BINS]")]
     pub h: [f32; BINS],
     pub n: f32,
 }
@@ -70,8 +72,10 @@ impl SizeHist {
 }
 
 /// A group's sizes: the average of its members' normalised histograms.
-#[derive(Debug, Clone, Copy)]
+#[serde_with::serde_as]
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct SizeGroup {
+    #[serde_as(as = "[_; BINS]")]
     pub p: [f32; BINS],
     pub members: f32,
 }

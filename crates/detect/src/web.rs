@@ -28,6 +28,7 @@ pub enum Category {
 
 pub const CACHE_MAX: usize = 200_000;
 
+#[derive(Clone)]
 pub struct Web {
     personal: FxHashSet<String>,
     cloud: FxHashSet<String>,
@@ -67,6 +68,20 @@ impl Web {
             job: lower(&d.job),
             hacking: lower(&d.hacking),
             keywords,
+            cache: FxHashMap::default(),
+        }
+    }
+
+    /// No lists at all: what a restored engine holds until it is given the
+    /// configuration's (see `Engine::restore`).
+    pub fn empty() -> Web {
+        Web {
+            personal: FxHashSet::default(),
+            cloud: FxHashSet::default(),
+            leak: FxHashSet::default(),
+            job: FxHashSet::default(),
+            hacking: FxHashSet::default(),
+            keywords: Vec::new(),
             cache: FxHashMap::default(),
         }
     }

@@ -147,3 +147,52 @@ fn arrival_order_and_redelivery_do_not_change_the_alerts() {
     let (b, _) = run(&ctx, Config::default(), &shuffled);
     assert_eq!(a, b);
 }
+
+/// An engine stopped anywhere, checkpointed and restored goes on as if it
+/// had never stopped: the same alerts, the same exposures, the same scores.
+#[test]
+fn a_restored_checkpoint_goes_on_as_the_engine_would_have() {
+    let (mut ds, _) = dataset(98, 200, 50);
+    let ctx = context(&ds);
+    order_events(&mut ds.events);
+    let (whole, _) = run(&ctx, Config::default(), &ds.events);
+    assert!(!whole.is_empty());
+    let mut whole_engine = Engine::new(&ctx, Config::default());
+    for e in &ds.events {
+        whole_engine.push(e);
+    }
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(11);
+    let mut cuts: Vec<usize> = (0..6)
+        .map(|_| rand::Rng::gen_range(&mut rng, 0..ds.events.len()))
+        .collect();
+    cuts.sort_unstable();
+    let mut engine = Engine::new(&ctx, Config::default());
+    let mut alerts = Vec::new();
+    let mut from = 0;
+    for cut in cuts.into_iter().chain([ds.events.len()]) {
+        for e in &ds.events[from..cut] {
+            alerts.extend(engine.push(e));
+        }
+        from = cut;
+        let bytes = engine.checkpoint();
+        engine = Engine::restore(Config::default(), &bytes).unwrap();
+    }
+    assert_eq!(alerts, whole);
+    assert_eq!(engine.exposures(), whole_engine.exposures());
+    assert_eq!(engine.max_scores(), whole_engine.max_scores());
+    assert_eq!(engine.stats(), whole_engine.stats());
+    // A cloned engine is just as good.
+    assert_eq!(engine.clone().max_scores(), whole_engine.max_scores());
+}
+
+#[test]
+fn a_checkpoint_of_another_format_or_cut_short_is_refused() {
+    let (ds, _) = dataset(97, 40, 5);
+    let engine = Engine::new(&context(&ds), Config::default());
+    let mut bytes = engine.checkpoint();
+    assert!(Engine::restore(Config::default(), &bytes[..bytes.len() / 2]).is_err());
+    assert!(Engine::restore(Config::default(), &bytes[..2]).is_err());
+    bytes[0] ^= 0xff;
+    let e = Engine::restore(Config::default(), &bytes).err().unwrap();
+    assert!(e.to_string().contains("format"), "{e}");
+}

@@ -40,6 +40,7 @@ use custodian_store::{LedgerContext, Store};
 pub mod api;
 pub mod auth;
 pub mod console;
+pub mod detecting;
 pub mod listen;
 pub mod openapi;
 pub mod pseudonyms;
@@ -92,6 +93,8 @@ pub struct AppState {
     /// memory: a restart forgets them (disabling the account does not
     /// depend on it: every request checks the account).
     revoked: Mutex<HashMap<String, i64>>,
+    /// Continuous detection's bell and status (see [`detecting`]).
+    pub(crate) detecting: detecting::Detecting,
 }
 
 impl AppState {
@@ -134,6 +137,7 @@ impl AppState {
             dummy_hash: hash_password("not a password", &[7u8; 16]).unwrap_or_default(),
             verifying: tokio::sync::Mutex::new(()),
             revoked: Mutex::new(HashMap::new()),
+            detecting: Default::default(),
         }
     }
 }
@@ -395,6 +399,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
             v.load(Ordering::Relaxed)
         ));
     }
+    detection_metrics(&state, &mut out);
     (
         [(
             header::CONTENT_TYPE,
@@ -403,6 +408,84 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         out,
     )
         .into_response()
+}
+
+/// Continuous detection's figures (none when it does not run).
+fn detection_metrics(state: &AppState, out: &mut String) {
+    let status = state.detecting.status();
+    let Some(step) = status.last.filter(|_| status.running) else {
+        return;
+    };
+    let now = (state.clock)();
+    let st = step.stats;
+    let mut put = |name: &str, kind: &str, help: &str, v: String| {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+        ));
+    };
+    put(
+        "custodian_detect_events_total",
+        "counter",
+        "Stored events continuous detection has read.",
+        st.events.to_string(),
+    );
+    put(
+        "custodian_detect_late_events_total",
+        "counter",
+        "Events that arrived later than the window (judged where they arrived).",
+        st.late.to_string(),
+    );
+    put(
+        "custodian_detect_unknown_user_events_total",
+        "counter",
+        "Events of people not in the directory (not judged).",
+        st.unknown_users.to_string(),
+    );
+    put(
+        "custodian_alerts_raised_total",
+        "counter",
+        "Alerts continuous detection stored.",
+        st.alerts.to_string(),
+    );
+    put(
+        "custodian_alerts_withdrawn_total",
+        "counter",
+        "Alerts withdrawn because a late event changed the judgement.",
+        st.withdrawn.to_string(),
+    );
+    put(
+        "custodian_detect_held_events",
+        "gauge",
+        "Events held ahead of the watermark.",
+        step.held.to_string(),
+    );
+    put(
+        "custodian_detect_step_failures_total",
+        "counter",
+        "Detection steps that failed.",
+        status.failures.to_string(),
+    );
+    put(
+        "custodian_detect_step_seconds",
+        "gauge",
+        "How long the last detection step took.",
+        format!("{:.3}", status.step_seconds),
+    );
+    put(
+        "custodian_detect_lag_seconds",
+        "gauge",
+        "Seconds since the last detection step finished.",
+        (now - status.finished_at).max(0).to_string(),
+    );
+    if step.newest_us > i64::MIN {
+        let behind = now - step.newest_us.div_euclid(1_000_000);
+        put(
+            "custodian_detect_data_lag_seconds",
+            "gauge",
+            "Seconds between now and the newest event time detection has taken.",
+            behind.to_string(),
+        );
+    }
 }
 
 /// The client's address when served over TCP (absent in in-process tests).

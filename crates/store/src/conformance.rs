@@ -695,6 +695,32 @@ pub async fn accounts_and_tokens(store: &dyn Store) {
     assert_eq!(all[0].name, "siem");
 }
 
+/// An engine checkpoint is replaced as a whole by name, its bytes kept
+/// exactly (every byte value, a megabyte of them).
+pub async fn engine_checkpoints_replace_by_name(store: &dyn Store) {
+    use crate::EngineCheckpoint;
+    assert!(store.engine_checkpoint("live").await.unwrap().is_none());
+    let mut c = EngineCheckpoint {
+        name: "live".into(),
+        meta: r#"{"read_seq":10}"#.into(),
+        state: (0..1_048_576u32).map(|i| (i % 251) as u8).collect(),
+        saved_at: "2026-12-01T10:00:00+09:00".into(),
+    };
+    store.put_engine_checkpoint(&c).await.unwrap();
+    assert_eq!(
+        store.engine_checkpoint("live").await.unwrap().as_ref(),
+        Some(&c)
+    );
+    c.meta = r#"{"read_seq":20}"#.into();
+    c.state = vec![0, 255, 0];
+    store.put_engine_checkpoint(&c).await.unwrap();
+    assert_eq!(
+        store.engine_checkpoint("live").await.unwrap().as_ref(),
+        Some(&c)
+    );
+    assert!(store.engine_checkpoint("other").await.unwrap().is_none());
+}
+
 #[macro_export]
 macro_rules! conformance_tests {
     ($make:path, $done:path) => {
@@ -712,7 +738,8 @@ macro_rules! conformance_tests {
             alerts_and_event_lines,
             contents_in_custody,
             custody_records_are_ledgered_and_filtered,
-            accounts_and_tokens
+            accounts_and_tokens,
+            engine_checkpoints_replace_by_name
         );
     };
     (@cases $make:path, $done:path, $($case:ident),*) => {

@@ -124,6 +124,18 @@ pub struct Account {
     pub disabled: bool,
 }
 
+/// A detection engine's saved state (`custodian_app::detection::live`):
+/// derived data, not ledgered, replaced as a whole each time it is saved.
+/// `meta` is the saver's JSON (the store sequence and data time it
+/// covers, what it was made from); `state` the engine's own bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineCheckpoint {
+    pub name: String,
+    pub meta: String,
+    pub state: Vec<u8>,
+    pub saved_at: String,
+}
+
 /// An API token for a machine: only its SHA-256 is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiToken {
@@ -360,6 +372,11 @@ pub trait Store: Send + Sync {
 
     /// Which key sealed each stored content: (doc_id, key_id).
     async fn content_keys(&self) -> Result<Vec<(String, String)>>;
+
+    /// Saves a checkpoint, replacing the one of the same name (in one
+    /// statement: after a crash the old one or the new one is there).
+    async fn put_engine_checkpoint(&self, checkpoint: &EngineCheckpoint) -> Result<()>;
+    async fn engine_checkpoint(&self, name: &str) -> Result<Option<EngineCheckpoint>>;
 
     /// Creates or replaces an account.
     async fn put_account(&self, account: &Account) -> Result<()>;

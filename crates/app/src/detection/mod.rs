@@ -27,6 +27,7 @@ use crate::error::{AppError, Result};
 mod blocks;
 mod by_time;
 mod folder;
+pub mod live;
 mod store;
 
 pub use folder::detect_folder;

@@ -1,4 +1,5 @@
-//! `custodian bench ledger`: the custody ledger's figures, measured in one
+//! `custodian bench ledger`: the custody ledger's figures (`bench live`
+//! is in `bench_live.rs`), measured in one
 //! run on a fresh store (fsync on) so they can be compared with each other
 //! and with raw SHA-256 on the same machine.
 
@@ -36,6 +37,10 @@ pub enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Events/s through the live path (ingest + engine + store + ledger)
+    /// against the batch import and detection in the same run, and the
+    /// latency from ingest to stored alert.
+    Live(super::bench_live::Args),
 }
 
 fn synthetic(i: u64) -> NewEvent {
@@ -86,13 +91,16 @@ fn raw_sha256(len: usize, total: usize) -> f64 {
 }
 
 pub async fn run(cmd: Cmd) -> Result<ExitCode> {
-    let Cmd::Ledger {
-        entries,
-        batch,
-        verify_runs,
-        store,
-        json,
-    } = cmd;
+    let (entries, batch, verify_runs, store, json) = match cmd {
+        Cmd::Ledger {
+            entries,
+            batch,
+            verify_runs,
+            store,
+            json,
+        } => (entries, batch, verify_runs, store, json),
+        Cmd::Live(args) => return super::bench_live::run(args).await,
+    };
     let tmp = std::env::temp_dir().join(format!("custodian-bench-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let url = store.unwrap_or_else(|| format!("sqlite://{}", tmp.join("bench.db").display()));

@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod bench;
+pub mod bench_live;
 pub mod case;
 pub mod check;
 pub mod contacts;

@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Days of activity of the demo company (when it is made).
     #[arg(long, default_value_t = 180, requires = "demo")]
     demo_days: u32,
+    /// Do not run detection on stored events (`[serve] detect = false`).
+    #[arg(long)]
+    no_detect: bool,
 }
 
 #[derive(Debug, clap::Subcommand)]
@@ -174,6 +177,24 @@ async fn run(
         session_key,
         Arc::new(|| crate::clock::now().timestamp()),
     ));
+    let live = settings.live;
+    if live.detect && !args.no_detect {
+        custodian_server::detecting::spawn(
+            state.clone(),
+            custodian_server::detecting::DetectOptions {
+                config: settings.detect.clone(),
+                live: custodian_app::detection::live::LiveOptions {
+                    late_secs: i64::from(live.late_hours) * 3600,
+                    checkpoint_every: i64::from(live.checkpoint_seconds),
+                },
+                interval: std::time::Duration::from_secs(u64::from(live.interval_seconds)),
+            },
+        );
+        eprintln!(
+            "detecting on every stored event (events may arrive up to {} hours late)",
+            live.late_hours
+        );
+    }
     eprintln!(
         "serving on http://{} (API at /api, OpenAPI at /api/openapi.json)",
         args.listen

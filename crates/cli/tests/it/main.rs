@@ -9,5 +9,6 @@ mod cli;
 mod detect;
 mod import;
 mod ledger;
+mod live;
 mod serve;
 mod support;

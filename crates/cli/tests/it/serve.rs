@@ -14,7 +14,7 @@ fn get_with(port: u16, path: &str, authorization: &str) -> (u16, String, String)
     http(port, "GET", path, &[("Authorization", authorization)], "")
 }
 
-fn http(
+pub(crate) fn http(
     port: u16,
     method: &str,
     path: &str,
@@ -39,7 +39,7 @@ fn http(
     (status, head.to_string(), body.to_string())
 }
 
-struct Server(std::process::Child);
+pub(crate) struct Server(pub(crate) std::process::Child);
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.0.kill();

@@ -51,10 +51,13 @@ use crate::{contacts, explain, id_hash, Alert, Config, Context, Indicator, Sever
 
 mod access;
 mod alerting;
+mod checkpoint;
 mod days;
 mod observe;
 mod words;
 
+use checkpoint::{no_decay, no_mask, no_weights};
+pub use checkpoint::{CheckpointError, CHECKPOINT_FORMAT};
 pub use words::human_bytes;
 use words::*;
 
@@ -85,7 +88,7 @@ fn hash_str(s: &str) -> u64 {
 }
 
 /// One indicator's points, fading, with the events behind them.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 struct Acc {
     points: f64,
     at: i64,
@@ -115,7 +118,7 @@ impl Acc {
 }
 
 /// Surprise already turned into points, fading like the points.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, serde::Deserialize)]
 struct Credit {
     nats: f32,
     at: i64,
@@ -135,6 +138,8 @@ impl Credit {
 /// as their groups' statistics last counted them.
 type Contribution = ([(f32, f32); N_FEAT], f32);
 
+#[serde_with::serde_as]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 struct PersonState {
     unit: u32,
     pair: u32,
@@ -148,18 +153,24 @@ struct PersonState {
     /// Local day of `today`.
     day: i64,
     days: Days,
+    #[serde_as(as = "[_; N_FEAT]")]
     tracks: Tracks,
     /// What the person added to their groups' statistics at the last
     /// recomputation (own rate and burstiness per feature), if anything:
     /// taken out again for their own prior.
+    #[serde_as(as = "Option<Box<([_; N_FEAT], _)>>")]
     contrib: Option<Box<Contribution>>,
     /// Each feature's expectation for today, worked out at its first
     /// event of the day (the reference changes only when a day closes).
+    #[serde_as(as = "[_; N_FEAT]")]
     expect: [Option<Expect>; N_FEAT],
     sizes: [SizeHist; N_SIZE],
+    #[serde_as(as = "[_; N_FEAT]")]
     today: [f32; N_FEAT],
     /// Today's count when a feature first became surprising (0: not yet).
+    #[serde_as(as = "[_; N_FEAT]")]
     cross: [f32; N_FEAT],
+    #[serde_as(as = "[_; N_FEAT]")]
     credit: [Credit; N_FEAT],
     /// Rises already credited per family of features, in points (one
     /// behaviour's rise is one finding).
@@ -202,7 +213,7 @@ struct PersonState {
 }
 
 /// A host and the people who use it most (space-saving counts).
-#[derive(Default, Clone, Copy)]
+#[derive(Default, Clone, Copy, serde::Serialize, serde::Deserialize)]
 struct HostUsers([(u32, u32); 3]);
 
 impl HostUsers {
@@ -240,6 +251,7 @@ pub struct EngineStats {
     pub contact_groups: usize,
 }
 
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 enum Timed {
     Transfer(u32, Vec<u32>),
     Notice(u32),
@@ -248,10 +260,18 @@ enum Timed {
 
 /// The engine. Feed it with [`Engine::push`] or [`Engine::push_ev`] in
 /// data-time order.
+#[serde_with::serde_as]
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Engine {
+    // What the configuration gives: not in a checkpoint, set again by
+    // `Engine::restore`.
+    #[serde(skip)]
     cfg: Config,
+    #[serde(skip, default = "no_weights")]
     weights: [f64; N_FEAT],
+    #[serde(skip)]
     half_life_us: f64,
+    #[serde(skip, default = "no_decay")]
     decay: Decay,
     names: Arc<Names>,
     people: Vec<PersonState>,
@@ -261,14 +281,20 @@ pub struct Engine {
     unit_names: Vec<String>,
     pair_unit: Vec<u32>,
     pair_size: Vec<u32>,
+    #[serde_as(as = "Vec<[_; N_FEAT]>")]
     prior_pair: Vec<[Prior; N_FEAT]>,
+    #[serde_as(as = "Vec<[_; N_FEAT]>")]
     prior_unit: Vec<[Prior; N_FEAT]>,
+    #[serde_as(as = "[_; N_FEAT]")]
     prior_company: [Prior; N_FEAT],
     /// The groups' statistics the priors came from (for leaving a person
     /// out of their own), and the rate floor they were made with.
+    #[serde_as(as = "Vec<[_; N_FEAT]>")]
     stat_pair: Vec<[GroupStat; N_FEAT]>,
+    #[serde_as(as = "Vec<[_; N_FEAT]>")]
     stat_unit: Vec<[GroupStat; N_FEAT]>,
     rate_floor: f64,
+    #[serde(skip, default = "no_mask")]
     peer_mask: [bool; N_FEAT],
     /// Project names, and per project the non-members' month of touches
     /// (sum, sum of squares, how many non-members): the peers of a person
@@ -278,6 +304,7 @@ pub struct Engine {
     size_pair: Vec<[SizeGroup; N_SIZE]>,
     unit_hours: Vec<[f32; 25]>,
     hosts: FxHashMap<u64, HostUsers>,
+    #[serde(skip, default = "Web::empty")]
     web: Web,
     budget: Budget,
     timed: Vec<(i64, Timed)>,
@@ -294,6 +321,7 @@ pub struct Engine {
     unknown_users: u64,
     seen: u64,
     /// One person whose every judgement is written down (`--trace`).
+    #[serde(skip)]
     trace: Option<(u32, Vec<String>)>,
     /// From half the warm-up on: surprise is judged (and kept out of the
     /// baselines) and rises gather evidence, though nothing is credited

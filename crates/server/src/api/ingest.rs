@@ -28,11 +28,16 @@ pub(crate) async fn ingest_events(
     )
     .await
     {
-        Ok(b) => Json(json!({
+        Ok(b) => {
+            if b.new > 0 {
+                state.detecting.ring();
+            }
+            Json(json!({
             "accepted": b.accepted, "new": b.new, "already_stored": b.already_stored,
             "rejected": b.rejected.iter().map(|(line, reason)| json!({"line": line, "reason": reason})).collect::<Vec<_>>(),
         }))
-        .into_response(),
+        .into_response()
+        }
         Err(e) => app_error(e),
     }
 }

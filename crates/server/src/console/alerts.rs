@@ -164,6 +164,7 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
         t(l, "all", "すべて"),
         custodian_app::triage::STATUSES
             .iter()
+            .chain([&custodian_app::triage::WITHDRAWN])
             .map(|v| format!("<option value=\"{v}\"{}>{v}</option>", sel("status", v)))
             .collect::<String>(),
         t(l, "Indicator", "指標"),

@@ -82,7 +82,7 @@ macro_rules! sql_store {
             use $crate::ledgered::{append_ledger, insert_ledgered, LedgerTx};
             use $crate::ledger::register_change_json;
             use $crate::{
-                columns, level_to_db, reject_key, ts_from_db, Account, ApiToken,
+                columns, level_to_db, reject_key, ts_from_db, Account, ApiToken, EngineCheckpoint,
                 CheckpointRow, Counts, CustodyRecord, Inserted, LeafChunk, LedgerContext,
                 LedgerRecord, LedgerRun, LedgerSnapshot, NewAlert, NewContact, NewEvent,
                 RegisterChange, Reject, Result, SealedContent, Store, StoreError, StoredAlert,
@@ -256,6 +256,35 @@ macro_rules! sql_store {
                     rows.iter()
                         .map(|r| Ok((r.try_get(0).map_err(be)?, r.try_get(1).map_err(be)?)))
                         .collect()
+                }
+
+                async fn put_engine_checkpoint(&self, c: &EngineCheckpoint) -> Result<()> {
+                    ::sqlx::query("INSERT INTO engine_checkpoints (name, meta, state, saved_at) VALUES ($1,$2,$3,$4) ON CONFLICT (name) DO UPDATE SET meta = EXCLUDED.meta, state = EXCLUDED.state, saved_at = EXCLUDED.saved_at")
+                        .bind(&c.name)
+                        .bind(&c.meta)
+                        .bind(&c.state)
+                        .bind(&c.saved_at)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(be)?;
+                    Ok(())
+                }
+
+                async fn engine_checkpoint(&self, name: &str) -> Result<Option<EngineCheckpoint>> {
+                    let row = ::sqlx::query("SELECT name, meta, state, saved_at FROM engine_checkpoints WHERE name = $1")
+                        .bind(name)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(be)?;
+                    row.map(|r| {
+                        Ok(EngineCheckpoint {
+                            name: r.try_get("name").map_err(be)?,
+                            meta: r.try_get("meta").map_err(be)?,
+                            state: r.try_get("state").map_err(be)?,
+                            saved_at: r.try_get("saved_at").map_err(be)?,
+                        })
+                    })
+                    .transpose()
                 }
 
                 async fn put_account(&self, a: &Account) -> Result<()> {

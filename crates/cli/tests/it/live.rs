@@ -1,0 +1,180 @@
+//! Continuous detection in the real `custodian serve`: a simulated
+//! company's events posted over the API in small batches, with the server
+//! killed (`kill -9`) and started again twice, give exactly the alerts that
+//! `custodian detect --from-store` gives over the same events, soon after
+//! the last batch (on SQLite, and on PostgreSQL when CUSTODIAN_TEST_POSTGRES
+//! is set).
+
+use std::collections::BTreeSet;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::serve::{http, Server};
+use crate::support::*;
+
+/// The ids of the alerts a store holds.
+fn alert_ids(store: &str) -> BTreeSet<String> {
+    column(store, "SELECT id FROM alerts").into_iter().collect()
+}
+
+/// One text column of a query's rows.
+fn column(store: &str, q: &str) -> Vec<String> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        if let Some(path) = store.strip_prefix("sqlite://") {
+            let pool = sqlx::SqlitePool::connect(&format!("sqlite://{path}"))
+                .await
+                .unwrap();
+            let ids: Vec<(String,)> = sqlx::query_as(q).fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            ids.into_iter().map(|r| r.0).collect::<Vec<_>>()
+        } else {
+            let pg = custodian_store_postgres::PgStore::open(store)
+                .await
+                .unwrap();
+            let ids: Vec<(String,)> = sqlx::query_as(q).fetch_all(pg.pool()).await.unwrap();
+            ids.into_iter().map(|r| r.0).collect::<Vec<_>>()
+        }
+    })
+}
+
+fn start(dir: &Path, store: &str, port: u16) -> Server {
+    let server = Server(
+        custodian(dir, store)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the server did not start");
+}
+
+#[test]
+fn alerts_raised_live_across_kill_9_are_the_batchs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    ok(custodian(tmp.path(), "sqlite://unused.db")
+        .args([
+            "simulate", "--people", "60", "--days", "40", "--seed", "7", "--out",
+        ])
+        .arg(&sim)
+        .output()
+        .unwrap());
+    // The directory, register, HR and contacts alone.
+    let bare = tmp.path().join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    for f in std::fs::read_dir(&sim).unwrap() {
+        let f = f.unwrap().path();
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        if f.is_file() && name != "events.jsonl" && name != "truth.jsonl" {
+            std::fs::copy(&f, bare.join(&name)).unwrap();
+        }
+    }
+    std::fs::write(bare.join("events.jsonl"), "").unwrap();
+    let lines: Vec<String> = std::fs::read_to_string(sim.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect();
+    // The server looks every second and checkpoints at every step; its
+    // window is four days (the batches below stay well within it).
+    std::fs::write(
+        tmp.path().join("custodian.toml"),
+        "[serve]\nlate_hours = 96\ndetect_interval_seconds = 1\ncheckpoint_seconds = 0\n",
+    )
+    .unwrap();
+    for (i, store) in stores(tmp.path(), "live").into_iter().enumerate() {
+        let batch_store = if store.starts_with("sqlite://") {
+            format!(
+                "sqlite://{}",
+                tmp.path().join(format!("batch{i}.db")).display()
+            )
+        } else {
+            store.replace("schema=t_it_live", "schema=t_it_live_batch")
+        };
+        ok(custodian(tmp.path(), &batch_store)
+            .arg("import")
+            .arg(&sim)
+            .output()
+            .unwrap());
+        ok(custodian(tmp.path(), &batch_store)
+            .args(["detect", "--from-store"])
+            .output()
+            .unwrap());
+        let want = alert_ids(&batch_store);
+        assert!(want.len() >= 2, "the company raises alerts: {want:?}");
+
+        ok(custodian(tmp.path(), &store)
+            .arg("import")
+            .arg(&bare)
+            .output()
+            .unwrap());
+        let token = ok(custodian(tmp.path(), &store)
+            .args(["token", "create", "--name", "collector", "--role", "admin"])
+            .output()
+            .unwrap());
+        let auth = format!("Bearer {}", token.trim());
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut server = start(tmp.path(), &store, port);
+        let chunks: Vec<&[String]> = lines.chunks(97).collect();
+        let kills = [chunks.len() / 3, 2 * chunks.len() / 3];
+        let mut seen_live = false;
+        for (n, chunk) in chunks.iter().enumerate() {
+            let (status, _, body) = http(
+                port,
+                "POST",
+                "/api/events",
+                &[("Authorization", &auth)],
+                &chunk.join("\n"),
+            );
+            assert_eq!(status, 200, "{body}");
+            if kills.contains(&n) {
+                // Give detection a moment, then kill it wherever it is.
+                std::thread::sleep(Duration::from_millis(300 + 400 * (n % 2) as u64));
+                seen_live |= !alert_ids(&store).is_empty();
+                let _ = server.0.kill(); // SIGKILL
+                let _ = server.0.wait();
+                server = start(tmp.path(), &store, port);
+            }
+        }
+        // Within seconds of the last batch, detection has read every stored
+        // event and every alert is there, and no other.
+        let stored = column(&store, "SELECT CAST(COUNT(*) AS TEXT) FROM events");
+        let read_all = format!("custodian_detect_events_total {}\n", stored[0]);
+        let posted = Instant::now();
+        let metrics = || http(port, "GET", "/metrics", &[("Authorization", &auth)], "").2;
+        while !metrics().contains(&read_all) && posted.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let got = alert_ids(&store);
+        eprintln!(
+            "{}: {} alerts, every event judged {:.1} s after the last batch",
+            store.split(':').next().unwrap(),
+            got.len(),
+            posted.elapsed().as_secs_f64()
+        );
+        let m = metrics();
+        assert!(m.contains(&read_all), "{m}");
+        assert_eq!(got, want, "live {} alerts, batch {}", got.len(), want.len());
+        assert!(seen_live, "alerts came while events still arrived");
+        assert!(m.contains("custodian_detect_late_events_total 0\n"), "{m}");
+        assert!(m.contains("custodian_alerts_withdrawn_total 0\n"), "{m}");
+        drop(server);
+    }
+}
