@@ -23,6 +23,7 @@ pub mod evidence;
 pub mod exposure;
 pub mod html;
 pub mod ingest;
+pub mod notify;
 pub mod people;
 pub mod queue;
 pub mod records;

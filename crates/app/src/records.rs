@@ -89,6 +89,16 @@ pub enum Record {
         by: String,
         at: String,
     },
+    /// An alert went to a destination, or was given up on (see
+    /// [`crate::notify`]).
+    AlertDelivery {
+        alert: String,
+        destination: String,
+        /// `delivered` or `undeliverable`.
+        outcome: String,
+        attempts: u32,
+        at: String,
+    },
     /// An analyst looked at something about `subject` (see
     /// [`crate::access`]).
     Access {
@@ -186,6 +196,7 @@ impl Record {
             Record::Access { .. } => "access",
             Record::AlertStatus { .. } => "alert_status",
             Record::Suppression { .. } => "suppression",
+            Record::AlertDelivery { .. } => "alert_delivery",
         }
     }
 

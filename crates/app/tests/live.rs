@@ -155,12 +155,6 @@ async fn post_live(
             .await
             .unwrap();
         live.step(store, &ledger, now()).await.unwrap();
-        if std::env::var_os("DBG").is_some() {
-            eprintln!(
-                "batch {n}: read_seq {} held {} w {} stored {} withdrawn {} cp {}",
-                st.read_seq, st.held, st.watermark_us, st.stored, st.withdrawn, st.checkpointed
-            );
-        }
         if restart_every > 0 && n % restart_every == restart_every - 1 {
             // The process stops here: only what the checkpoint holds
             // survives (every step may checkpoint).

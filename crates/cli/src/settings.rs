@@ -31,6 +31,110 @@ pub struct FileConfig {
     pub detect: custodian_detect::Config,
     #[serde(default)]
     pub serve: ServeConfig,
+    /// Where `serve` sends alerts (see docs/operations.md).
+    #[serde(default)]
+    pub notify: Vec<NotifyConfig>,
+}
+
+/// One `[[notify]]` destination as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    pub name: String,
+    /// webhook or syslog.
+    pub kind: String,
+    pub url: Option<String>,
+    /// The webhook's HMAC key, in a file (at least 16 bytes).
+    pub secret_file: Option<PathBuf>,
+    /// syslog: host:port.
+    pub address: Option<String>,
+    /// syslog: udp (default) or tcp.
+    pub transport: Option<String>,
+    /// json (webhook default), ocsf or cef (syslog default).
+    pub form: Option<String>,
+    /// low, medium (default) or high.
+    pub min_severity: Option<String>,
+}
+
+impl NotifyConfig {
+    fn validate(self) -> Result<custodian_server::outbox::Destination> {
+        use custodian_app::notify::Form;
+        use custodian_server::outbox::{Destination, Target};
+        let name = self.name.clone();
+        let at = |what: &str| format!("notify \"{name}\": {what}");
+        if name.is_empty()
+            || name.len() > 64
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            bail!("notify.name must be 1 to 64 letters, digits, '-' or '_', not \"{name}\"");
+        }
+        let min_severity = self.min_severity.unwrap_or_else(|| "medium".into());
+        if !["low", "medium", "high"].contains(&min_severity.as_str()) {
+            bail!("{}", at("min_severity is low, medium or high"));
+        }
+        let form = |default: Form| -> Result<Form> {
+            match &self.form {
+                None => Ok(default),
+                Some(f) => {
+                    Form::parse(f).ok_or_else(|| anyhow::anyhow!(at("form is json, ocsf or cef")))
+                }
+            }
+        };
+        let target = match self.kind.as_str() {
+            "webhook" => {
+                let url = self
+                    .url
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!(at("a webhook needs url")))?;
+                if !(url.starts_with("https://") || url.starts_with("http://")) {
+                    bail!(
+                        "{}",
+                        at("url must start with https:// (or http:// on a trusted network)")
+                    );
+                }
+                let file = self.secret_file.clone().ok_or_else(|| {
+                    anyhow::anyhow!(at("a webhook needs secret_file (its HMAC key)"))
+                })?;
+                let secret = read_secret_file(&file, "the webhook's HMAC key")?.into_bytes();
+                if secret.len() < 16 {
+                    bail!(
+                        "{}",
+                        at("the secret in secret_file must be at least 16 bytes")
+                    );
+                }
+                Target::Webhook {
+                    url,
+                    secret,
+                    form: form(Form::Json)?,
+                }
+            }
+            "syslog" => {
+                let address = self
+                    .address
+                    .clone()
+                    .filter(|a| a.contains(':'))
+                    .ok_or_else(|| anyhow::anyhow!(at("syslog needs address = \"host:port\"")))?;
+                let tcp = match self.transport.as_deref().unwrap_or("udp") {
+                    "udp" => false,
+                    "tcp" => true,
+                    _ => bail!("{}", at("transport is udp or tcp")),
+                };
+                Target::Syslog {
+                    address,
+                    tcp,
+                    form: form(Form::Cef)?,
+                }
+            }
+            _ => bail!("{}", at("kind is webhook or syslog")),
+        };
+        Ok(Destination {
+            name,
+            min_severity,
+            target,
+        })
+    }
 }
 
 /// How `custodian serve` runs detection (see docs/operations.md).
@@ -45,15 +149,27 @@ pub struct ServeConfig {
     pub detect_interval_seconds: Option<u32>,
     /// The least time between two engine checkpoints (default 30).
     pub checkpoint_seconds: Option<u32>,
+    /// The console's address as users reach it (links in notifications),
+    /// e.g. https://custodian.example.co.jp.
+    pub public_url: Option<String>,
+    /// TLS: the PEM certificate chain and its PEM private key.
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    /// Plain HTTP on an address other than loopback, because a reverse
+    /// proxy in front terminates TLS (see docs/operations.md).
+    pub behind_proxy: Option<bool>,
 }
 
 /// `[serve]`, validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Live {
     pub detect: bool,
     pub late_hours: u32,
     pub interval_seconds: u32,
     pub checkpoint_seconds: u32,
+    /// (certificate, key) when the server speaks TLS itself.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub behind_proxy: bool,
 }
 
 impl ServeConfig {
@@ -63,6 +179,12 @@ impl ServeConfig {
             late_hours: self.late_hours.unwrap_or(48),
             interval_seconds: self.detect_interval_seconds.unwrap_or(2),
             checkpoint_seconds: self.checkpoint_seconds.unwrap_or(30),
+            tls: match (&self.tls_cert_file, &self.tls_key_file) {
+                (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+                (None, None) => None,
+                _ => bail!("serve.tls_cert_file and serve.tls_key_file go together"),
+            },
+            behind_proxy: self.behind_proxy.unwrap_or(false),
         };
         if live.late_hours > 24 * 31 {
             bail!(
@@ -196,6 +318,10 @@ pub struct Settings {
     pub detect: custodian_detect::Config,
     /// How `serve` runs detection.
     pub live: Live,
+    /// Where `serve` sends alerts.
+    pub notify: Vec<custodian_server::outbox::Destination>,
+    /// The console's public address, or empty.
+    pub public_url: String,
 }
 
 fn read_secret_file(path: &Path, what: &str) -> Result<String> {
@@ -298,8 +424,22 @@ impl Settings {
             )
         })?;
         let live = file.serve.validate()?;
+        let public_url = file.serve.public_url.clone().unwrap_or_default();
+        let mut notify = Vec::new();
+        for n in file.notify {
+            let d = n.validate()?;
+            if notify
+                .iter()
+                .any(|x: &custodian_server::outbox::Destination| x.name == d.name)
+            {
+                bail!("notify \"{}\" is named twice", d.name);
+            }
+            notify.push(d);
+        }
         Ok(Settings {
             live,
+            notify,
+            public_url,
             detect: file.detect,
             marking: MarkingConfig::into_marking(file.marking)?,
             content_key_file,

@@ -84,6 +84,9 @@ pub fn spawn(state: Arc<AppState>, opts: DetectOptions) -> tokio::task::JoinHand
             let seconds = t.elapsed().as_secs_f64();
             match result {
                 Ok(step) => {
+                    if step.stored > 0 {
+                        state.outbox.wake.notify_one();
+                    }
                     if step.stored > 0 || step.withdrawn > 0 {
                         tracing::info!(
                             stored = step.stored,

@@ -43,6 +43,7 @@ pub mod console;
 pub mod detecting;
 pub mod listen;
 pub mod openapi;
+pub mod outbox;
 pub mod pseudonyms;
 pub mod routes;
 pub mod throttle;
@@ -95,6 +96,8 @@ pub struct AppState {
     revoked: Mutex<HashMap<String, i64>>,
     /// Continuous detection's bell and status (see [`detecting`]).
     pub(crate) detecting: detecting::Detecting,
+    /// The notification sender's bell and counts (see [`outbox`]).
+    pub(crate) outbox: outbox::Outbox,
 }
 
 impl AppState {
@@ -138,6 +141,7 @@ impl AppState {
             verifying: tokio::sync::Mutex::new(()),
             revoked: Mutex::new(HashMap::new()),
             detecting: Default::default(),
+            outbox: Default::default(),
         }
     }
 }
@@ -361,8 +365,12 @@ pub fn app(state: Arc<AppState>) -> Router {
 /// Serves on `listener` until the task is dropped, under the default
 /// [`listen::Limits`]. The caller binds it first, so that a port already
 /// taken is found before anything else is done.
-pub async fn serve(state: Arc<AppState>, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    listen::serve(listener, app(state), listen::Limits::default()).await
+pub async fn serve(
+    state: Arc<AppState>,
+    listener: tokio::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<()> {
+    listen::serve(listener, app(state), listen::Limits::default(), tls).await
 }
 
 pub(crate) fn internal(e: impl std::fmt::Display) -> Response {
@@ -400,6 +408,7 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         ));
     }
     detection_metrics(&state, &mut out);
+    outbox_metrics(&state, &mut out);
     (
         [(
             header::CONTENT_TYPE,
@@ -408,6 +417,25 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         out,
     )
         .into_response()
+}
+
+/// The notification sender's figures (none when it does not run).
+fn outbox_metrics(state: &AppState, out: &mut String) {
+    if !state.outbox.running.load(Ordering::Relaxed) {
+        return;
+    }
+    let c = &state.outbox.counts;
+    out.push_str("# HELP custodian_notifications_total Notifications by result (failed: one attempt; undeliverable: given up).\n# TYPE custodian_notifications_total counter\n");
+    for (k, v) in [
+        ("sent", &c.sent),
+        ("failed", &c.failed),
+        ("undeliverable", &c.undeliverable),
+    ] {
+        out.push_str(&format!(
+            "custodian_notifications_total{{result=\"{k}\"}} {}\n",
+            v.load(Ordering::Relaxed)
+        ));
+    }
 }
 
 /// Continuous detection's figures (none when it does not run).

@@ -16,6 +16,10 @@
 //! * Accept errors (out of file descriptors) pause accepting for 50 ms
 //!   instead of spinning.
 //! * HTTP/1.1 only, as before.
+//! * TLS (rustls, TLS 1.2 and 1.3) when a certificate and key are given
+//!   ([`tls_acceptor`]); the handshake must finish within the header
+//!   timeout, and a failed one closes the connection. Files are PEM, at
+//!   most 1 MiB each.
 
 use std::future::Future as _;
 use std::pin::Pin;
@@ -29,6 +33,7 @@ use axum::response::IntoResponse;
 use axum::Router;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
+pub use tokio_rustls::TlsAcceptor;
 
 /// The listener's bounds (defaults in [`Limits::default`]).
 #[derive(Debug, Clone, Copy)]
@@ -124,8 +129,57 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Idle<S> {
     }
 }
 
-/// Serves `router` on `listener` under `limits` until the task is dropped.
-pub async fn serve(listener: TcpListener, router: Router, limits: Limits) -> std::io::Result<()> {
+/// The TLS side of the listener, from a PEM certificate chain and its PEM
+/// private key; the error names the file and what is wrong with it.
+pub fn tls_acceptor(
+    cert_file: &std::path::Path,
+    key_file: &std::path::Path,
+) -> Result<tokio_rustls::TlsAcceptor, String> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let read = |p: &std::path::Path| -> Result<Vec<u8>, String> {
+        let len = std::fs::metadata(p)
+            .map_err(|e| format!("{}: {e}", p.display()))?
+            .len();
+        if len > 1 << 20 {
+            return Err(format!(
+                "{}: over 1 MiB, not a certificate or key",
+                p.display()
+            ));
+        }
+        std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&read(cert_file)?)
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            format!(
+                "{}: not a PEM certificate chain ({e:?})",
+                cert_file.display()
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate in it", cert_file.display()));
+    }
+    let key = PrivateKeyDer::from_pem_slice(&read(key_file)?)
+        .map_err(|e| format!("{}: not a PEM private key ({e:?})", key_file.display()))?;
+    let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+    let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| format!("{}: {e}", cert_file.display()))?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves `router` on `listener` under `limits` until the task is dropped,
+/// over TLS when `tls` is given.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) -> std::io::Result<()> {
     let slots = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     loop {
         let (tcp, peer) = match listener.accept().await {
@@ -143,38 +197,54 @@ pub async fn serve(listener: TcpListener, router: Router, limits: Limits) -> std
         };
         let _ = tcp.set_nodelay(true);
         let router = router.clone();
+        let tls = tls.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            let io = hyper_util::rt::TokioIo::new(Idle::new(tcp, limits.idle_timeout));
-            let service =
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let mut req = req.map(axum::body::Body::new);
-                    req.extensions_mut().insert(ConnectInfo(peer));
-                    let router = router.clone();
-                    async move {
-                        use tower::ServiceExt as _;
-                        let resp =
-                            match tokio::time::timeout(limits.request_timeout, router.oneshot(req))
-                                .await
-                            {
-                                Ok(Ok(r)) => r,
-                                Ok(Err(never)) => match never {},
-                                Err(_) => crate::problem(
-                                    StatusCode::REQUEST_TIMEOUT,
-                                    "the request took longer than the server allows",
-                                )
-                                .into_response(),
-                            };
-                        Ok::<_, std::convert::Infallible>(resp)
+            let idle = Idle::new(tcp, limits.idle_timeout);
+            match tls {
+                None => connection(idle, router, peer, limits).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(idle)).await {
+                        Ok(Ok(stream)) => connection(stream, router, peer, limits).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
                     }
-                });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(limits.header_timeout)
-                .serve_connection(io, service);
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended");
+                }
             }
         });
+    }
+}
+
+/// One connection's requests.
+async fn connection<S>(stream: S, router: Router, peer: std::net::SocketAddr, limits: Limits)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = hyper_util::rt::TokioIo::new(stream);
+    let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let mut req = req.map(axum::body::Body::new);
+        req.extensions_mut().insert(ConnectInfo(peer));
+        let router = router.clone();
+        async move {
+            use tower::ServiceExt as _;
+            let resp = match tokio::time::timeout(limits.request_timeout, router.oneshot(req)).await
+            {
+                Ok(Ok(r)) => r,
+                Ok(Err(never)) => match never {},
+                Err(_) => crate::problem(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request took longer than the server allows",
+                )
+                .into_response(),
+            };
+            Ok::<_, std::convert::Infallible>(resp)
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .serve_connection(io, service);
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %e, "connection ended");
     }
 }

@@ -37,7 +37,7 @@ const MAX_BODY: usize = 256 << 20;
 #[derive(Clone, Debug)]
 pub struct Revealed(pub String);
 
-struct Built {
+pub(crate) struct Built {
     at: i64,
     matcher: Option<AhoCorasick>,
     /// Per pattern: its pseudonym, and whether it must match as a word.
@@ -144,7 +144,31 @@ fn mask_value(b: &Built, v: &mut Value, keep: Option<&str>) {
     }
 }
 
+impl Built {
+    /// `text` with everyone masked (for notifications, which are not
+    /// responses: see `outbox`).
+    pub(crate) fn mask_text(&self, text: &str) -> String {
+        self.mask(text, None).unwrap_or_else(|| text.to_string())
+    }
+
+    /// A JSON value with everyone masked, string by string.
+    pub(crate) fn mask_json(&self, v: &mut Value) {
+        mask_value(self, v, None);
+    }
+}
+
 impl Directory {
+    /// The mask as the directory stands (re-read at most every
+    /// [`REFRESH_SECS`]).
+    pub(crate) async fn masker(
+        &self,
+        store: &dyn custodian_store::Store,
+        key: &[u8; 32],
+        now: i64,
+    ) -> Result<std::sync::Arc<Built>, custodian_store::StoreError> {
+        self.current(store, key, now).await
+    }
+
     async fn current(
         &self,
         store: &dyn custodian_store::Store,

@@ -28,7 +28,7 @@ async fn start() -> std::net::SocketAddr {
         idle_timeout: Duration::from_millis(1200),
         request_timeout: Duration::from_millis(800),
     };
-    tokio::spawn(serve(listener, router, limits));
+    tokio::spawn(serve(listener, router, limits, None));
     addr
 }
 

@@ -81,8 +81,9 @@ pub enum TokenCmd {
 /// `serve --demo`: the demo company (made if missing), demo accounts with
 /// fresh passwords, then the server on it.
 pub async fn demo(base: &Settings, args: ServeArgs) -> Result<ExitCode> {
-    // The port first: a demo started beside a running one fails here,
-    // before it makes a company or changes any password.
+    // The transport and the port first: a demo started beside a running
+    // one fails here, before it makes a company or changes any password.
+    let tls = transport(base, args.listen)?;
     let listener = bind(args.listen).await?;
     let dir = args.demo_dir.clone();
     let db = dir.join("custodian.db");
@@ -134,7 +135,7 @@ pub async fn demo(base: &Settings, args: ServeArgs) -> Result<ExitCode> {
         println!("  {l}");
     }
     println!("open http://{}/ui/login", args.listen);
-    run(&settings, store, args, listener).await
+    run(&settings, store, args, (listener, tls)).await
 }
 
 pub async fn serve(
@@ -142,8 +143,32 @@ pub async fn serve(
     store: Box<dyn Store>,
     args: ServeArgs,
 ) -> Result<ExitCode> {
+    let tls = transport(settings, args.listen)?;
     let listener = bind(args.listen).await?;
-    run(settings, store, args, listener).await
+    run(settings, store, args, (listener, tls)).await
+}
+
+/// TLS as configured, or why the server must not start: plain HTTP on an
+/// address other than loopback without a proxy in front loses the
+/// session cookie. Checked before anything else is done.
+fn transport(
+    settings: &Settings,
+    addr: SocketAddr,
+) -> Result<Option<custodian_server::listen::TlsAcceptor>> {
+    let live = &settings.live;
+    let tls = match &live.tls {
+        Some((cert, key)) => Some(
+            custodian_server::listen::tls_acceptor(cert, key)
+                .map_err(|e| anyhow::anyhow!("cannot serve TLS: {e}"))?,
+        ),
+        None => None,
+    };
+    if tls.is_none() && !addr.ip().is_loopback() && !live.behind_proxy {
+        anyhow::bail!(
+            "refusing plain HTTP on {addr}: browsers drop the session cookie (Secure) there and the login would loop. Set [serve] tls_cert_file and tls_key_file, or behind_proxy = true when a reverse proxy terminates TLS (docs/operations.md)"
+        );
+    }
+    Ok(tls)
 }
 
 /// The listening socket, or why not (the port taken, most often).
@@ -157,7 +182,10 @@ async fn run(
     settings: &Settings,
     store: Box<dyn Store>,
     args: ServeArgs,
-    listener: tokio::net::TcpListener,
+    (listener, tls): (
+        tokio::net::TcpListener,
+        Option<custodian_server::listen::TlsAcceptor>,
+    ),
 ) -> Result<ExitCode> {
     let ledger = super::ledger::context(settings)?;
     let session_path = settings
@@ -177,7 +205,8 @@ async fn run(
         session_key,
         Arc::new(|| crate::clock::now().timestamp()),
     ));
-    let live = settings.live;
+    let live = settings.live.clone();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     if live.detect && !args.no_detect {
         custodian_server::detecting::spawn(
             state.clone(),
@@ -195,11 +224,20 @@ async fn run(
             live.late_hours
         );
     }
+    if !settings.notify.is_empty() {
+        custodian_server::outbox::spawn(
+            state.clone(),
+            settings.notify.clone(),
+            settings.public_url.clone(),
+            std::time::Duration::from_secs(u64::from(live.interval_seconds)),
+        );
+        eprintln!("sending alerts to {} destination(s)", settings.notify.len());
+    }
     eprintln!(
-        "serving on http://{} (API at /api, OpenAPI at /api/openapi.json)",
+        "serving on {scheme}://{} (API at /api, OpenAPI at /api/openapi.json)",
         args.listen
     );
-    custodian_server::serve(state, listener)
+    custodian_server::serve(state, listener, tls)
         .await
         .with_context(|| format!("cannot serve on {}", args.listen))?;
     Ok(ExitCode::SUCCESS)

@@ -10,5 +10,6 @@ mod detect;
 mod import;
 mod ledger;
 mod live;
+mod notify;
 mod serve;
 mod support;

@@ -1,0 +1,330 @@
+//! Alerts out of `custodian serve`: the sender for the destinations of
+//! `[[notify]]` (see `custodian_app::notify` for what is sent and the
+//! record of it).
+//!
+//! Rules:
+//! - It looks for alerts to send every `interval` and whenever continuous
+//!   detection stored some; one destination's failures never hold up
+//!   another's.
+//! - Webhooks: an HTTP(S) POST (rustls), `Content-Type: application/json`,
+//!   `X-Custodian-Delivery: DESTINATION:ALERT` (the recipient drops a
+//!   repeat by it), `X-Custodian-Timestamp` (seconds) and
+//!   `X-Custodian-Signature: sha256=HEX`, the HMAC-SHA-256 under the
+//!   destination's secret of `TIMESTAMP.BODY`. A 2xx answer is a delivery;
+//!   anything else, or no answer within 10 s, a failure.
+//! - Syslog: RFC 5424 (facility 13 "log audit"; high → crit, medium →
+//!   warning, low → notice; MSGID `alert`), the message a CEF line or
+//!   JSON, over UDP (one datagram, at most 8 KiB) or TCP (octet counting,
+//!   RFC 6587).
+//! - Every payload is masked again as a whole by the analysts' directory
+//!   mask before it leaves, whatever its form.
+//! - A failure waits 2^attempts seconds (at most 5 minutes) before the next
+//!   try; after `MAX_ATTEMPTS` the alert is recorded undeliverable there
+//!   (counted in `/metrics`, in the ledger, not tried again).
+//! - No secret and no payload goes to the log; errors name the destination
+//!   and the alert id only.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use tokio::io::AsyncWriteExt;
+
+use custodian_app::notify::{self, Form, Notice, MAX_ATTEMPTS};
+use custodian_store::StoredAlert;
+
+use crate::{now_of, AppState};
+
+/// Where alerts go.
+#[derive(Clone)]
+pub enum Target {
+    Webhook {
+        url: String,
+        /// The HMAC key (from the destination's secret file).
+        secret: Vec<u8>,
+        form: Form,
+    },
+    Syslog {
+        /// host:port
+        address: String,
+        tcp: bool,
+        form: Form,
+    },
+}
+
+/// One `[[notify]]` destination, validated.
+#[derive(Clone)]
+pub struct Destination {
+    pub name: String,
+    /// low, medium or high.
+    pub min_severity: String,
+    pub target: Target,
+}
+
+impl std::fmt::Debug for Destination {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the secret.
+        f.debug_struct("Destination")
+            .field("name", &self.name)
+            .field("min_severity", &self.min_severity)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The sender's counts, for `/metrics`.
+#[derive(Default)]
+pub(crate) struct Counts {
+    pub(crate) sent: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) undeliverable: AtomicU64,
+}
+
+/// The sender's bell and counts.
+#[derive(Default)]
+pub(crate) struct Outbox {
+    pub(crate) wake: tokio::sync::Notify,
+    pub(crate) counts: Counts,
+    /// Whether a sender runs (metrics are shown only then).
+    pub(crate) running: std::sync::atomic::AtomicBool,
+}
+
+fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    match Hmac::<Sha256>::new_from_slice(secret) {
+        Ok(mut m) => {
+            m.update(timestamp.to_string().as_bytes());
+            m.update(b".");
+            m.update(body);
+            format!("sha256={}", hex::encode(m.finalize().into_bytes()))
+        }
+        Err(_) => String::new(),
+    }
+}
+
+fn syslog_line(
+    alert: &StoredAlert,
+    at: chrono::DateTime<chrono::FixedOffset>,
+    msg: &[u8],
+) -> Vec<u8> {
+    let severity = match alert.severity.as_str() {
+        "high" => 2,
+        "medium" => 4,
+        _ => 5,
+    };
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty() && h.is_ascii() && !h.contains(' '))
+        .unwrap_or_else(|| "-".into());
+    let mut out = format!(
+        "<{}>1 {} {host} custodian {} alert - ",
+        13 * 8 + severity,
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        std::process::id()
+    )
+    .into_bytes();
+    out.extend_from_slice(msg);
+    out
+}
+
+/// Sends one payload; the error says why, without the payload.
+async fn send(
+    client: &reqwest::Client,
+    d: &Destination,
+    alert: &StoredAlert,
+    body: Vec<u8>,
+    at: chrono::DateTime<chrono::FixedOffset>,
+) -> Result<(), String> {
+    match &d.target {
+        Target::Webhook { url, secret, .. } => {
+            let ts = at.timestamp();
+            let r = client
+                .post(url)
+                .header("Content-Type", "application/json")
+                .header("X-Custodian-Delivery", format!("{}:{}", d.name, alert.id))
+                .header("X-Custodian-Timestamp", ts.to_string())
+                .header("X-Custodian-Signature", sign(secret, ts, &body))
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| format!("no answer ({})", e.without_url()))?;
+            if r.status().is_success() {
+                Ok(())
+            } else {
+                Err(format!("answered {}", r.status().as_u16()))
+            }
+        }
+        Target::Syslog { address, tcp, .. } => {
+            let line = syslog_line(alert, at, &body);
+            let io = |e: std::io::Error| e.to_string();
+            if *tcp {
+                let mut s = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    tokio::net::TcpStream::connect(address),
+                )
+                .await
+                .map_err(|_| "no connection within 10 s".to_string())?
+                .map_err(io)?;
+                let mut framed = format!("{} ", line.len()).into_bytes();
+                framed.extend_from_slice(&line);
+                s.write_all(&framed).await.map_err(io)?;
+                s.flush().await.map_err(io)?;
+                Ok(())
+            } else {
+                if line.len() > 8192 {
+                    return Err("the message is over 8 KiB (use TCP)".into());
+                }
+                let s = tokio::net::UdpSocket::bind("0.0.0.0:0").await.map_err(io)?;
+                s.send_to(&line, address).await.map_err(io)?;
+                Ok(())
+            }
+        }
+    }
+}
+
+fn form_of(t: &Target) -> Form {
+    match t {
+        Target::Webhook { form, .. } | Target::Syslog { form, .. } => *form,
+    }
+}
+
+/// One pass over one destination; what is not due waits in `retry`.
+async fn pass(
+    state: &AppState,
+    client: &reqwest::Client,
+    d: &Destination,
+    base: &str,
+    retry: &mut HashMap<(String, String), (u32, i64)>,
+) -> Result<(), custodian_app::error::AppError> {
+    let store = state.store.as_ref();
+    let pending = notify::pending(store, &d.name, &d.min_severity).await?;
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let now = (state.clock)();
+    let key = state.pseudonym_key();
+    let mask = state.directory.masker(store, &key, now).await?;
+    let counts = &state.outbox.counts;
+    for alert in pending.iter().take(200) {
+        let k = (d.name.clone(), alert.id.clone());
+        let (attempts, due) = retry.get(&k).copied().unwrap_or((0, 0));
+        if due > now {
+            continue;
+        }
+        let notice = Notice {
+            alert,
+            pseudonym: state.pseudonym(&alert.user),
+            place: notify::place(store, &alert.id).await?,
+            link: format!("{base}/ui/alerts/{}", alert.id),
+        };
+        let text = |s: &str| mask.mask_text(s);
+        let body = match form_of(&d.target) {
+            Form::Cef => mask
+                .mask_text(&notify::cef_payload(&notice, &text))
+                .into_bytes(),
+            form => {
+                let mut v: serde_json::Value =
+                    serde_json::from_slice(&notify::payload(form, &notice, &text))
+                        .unwrap_or_default();
+                mask.mask_json(&mut v);
+                v.to_string().into_bytes()
+            }
+        };
+        let at = now_of(state);
+        match send(client, d, alert, body, at).await {
+            Ok(()) => {
+                notify::record(store, &state.ledger, at, alert, &d.name, true, attempts + 1)
+                    .await?;
+                retry.remove(&k);
+                counts.sent.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(why) => {
+                counts.failed.fetch_add(1, Ordering::Relaxed);
+                let attempts = attempts + 1;
+                tracing::warn!(destination = %d.name, alert = %alert.id, attempts, "a notification failed: {why}");
+                if attempts >= MAX_ATTEMPTS {
+                    notify::record(store, &state.ledger, at, alert, &d.name, false, attempts)
+                        .await?;
+                    retry.remove(&k);
+                    counts.undeliverable.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    let wait = 1i64 << attempts.min(8);
+                    retry.insert(k, (attempts, now + wait.min(300)));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Starts the sender. `base` is the console's public address (for links),
+/// e.g. `https://custodian.example.co.jp`, or empty.
+pub fn spawn(
+    state: Arc<AppState>,
+    destinations: Vec<Destination>,
+    base: String,
+    interval: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let client = match reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+        {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!(error = %e, "the notification sender cannot start");
+                return;
+            }
+        };
+        state.outbox.running.store(true, Ordering::Relaxed);
+        let base = base.trim_end_matches('/').to_string();
+        let mut retry = HashMap::new();
+        loop {
+            for d in &destinations {
+                if let Err(e) = pass(&state, &client, d, &base, &mut retry).await {
+                    tracing::error!(destination = %d.name, error = %e, "notifications could not be read or recorded");
+                }
+            }
+            let _ = tokio::time::timeout(interval, state.outbox.wake.notified()).await;
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
+        let s = sign(b"Jefe", 0, b"");
+        assert!(s.starts_with("sha256=") && s.len() == 7 + 64, "{s}");
+        let mut m = Hmac::<Sha256>::new_from_slice(b"key").unwrap();
+        m.update(b"1700000000.{\"a\":1}");
+        let want = format!("sha256={}", hex::encode(m.finalize().into_bytes()));
+        assert_eq!(sign(b"key", 1_700_000_000, b"{\"a\":1}"), want);
+    }
+
+    #[test]
+    fn syslog_lines_are_rfc5424() {
+        let a = StoredAlert {
+            seq: 1,
+            id: "A-1".into(),
+            user: "E1".into(),
+            raised_at: chrono::DateTime::parse_from_rfc3339("2026-11-20T21:00:00+09:00").unwrap(),
+            severity: "high".into(),
+            score: 40.0,
+            body: "{}".into(),
+        };
+        let line = String::from_utf8(syslog_line(&a, a.raised_at, b"CEF:0|x")).unwrap();
+        assert!(
+            line.starts_with("<106>1 2026-11-20T12:00:00.000Z "),
+            "{line}"
+        );
+        assert!(
+            line.contains(" custodian ") && line.ends_with(" alert - CEF:0|x"),
+            "{line}"
+        );
+    }
+}
