@@ -13,7 +13,8 @@
 //!   console's address of the alert.
 //! - Forms: `json` (Custodian's own, for webhooks), `ocsf` (OCSF 1.x
 //!   Detection Finding, class 2004, type 200401), `cef` (ArcSight CEF with
-//!   the mapping of `reference/sources-and-formats.md` §2.2).
+//!   the mapping of `reference/sources-and-formats.md` §2.2), and plain
+//!   text for e-mail ([`mail_text`]).
 //! - A delivery is a ledgered custody record (`alert_delivery`: the
 //!   destination, the alert, `delivered` or `undeliverable`, attempts), so
 //!   what was sent survives a restart and is never sent again. The sender
@@ -281,6 +282,43 @@ pub fn cef_payload(n: &Notice<'_>, mask: &dyn Fn(&str) -> String) -> String {
     )
 }
 
+/// An e-mail's subject and plain-text body.
+pub fn mail_text(n: &Notice<'_>, mask: &dyn Fn(&str) -> String) -> (String, String) {
+    let a = n.alert;
+    let (summary, indicators) = content(a, mask);
+    let subject = format!(
+        "[Custodian] {} alert on {} (score {:.0})",
+        a.severity, n.pseudonym, a.score
+    );
+    let mut body = format!(
+        "{summary}\n\nPerson: {}\nRaised: {}\nSeverity: {} (score {:.1})\nAlert: {}\n{}\n\nIndicators:\n",
+        n.pseudonym,
+        time(a.raised_at),
+        a.severity,
+        a.score,
+        a.id,
+        n.link
+    );
+    for i in &indicators {
+        body.push_str(&format!(
+            "- {} ({:.1}): {}\n",
+            i["name"].as_str().unwrap_or(""),
+            i["weight"].as_f64().unwrap_or(0.0),
+            i["detail"].as_str().unwrap_or("")
+        ));
+    }
+    if let Some(p) = &n.place {
+        body.push_str(&format!(
+            "\nLedger: alert record {} at leaf {}, leaf hash {}\n",
+            p.seq,
+            p.leaf_index.map_or("?".into(), |i| i.to_string()),
+            p.leaf_hash
+        ));
+    }
+    body.push_str("\nNames are pseudonymised; the console reveals one on the record.\n");
+    (mask(&subject), body)
+}
+
 /// The payload of `n` in `form`, as bytes.
 pub fn payload(form: Form, n: &Notice<'_>, mask: &dyn Fn(&str) -> String) -> Vec<u8> {
     match form {
@@ -447,6 +485,22 @@ mod tests {
         // The header has seven bars before the extensions.
         let header = line.split("rt=").next().unwrap();
         assert_eq!(header.matches('|').count(), 7, "{header}");
+    }
+
+    #[test]
+    fn mail_says_the_pseudonym_the_link_and_the_leaf() {
+        let a = alert();
+        let (subject, body) = mail_text(&notice(&a), &mask);
+        assert_eq!(subject, "[Custodian] high alert on P-abc (score 42)");
+        assert!(!body.contains("E10001"), "{body}");
+        assert!(
+            body.contains("https://custodian.example/ui/alerts/A-1"),
+            "{body}"
+        );
+        assert!(
+            body.contains(&"ff".repeat(32)) && body.contains("exfiltration_channel (20.0)"),
+            "{body}"
+        );
     }
 
     #[test]

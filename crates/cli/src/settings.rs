@@ -54,6 +54,17 @@ pub struct NotifyConfig {
     pub form: Option<String>,
     /// low, medium (default) or high.
     pub min_severity: Option<String>,
+    /// email: the relay, host:port (587 for STARTTLS).
+    pub smtp: Option<String>,
+    /// email: STARTTLS required (default true; false only for a relay on
+    /// loopback).
+    pub starttls: Option<bool>,
+    pub from: Option<String>,
+    #[serde(default)]
+    pub to: Vec<String>,
+    /// email: a login at the relay, its password in a file.
+    pub username: Option<String>,
+    pub password_file: Option<PathBuf>,
 }
 
 impl NotifyConfig {
@@ -127,7 +138,47 @@ impl NotifyConfig {
                     form: form(Form::Cef)?,
                 }
             }
-            _ => bail!("{}", at("kind is webhook or syslog")),
+            "email" => {
+                let relay = self
+                    .smtp
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!(at("e-mail needs smtp = \"host:port\"")))?;
+                let (host, port) = relay
+                    .rsplit_once(':')
+                    .and_then(|(h, p)| Some((h.to_string(), p.parse::<u16>().ok()?)))
+                    .ok_or_else(|| anyhow::anyhow!(at("smtp is host:port")))?;
+                let starttls = self.starttls.unwrap_or(true);
+                let loopback = matches!(host.as_str(), "127.0.0.1" | "::1" | "localhost");
+                if !starttls && !loopback {
+                    bail!("{}", at("starttls = false is only for a relay on loopback"));
+                }
+                let from = self
+                    .from
+                    .clone()
+                    .ok_or_else(|| anyhow::anyhow!(at("e-mail needs from")))?;
+                if !from.contains('@') || self.to.iter().any(|t| !t.contains('@')) {
+                    bail!("{}", at("from and to are e-mail addresses"));
+                }
+                if self.to.is_empty() {
+                    bail!("{}", at("e-mail needs to = [\"…\"]"));
+                }
+                let credentials = match (&self.username, &self.password_file) {
+                    (Some(u), Some(f)) => {
+                        Some((u.clone(), read_secret_file(f, "the relay's password")?))
+                    }
+                    (None, None) => None,
+                    _ => bail!("{}", at("username and password_file go together")),
+                };
+                Target::Email {
+                    host,
+                    port,
+                    starttls,
+                    from,
+                    to: self.to.clone(),
+                    credentials,
+                }
+            }
+            _ => bail!("{}", at("kind is webhook, syslog or email")),
         };
         Ok(Destination {
             name,

@@ -16,6 +16,8 @@
 //!   warning, low → notice; MSGID `alert`), the message a CEF line or
 //!   JSON, over UDP (one datagram, at most 8 KiB) or TCP (octet counting,
 //!   RFC 6587).
+//! - E-mail: plain text through the relay (lettre), STARTTLS required
+//!   unless the relay is on loopback, optional login; 10 s timeout.
 //! - Every payload is masked again as a whole by the analysts' directory
 //!   mask before it leaves, whatever its form.
 //! - A failure waits 2^attempts seconds (at most 5 minutes) before the next
@@ -52,6 +54,17 @@ pub enum Target {
         address: String,
         tcp: bool,
         form: Form,
+    },
+    Email {
+        /// The relay's host and port.
+        host: String,
+        port: u16,
+        /// STARTTLS required (only a loopback relay may go without).
+        starttls: bool,
+        from: String,
+        to: Vec<String>,
+        /// (user, password)
+        credentials: Option<(String, String)>,
     },
 }
 
@@ -155,6 +168,7 @@ async fn send(
                 Err(format!("answered {}", r.status().as_u16()))
             }
         }
+        Target::Email { .. } => Err("e-mail goes through mail()".into()),
         Target::Syslog { address, tcp, .. } => {
             let line = syslog_line(alert, at, &body);
             let io = |e: std::io::Error| e.to_string();
@@ -183,10 +197,52 @@ async fn send(
     }
 }
 
-fn form_of(t: &Target) -> Form {
+fn form_of(t: &Target) -> Option<Form> {
     match t {
-        Target::Webhook { form, .. } | Target::Syslog { form, .. } => *form,
+        Target::Webhook { form, .. } | Target::Syslog { form, .. } => Some(*form),
+        Target::Email { .. } => None,
     }
+}
+
+/// One e-mail through the relay.
+async fn mail(target: &Target, subject: String, text: String) -> Result<(), String> {
+    use lettre::message::header::ContentType;
+    use lettre::transport::smtp::authentication::Credentials;
+    use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+    let Target::Email {
+        host,
+        port,
+        starttls,
+        from,
+        to,
+        credentials,
+    } = target
+    else {
+        return Err("not an e-mail destination".into());
+    };
+    let mut m = Message::builder()
+        .from(from.parse().map_err(|e| format!("from: {e}"))?)
+        .subject(subject)
+        .header(ContentType::TEXT_PLAIN);
+    for t in to {
+        m = m.to(t.parse().map_err(|e| format!("to: {e}"))?);
+    }
+    let message = m.body(text).map_err(|e| e.to_string())?;
+    let mut b = if *starttls {
+        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| e.to_string())?
+    } else {
+        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+    }
+    .port(*port)
+    .timeout(Some(Duration::from_secs(10)));
+    if let Some((u, p)) = credentials {
+        b = b.credentials(Credentials::new(u.clone(), p.clone()));
+    }
+    b.build()
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("the relay refused or did not answer ({e})"))
 }
 
 /// One pass over one destination; what is not due waits in `retry`.
@@ -219,20 +275,27 @@ async fn pass(
             link: format!("{base}/ui/alerts/{}", alert.id),
         };
         let text = |s: &str| mask.mask_text(s);
-        let body = match form_of(&d.target) {
-            Form::Cef => mask
-                .mask_text(&notify::cef_payload(&notice, &text))
-                .into_bytes(),
-            form => {
+        let at = now_of(state);
+        let sent = match form_of(&d.target) {
+            None => {
+                let (subject, body) = notify::mail_text(&notice, &text);
+                mail(&d.target, mask.mask_text(&subject), mask.mask_text(&body)).await
+            }
+            Some(Form::Cef) => {
+                let body = mask
+                    .mask_text(&notify::cef_payload(&notice, &text))
+                    .into_bytes();
+                send(client, d, alert, body, at).await
+            }
+            Some(form) => {
                 let mut v: serde_json::Value =
                     serde_json::from_slice(&notify::payload(form, &notice, &text))
                         .unwrap_or_default();
                 mask.mask_json(&mut v);
-                v.to_string().into_bytes()
+                send(client, d, alert, v.to_string().into_bytes(), at).await
             }
         };
-        let at = now_of(state);
-        match send(client, d, alert, body, at).await {
+        match sent {
             Ok(()) => {
                 notify::record(store, &state.ledger, at, alert, &d.name, true, attempts + 1)
                     .await?;

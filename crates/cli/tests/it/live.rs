@@ -6,12 +6,9 @@
 //! is set).
 
 use std::collections::BTreeSet;
-use std::net::TcpStream;
-use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use crate::serve::{http, Server};
+use crate::serve::{http, start_server as start};
 use crate::support::*;
 
 /// The ids of the alerts a store holds.
@@ -41,24 +38,6 @@ fn column(store: &str, q: &str) -> Vec<String> {
             ids.into_iter().map(|r| r.0).collect::<Vec<_>>()
         }
     })
-}
-
-fn start(dir: &Path, store: &str, port: u16) -> Server {
-    let server = Server(
-        custodian(dir, store)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..200 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("the server did not start");
 }
 
 #[test]

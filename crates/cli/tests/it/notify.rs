@@ -1,5 +1,5 @@
 //! Alerts out of the real `custodian serve`: a webhook receiver and a
-//! syslog listener on loopback receive every alert once, the webhook's
+//! syslog listener and a mail relay on loopback receive every alert once, the webhook's
 //! with a valid HMAC-SHA-256 signature (after one refused attempt, which
 //! is retried), no payload names anyone, and a `kill -9` and restart
 //! sends nothing again.
@@ -7,14 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, UdpSocket};
-use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::serve::{http, Server};
+use crate::serve::{http, start_server as start};
 use crate::support::*;
 
 const SECRET: &str = "a webhook secret of enough bytes";
@@ -87,22 +86,50 @@ fn syslog_listener() -> (u16, Arc<Mutex<Vec<String>>>) {
     (port, seen)
 }
 
-fn start(dir: &std::path::Path, store: &str, port: u16) -> Server {
-    let server = Server(
-        custodian(dir, store)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return server;
+/// A mail relay on loopback speaking just enough SMTP; the messages'
+/// data.
+fn smtp_relay() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let out = seen.clone();
+    std::thread::spawn(move || {
+        for conn in l.incoming() {
+            let Ok(mut w) = conn else { continue };
+            let mut r = BufReader::new(w.try_clone().unwrap());
+            let _ = w.write_all(b"220 relay.test ESMTP\r\n");
+            let mut line = String::new();
+            loop {
+                line.clear();
+                if r.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let cmd = line.to_ascii_uppercase();
+                let reply: &[u8] = if cmd.starts_with("EHLO") || cmd.starts_with("HELO") {
+                    b"250-relay.test\r\n250 8BITMIME\r\n"
+                } else if cmd.starts_with("DATA") {
+                    let _ = w.write_all(b"354 go on\r\n");
+                    let mut data = String::new();
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 || line == ".\r\n" {
+                            break;
+                        }
+                        data.push_str(&line);
+                    }
+                    out.lock().unwrap().push(data);
+                    b"250 queued\r\n"
+                } else if cmd.starts_with("QUIT") {
+                    let _ = w.write_all(b"221 bye\r\n");
+                    break;
+                } else {
+                    b"250 OK\r\n"
+                };
+                let _ = w.write_all(reply);
+            }
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("the server did not start");
+    });
+    (port, seen)
 }
 
 fn count_alerts(store: &str) -> usize {
@@ -125,7 +152,7 @@ fn count_alerts(store: &str) -> usize {
 }
 
 #[test]
-fn every_alert_reaches_the_webhook_and_syslog_once_signed_and_pseudonymised() {
+fn every_alert_reaches_the_webhook_syslog_and_mail_once_signed_and_pseudonymised() {
     let tmp = tempfile::tempdir().unwrap();
     let sim = tmp.path().join("sim");
     ok(custodian(tmp.path(), "sqlite://unused.db")
@@ -143,6 +170,7 @@ fn every_alert_reaches_the_webhook_and_syslog_once_signed_and_pseudonymised() {
         .unwrap());
     let (hook, hooked) = receiver();
     let (sys, logged) = syslog_listener();
+    let (relay, mailed) = smtp_relay();
     std::fs::write(tmp.path().join("hook.secret"), SECRET).unwrap();
     std::fs::write(
         tmp.path().join("custodian.toml"),
@@ -150,7 +178,9 @@ fn every_alert_reaches_the_webhook_and_syslog_once_signed_and_pseudonymised() {
             "[serve]\ndetect_interval_seconds = 1\npublic_url = \"https://custodian.example\"\n\n\
              [[notify]]\nname = \"siem-hook\"\nkind = \"webhook\"\nurl = \"http://127.0.0.1:{hook}/hook\"\n\
              secret_file = \"hook.secret\"\nmin_severity = \"low\"\n\n\
-             [[notify]]\nname = \"siem-syslog\"\nkind = \"syslog\"\naddress = \"127.0.0.1:{sys}\"\nmin_severity = \"low\"\n"
+             [[notify]]\nname = \"siem-syslog\"\nkind = \"syslog\"\naddress = \"127.0.0.1:{sys}\"\nmin_severity = \"low\"\n\n\
+             [[notify]]\nname = \"security-office\"\nkind = \"email\"\nsmtp = \"127.0.0.1:{relay}\"\nstarttls = false\n\
+             from = \"custodian@example.co.jp\"\nto = [\"security@example.co.jp\"]\nmin_severity = \"low\"\n"
         ),
     )
     .unwrap();
@@ -169,7 +199,10 @@ fn every_alert_reaches_the_webhook_and_syslog_once_signed_and_pseudonymised() {
     let t = Instant::now();
     let delivered = || {
         let a = count_alerts(&store);
-        a > 0 && hooked.lock().unwrap().len() >= a && logged.lock().unwrap().len() >= a
+        a > 0
+            && hooked.lock().unwrap().len() >= a
+            && logged.lock().unwrap().len() >= a
+            && mailed.lock().unwrap().len() >= a
     };
     while !delivered() && t.elapsed() < Duration::from_secs(90) {
         std::thread::sleep(Duration::from_millis(200));
@@ -197,6 +230,21 @@ fn every_alert_reaches_the_webhook_and_syslog_once_signed_and_pseudonymised() {
 
     let hooked = hooked.lock().unwrap().clone();
     let logged = logged.lock().unwrap().clone();
+    let mailed = mailed.lock().unwrap().clone();
+    assert_eq!(mailed.len(), alerts, "one mail an alert");
+    let mut mail_ids = BTreeSet::new();
+    for m in &mailed {
+        assert!(m.contains("Subject: [Custodian] "), "{m}");
+        let id = m
+            .split("Alert: ")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string();
+        assert!(mail_ids.insert(id), "mailed twice: {m}");
+    }
     let directory = std::fs::read_to_string(sim.join("directory.csv")).unwrap();
     let mut who: Vec<String> = Vec::new();
     for l in directory.lines().skip(1) {
@@ -252,7 +300,13 @@ fn every_alert_reaches_the_webhook_and_syslog_once_signed_and_pseudonymised() {
         assert!(sys_ids.insert(id), "sent twice: {line}");
     }
     assert_eq!(sys_ids, ids);
-    for text in hooked.iter().map(|(_, b)| b).chain(logged.iter()) {
+    assert_eq!(mail_ids, ids);
+    for text in hooked
+        .iter()
+        .map(|(_, b)| b)
+        .chain(logged.iter())
+        .chain(mailed.iter())
+    {
         for w in &who {
             if w.len() >= 3 {
                 assert!(!text.contains(w.as_str()), "{w} in a payload: {text}");

@@ -47,6 +47,26 @@ impl Drop for Server {
     }
 }
 
+/// `custodian serve` on `port` over `store` (`custodian.toml` read from
+/// `dir`), once it accepts connections.
+pub(crate) fn start_server(dir: &std::path::Path, store: &str, port: u16) -> Server {
+    let server = Server(
+        custodian(dir, store)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the server did not start");
+}
+
 #[test]
 fn serve_logs_in_enforces_roles_and_takes_tokens() {
     let tmp = tempfile::tempdir().unwrap();
@@ -268,4 +288,37 @@ fn a_taken_port_fails_before_any_password_is_touched() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on"));
+}
+
+/// Plain HTTP on an address other than loopback would lose the Secure
+/// session cookie: refused before anything is done, unless TLS is set or a
+/// proxy is said to terminate it.
+#[test]
+fn plain_http_off_loopback_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = custodian(tmp.path(), "sqlite://s.db")
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refusing plain HTTP") && err.contains("tls_cert_file"),
+        "{err}"
+    );
+    std::fs::write(
+        tmp.path().join("custodian.toml"),
+        "[serve]\ntls_cert_file = \"missing.pem\"\n",
+    )
+    .unwrap();
+    let out = custodian(tmp.path(), "sqlite://s.db")
+        .args(["serve", "--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("go together"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
