@@ -7,7 +7,8 @@
 //!   the one before it.
 //! - Filters apply to alerts before grouping (a person appears when one of
 //!   their alerts passes): severity, not yet acknowledged, triage status
-//!   (`new` for none), an indicator by name, raised on or after a date.
+//!   (`new` for none), an indicator by name, the person's unit, raised on
+//!   or after a date.
 //! - Withdrawn alerts (continuous detection took a late event and no
 //!   longer raises them) are left out unless that status is asked for.
 //! - Alerts a suppression covers ([`crate::triage::Suppressions`]) are held
@@ -72,6 +73,8 @@ pub struct Query {
     pub status: Option<String>,
     /// An indicator's name (`need_to_know_violation`, …).
     pub indicator: Option<String>,
+    /// An organisational unit: alerts on its members.
+    pub unit: Option<String>,
     pub since: Option<NaiveDate>,
     /// Show the alerts suppressions hold out too.
     pub suppressed: bool,
@@ -102,6 +105,8 @@ pub struct Triage {
     /// Each alert's latest triage status.
     pub statuses: BTreeMap<String, crate::triage::Status>,
     pub suppressions: crate::triage::Suppressions,
+    /// Each person's unit (for the unit filter).
+    pub units: BTreeMap<String, String>,
 }
 
 /// Groups `alerts` (any order) by person, filtered, sorted and paged.
@@ -115,6 +120,9 @@ pub fn page(alerts: &[StoredAlert], triage: &Triage, q: &Query) -> QueuePage {
             && (status_of(a) != crate::triage::WITHDRAWN || q.status.is_some())
             && !(q.unacknowledged && acknowledged.contains(&a.id))
             && q.since.is_none_or(|d| a.raised_at.date_naive() >= d)
+            && q.unit
+                .as_ref()
+                .is_none_or(|u| triage.units.get(&a.user) == Some(u))
             && q.indicator
                 .as_ref()
                 .is_none_or(|i| crate::triage::indicator_names(a).contains(i))
@@ -244,6 +252,21 @@ mod tests {
             },
         );
         assert_eq!(top.rows[0].user, "E2");
+    }
+
+    #[test]
+    fn the_unit_filter_keeps_its_members_alerts() {
+        let mut triage = Triage::default();
+        triage.units.insert("E1".into(), "R&D".into());
+        triage.units.insert("E2".into(), "Sales".into());
+        let q = Query {
+            per_page: 10,
+            unit: Some("R&D".into()),
+            ..Query::default()
+        };
+        let p = page(&sample(), &triage, &q);
+        assert_eq!((p.people, p.alerts), (1, 2));
+        assert_eq!(p.rows[0].user, "E1");
     }
 
     #[test]

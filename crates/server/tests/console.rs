@@ -635,6 +635,30 @@ async fn alerts_are_triaged_with_reasons_and_feed_precision() {
     );
     let (_, page, _) = call(&w, "GET", "/ui/alerts?status=dismissed", &h, None).await;
     assert!(page.as_str().unwrap().contains("data-alert=\"A-1\""));
+    // The unit filter: A-1 is on E10001 of R&D.
+    let (_, page, _) = call(
+        &w,
+        "GET",
+        "/ui/alerts?status=dismissed&unit=R%26D",
+        &h,
+        None,
+    )
+    .await;
+    let page = page.as_str().unwrap().to_string();
+    assert!(page.contains("data-alert=\"A-1\""), "{page}");
+    assert!(
+        page.contains("<option value=\"R&amp;D\" selected>"),
+        "{page}"
+    );
+    let (_, page, _) = call(
+        &w,
+        "GET",
+        "/ui/alerts?status=dismissed&unit=Sales",
+        &h,
+        None,
+    )
+    .await;
+    assert!(!page.as_str().unwrap().contains("data-alert=\"A-1\""));
 }
 
 /// The alert's own page: pseudonymised, triage shown, and a read of the

@@ -27,6 +27,7 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
         status: some("status").map(str::to_string),
         suppressed: some("suppressed").is_some(),
         indicator: some("indicator").map(str::to_string),
+        unit: some("unit").map(str::to_string),
         since: some("since").and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok()),
         sort: some("sort")
             .and_then(queue::Sort::parse)
@@ -38,10 +39,32 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
         Ok(s) => s,
         Err(e) => return crate::app_error(e),
     };
+    let units: std::collections::BTreeMap<String, String> = match state.store.people().await {
+        Ok(people) => people
+            .into_iter()
+            .map(|p| (p.user_id, p.org_unit))
+            .collect(),
+        Err(e) => return crate::internal(e),
+    };
+    let mut unit_names: Vec<&String> = units.values().collect();
+    unit_names.sort();
+    unit_names.dedup();
+    let unit_options: String = unit_names
+        .iter()
+        .map(|u| {
+            let selected = if some("unit") == Some(u.as_str()) {
+                " selected"
+            } else {
+                ""
+            };
+            format!("<option value=\"{0}\"{selected}>{0}</option>", esc(u))
+        })
+        .collect();
     let triage = queue::Triage {
         acknowledged: acked,
         statuses,
         suppressions,
+        units,
     };
     let qp = queue::page(&list, &triage, &query);
     let statuses = &triage.statuses;
@@ -149,6 +172,7 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
          <option value=\"high\"{}>high</option><option value=\"medium\"{}>medium</option><option value=\"low\"{}>low</option></select></label>\
          <label>{}<select name=\"status\"><option value=\"\">{}</option>{}</select></label>\
          <label>{}<input name=\"indicator\" value=\"{}\" placeholder=\"need_to_know_violation\"></label>\
+         <label>{}<select name=\"unit\"><option value=\"\">{}</option>{unit_options}</select></label>\
          <label>{}<input name=\"since\" type=\"date\" value=\"{}\"></label>\
          <label>{}<select name=\"sort\"><option value=\"latest\"{}>{}</option><option value=\"top\"{}>{}</option><option value=\"count\"{}>{}</option><option value=\"recent\"{}>{}</option></select></label>\
          <label><input type=\"checkbox\" name=\"unacknowledged\" value=\"1\"{} style=\"width:auto\"> {}</label><button type=\"submit\">{}</button></form>\
@@ -169,6 +193,8 @@ pub(crate) async fn alert_queue(Page { state, p, l, q }: Page) -> Response {
             .collect::<String>(),
         t(l, "Indicator", "指標"),
         esc(some("indicator").unwrap_or("")),
+        t(l, "Unit", "部署"),
+        t(l, "all", "すべて"),
         t(l, "Raised on or after", "発生日（以降）"),
         esc(some("since").unwrap_or("")),
         t(l, "Order", "並び順"),
