@@ -48,8 +48,11 @@ pub struct NotifyConfig {
     pub secret_file: Option<PathBuf>,
     /// syslog: host:port.
     pub address: Option<String>,
-    /// syslog: udp (default) or tcp.
+    /// syslog: udp (default), tcp or tls (RFC 5425).
     pub transport: Option<String>,
+    /// syslog over TLS: the PEM certificates to trust (default: the public
+    /// web roots).
+    pub ca_file: Option<PathBuf>,
     /// json (webhook default), ocsf or cef (syslog default).
     pub form: Option<String>,
     /// low, medium (default) or high.
@@ -127,14 +130,20 @@ impl NotifyConfig {
                     .clone()
                     .filter(|a| a.contains(':'))
                     .ok_or_else(|| anyhow::anyhow!(at("syslog needs address = \"host:port\"")))?;
-                let tcp = match self.transport.as_deref().unwrap_or("udp") {
-                    "udp" => false,
-                    "tcp" => true,
-                    _ => bail!("{}", at("transport is udp or tcp")),
+                let (tcp, tls) = match self.transport.as_deref().unwrap_or("udp") {
+                    "udp" => (false, None),
+                    "tcp" => (true, None),
+                    "tls" => {
+                        let roots = custodian_server::outbox::syslog_roots(self.ca_file.as_deref())
+                            .map_err(|e| anyhow::anyhow!(at(&e)))?;
+                        (true, Some(std::sync::Arc::new(roots)))
+                    }
+                    _ => bail!("{}", at("transport is udp, tcp or tls")),
                 };
                 Target::Syslog {
                     address,
                     tcp,
+                    tls,
                     form: form(Form::Cef)?,
                 }
             }

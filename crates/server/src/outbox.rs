@@ -14,8 +14,9 @@
 //!   anything else, or no answer within 10 s, a failure.
 //! - Syslog: RFC 5424 (facility 13 "log audit"; high → crit, medium →
 //!   warning, low → notice; MSGID `alert`), the message a CEF line or
-//!   JSON, over UDP (one datagram, at most 8 KiB) or TCP (octet counting,
-//!   RFC 6587).
+//!   JSON, over UDP (one datagram, at most 8 KiB), TCP (octet counting,
+//!   RFC 6587) or TLS (RFC 5425, the server checked against the configured
+//!   CA file or the public web roots).
 //! - E-mail: plain text through the relay (lettre), STARTTLS required
 //!   unless the relay is on loopback, optional login; 10 s timeout.
 //! - Every payload is masked again as a whole by the analysts' directory
@@ -53,6 +54,8 @@ pub enum Target {
         /// host:port
         address: String,
         tcp: bool,
+        /// Over TLS (RFC 5425; TCP), checked against these roots.
+        tls: Option<Arc<tokio_rustls::rustls::RootCertStore>>,
         form: Form,
     },
     Email {
@@ -133,7 +136,8 @@ fn syslog_line(
     let mut out = format!(
         "<{}>1 {} {host} custodian {} alert - ",
         13 * 8 + severity,
-        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        at.with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         std::process::id()
     )
     .into_bytes();
@@ -169,20 +173,41 @@ async fn send(
             }
         }
         Target::Email { .. } => Err("e-mail goes through mail()".into()),
+        Target::Syslog {
+            address,
+            tls: Some(roots),
+            ..
+        } => {
+            let framed = octet_counted(&syslog_line(alert, at, &body));
+            let tcp = connect(address).await?;
+            let host = address
+                .rsplit_once(':')
+                .map_or(address.as_str(), |(h, _)| h);
+            let name =
+                rustls_pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_string())
+                    .map_err(|e| format!("{host} is not a server name ({e})"))?;
+            let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
+            let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .map_err(|e| e.to_string())?
+                .with_root_certificates(roots.clone())
+                .with_no_client_auth();
+            let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+            let mut s = tokio::time::timeout(Duration::from_secs(10), connector.connect(name, tcp))
+                .await
+                .map_err(|_| "no TLS handshake within 10 s".to_string())?
+                .map_err(|e| format!("TLS: {e}"))?;
+            s.write_all(&framed).await.map_err(|e| e.to_string())?;
+            s.flush().await.map_err(|e| e.to_string())?;
+            let _ = s.shutdown().await;
+            Ok(())
+        }
         Target::Syslog { address, tcp, .. } => {
             let line = syslog_line(alert, at, &body);
             let io = |e: std::io::Error| e.to_string();
             if *tcp {
-                let mut s = tokio::time::timeout(
-                    Duration::from_secs(10),
-                    tokio::net::TcpStream::connect(address),
-                )
-                .await
-                .map_err(|_| "no connection within 10 s".to_string())?
-                .map_err(io)?;
-                let mut framed = format!("{} ", line.len()).into_bytes();
-                framed.extend_from_slice(&line);
-                s.write_all(&framed).await.map_err(io)?;
+                let mut s = connect(address).await?;
+                s.write_all(&octet_counted(&line)).await.map_err(io)?;
                 s.flush().await.map_err(io)?;
                 Ok(())
             } else {
@@ -195,6 +220,53 @@ async fn send(
             }
         }
     }
+}
+
+/// RFC 6587 / RFC 5425 framing: the length, a space, the message.
+fn octet_counted(line: &[u8]) -> Vec<u8> {
+    let mut framed = format!("{} ", line.len()).into_bytes();
+    framed.extend_from_slice(line);
+    framed
+}
+
+async fn connect(address: &str) -> Result<tokio::net::TcpStream, String> {
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect(address),
+    )
+    .await
+    .map_err(|_| "no connection within 10 s".to_string())?
+    .map_err(|e| e.to_string())
+}
+
+/// The roots a syslog-over-TLS destination trusts: the PEM certificates of
+/// `ca_file`, or the public web roots (webpki-roots).
+pub fn syslog_roots(
+    ca_file: Option<&std::path::Path>,
+) -> Result<tokio_rustls::rustls::RootCertStore, String> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    match ca_file {
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(p) => {
+            if std::fs::metadata(p)
+                .map_err(|e| format!("{}: {e}", p.display()))?
+                .len()
+                > 1 << 20
+            {
+                return Err(format!("{}: over 1 MiB", p.display()));
+            }
+            let pem = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            for c in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
+                let c = c.map_err(|e| format!("{}: not PEM certificates ({e:?})", p.display()))?;
+                roots.add(c).map_err(|e| format!("{}: {e}", p.display()))?;
+            }
+            if roots.is_empty() {
+                return Err(format!("{}: no certificate in it", p.display()));
+            }
+        }
+    }
+    Ok(roots)
 }
 
 fn form_of(t: &Target) -> Option<Form> {
@@ -367,6 +439,69 @@ mod tests {
         m.update(b"1700000000.{\"a\":1}");
         let want = format!("sha256={}", hex::encode(m.finalize().into_bytes()));
         assert_eq!(sign(b"key", 1_700_000_000, b"{\"a\":1}"), want);
+    }
+
+    /// A syslog-over-TLS listener with its own CA receives one framed line;
+    /// a sender that does not trust that CA sends nothing.
+    #[tokio::test]
+    async fn syslog_over_tls_checks_the_server_and_frames_the_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+        let (c, k) = (dir.path().join("c.pem"), dir.path().join("k.pem"));
+        std::fs::write(&c, cert.cert.pem()).unwrap();
+        std::fs::write(&k, cert.key_pair.serialize_pem()).unwrap();
+        let acceptor = crate::listen::tls_acceptor(&c, &k).unwrap();
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let got = tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut out = Vec::new();
+            while let Ok((tcp, _)) = l.accept().await {
+                if let Ok(mut s) = acceptor.accept(tcp).await {
+                    let mut buf = Vec::new();
+                    let _ = s.read_to_end(&mut buf).await;
+                    out.push(String::from_utf8_lossy(&buf).into_owned());
+                    return out;
+                }
+            }
+            out
+        });
+        let a = StoredAlert {
+            seq: 1,
+            id: "A-1".into(),
+            user: "E1".into(),
+            raised_at: chrono::DateTime::parse_from_rfc3339("2026-11-20T21:00:00+09:00").unwrap(),
+            severity: "high".into(),
+            score: 40.0,
+            body: "{}".into(),
+        };
+        let client = reqwest::Client::new();
+        let dest = |roots| Destination {
+            name: "tls".into(),
+            min_severity: "low".into(),
+            target: Target::Syslog {
+                address: format!("localhost:{port}"),
+                tcp: true,
+                tls: Some(Arc::new(roots)),
+                form: Form::Cef,
+            },
+        };
+        // The public roots do not vouch for a self-signed certificate.
+        let public = syslog_roots(None).unwrap();
+        let e = send(&client, &dest(public), &a, b"CEF:0|x".to_vec(), a.raised_at).await;
+        assert!(e.unwrap_err().contains("TLS"));
+        let ours = syslog_roots(Some(&c)).unwrap();
+        send(&client, &dest(ours), &a, b"CEF:0|x".to_vec(), a.raised_at)
+            .await
+            .unwrap();
+        let lines = got.await.unwrap();
+        let line = &lines[0];
+        let (len, msg) = line.split_once(' ').unwrap();
+        assert_eq!(len.parse::<usize>().unwrap(), msg.len(), "{line}");
+        assert!(
+            msg.starts_with("<106>1 ") && msg.ends_with(" alert - CEF:0|x"),
+            "{line}"
+        );
     }
 
     #[test]
