@@ -215,6 +215,8 @@ pub struct ServeConfig {
     /// TLS: the PEM certificate chain and its PEM private key.
     pub tls_cert_file: Option<PathBuf>,
     pub tls_key_file: Option<PathBuf>,
+    /// A folder whose `*.jsonl` / `*.jsonl.gz` files are ingested.
+    pub drop_dir: Option<PathBuf>,
     /// Plain HTTP on an address other than loopback, because a reverse
     /// proxy in front terminates TLS (see docs/operations.md).
     pub behind_proxy: Option<bool>,
@@ -230,6 +232,7 @@ pub struct Live {
     /// (certificate, key) when the server speaks TLS itself.
     pub tls: Option<(PathBuf, PathBuf)>,
     pub behind_proxy: bool,
+    pub drop_dir: Option<PathBuf>,
 }
 
 impl ServeConfig {
@@ -245,6 +248,7 @@ impl ServeConfig {
                 _ => bail!("serve.tls_cert_file and serve.tls_key_file go together"),
             },
             behind_proxy: self.behind_proxy.unwrap_or(false),
+            drop_dir: self.drop_dir.clone(),
         };
         if live.late_hours > 24 * 31 {
             bail!(

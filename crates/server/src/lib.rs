@@ -41,6 +41,7 @@ pub mod api;
 pub mod auth;
 pub mod console;
 pub mod detecting;
+pub mod dropdir;
 pub mod listen;
 pub mod openapi;
 pub mod outbox;

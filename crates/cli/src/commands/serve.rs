@@ -224,6 +224,14 @@ async fn run(
             live.late_hours
         );
     }
+    if let Some(dir) = &live.drop_dir {
+        custodian_server::dropdir::spawn(
+            state.clone(),
+            dir.clone(),
+            std::time::Duration::from_secs(u64::from(live.interval_seconds)),
+        );
+        eprintln!("ingesting the *.jsonl files left in {}", dir.display());
+    }
     if !settings.notify.is_empty() {
         custodian_server::outbox::spawn(
             state.clone(),

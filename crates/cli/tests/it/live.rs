@@ -43,25 +43,7 @@ fn column(store: &str, q: &str) -> Vec<String> {
 #[test]
 fn alerts_raised_live_across_kill_9_are_the_batchs() {
     let tmp = tempfile::tempdir().unwrap();
-    let sim = tmp.path().join("sim");
-    ok(custodian(tmp.path(), "sqlite://unused.db")
-        .args([
-            "simulate", "--people", "60", "--days", "40", "--seed", "7", "--out",
-        ])
-        .arg(&sim)
-        .output()
-        .unwrap());
-    // The directory, register, HR and contacts alone.
-    let bare = tmp.path().join("bare");
-    std::fs::create_dir_all(&bare).unwrap();
-    for f in std::fs::read_dir(&sim).unwrap() {
-        let f = f.unwrap().path();
-        let name = f.file_name().unwrap().to_string_lossy().to_string();
-        if f.is_file() && name != "events.jsonl" && name != "truth.jsonl" {
-            std::fs::copy(&f, bare.join(&name)).unwrap();
-        }
-    }
-    std::fs::write(bare.join("events.jsonl"), "").unwrap();
+    let (sim, bare) = simulated(tmp.path());
     let lines: Vec<String> = std::fs::read_to_string(sim.join("events.jsonl"))
         .unwrap()
         .lines()
@@ -156,4 +138,74 @@ fn alerts_raised_live_across_kill_9_are_the_batchs() {
         assert!(m.contains("custodian_alerts_withdrawn_total 0\n"), "{m}");
         drop(server);
     }
+}
+
+/// A gzipped events file left in the drop folder (written under another
+/// name, then renamed) is ingested and judged: the same events and alerts
+/// as an import and `detect --from-store`; a file that is not what its name
+/// says goes to `failed/`.
+#[test]
+fn the_drop_folder_is_ingested_and_judged() {
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let (sim, bare) = simulated(tmp.path());
+    let batch = format!("sqlite://{}", tmp.path().join("batch.db").display());
+    ok(custodian(tmp.path(), &batch)
+        .arg("import")
+        .arg(&sim)
+        .output()
+        .unwrap());
+    ok(custodian(tmp.path(), &batch)
+        .args(["detect", "--from-store"])
+        .output()
+        .unwrap());
+    let want = alert_ids(&batch);
+    assert!(!want.is_empty(), "the company raises alerts");
+
+    let store = format!("sqlite://{}", tmp.path().join("live.db").display());
+    ok(custodian(tmp.path(), &store)
+        .arg("import")
+        .arg(&bare)
+        .output()
+        .unwrap());
+    let drop = tmp.path().join("drop");
+    std::fs::write(
+        tmp.path().join("custodian.toml"),
+        format!(
+            "[serve]\ndetect_interval_seconds = 1\ndrop_dir = \"{}\"\n",
+            drop.display()
+        ),
+    )
+    .unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _server = start(tmp.path(), &store, port);
+    std::fs::create_dir_all(&drop).unwrap();
+    let part = drop.join("events.part");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&part).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(&std::fs::read(sim.join("events.jsonl")).unwrap())
+        .unwrap();
+    gz.finish().unwrap();
+    std::fs::rename(&part, drop.join("export-1.jsonl.gz")).unwrap();
+    std::fs::write(drop.join("export-2.jsonl.gz"), "not gzip at all").unwrap();
+    let t = Instant::now();
+    let count = |s: &str| column(s, "SELECT CAST(COUNT(*) AS TEXT) FROM events")[0].clone();
+    while (alert_ids(&store) != want || count(&store) != count(&batch))
+        && t.elapsed() < Duration::from_secs(60)
+    {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(count(&store), count(&batch));
+    assert_eq!(alert_ids(&store), want);
+    assert!(drop.join("done/export-1.jsonl.gz").exists());
+    while !drop.join("failed/export-2.jsonl.gz").exists() && t.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(drop.join("failed/export-2.jsonl.gz").exists());
 }

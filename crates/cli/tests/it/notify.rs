@@ -154,14 +154,7 @@ fn count_alerts(store: &str) -> usize {
 #[test]
 fn every_alert_reaches_the_webhook_syslog_and_mail_once_signed_and_pseudonymised() {
     let tmp = tempfile::tempdir().unwrap();
-    let sim = tmp.path().join("sim");
-    ok(custodian(tmp.path(), "sqlite://unused.db")
-        .args([
-            "simulate", "--people", "60", "--days", "40", "--seed", "7", "--out",
-        ])
-        .arg(&sim)
-        .output()
-        .unwrap());
+    let (sim, _) = simulated(tmp.path());
     let store = format!("sqlite://{}", tmp.path().join("s.db").display());
     ok(custodian(tmp.path(), &store)
         .arg("import")

@@ -145,3 +145,28 @@ pub fn simulate(
     ok(o);
     out
 }
+
+/// The simulated company the service tests share (60 people, 40 days,
+/// seed 7: a few alerts) in `dir/sim`, and the same folder without its
+/// events (the directory, register, HR and contacts alone) in `dir/bare`.
+pub fn simulated(dir: &Path) -> (PathBuf, PathBuf) {
+    let sim = dir.join("sim");
+    ok(custodian(dir, "sqlite://unused.db")
+        .args([
+            "simulate", "--people", "60", "--days", "40", "--seed", "7", "--out",
+        ])
+        .arg(&sim)
+        .output()
+        .unwrap());
+    let bare = dir.join("bare");
+    std::fs::create_dir_all(&bare).unwrap();
+    for f in std::fs::read_dir(&sim).unwrap() {
+        let f = f.unwrap().path();
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        if f.is_file() && name != "events.jsonl" && name != "truth.jsonl" {
+            std::fs::copy(&f, bare.join(&name)).unwrap();
+        }
+    }
+    std::fs::write(bare.join("events.jsonl"), "").unwrap();
+    (sim, bare)
+}
