@@ -279,3 +279,84 @@ async fn a_changed_directory_starts_afresh() {
     let step = reopened.step(&store, &ledger, now()).await.unwrap();
     assert_eq!(step.stats.events, lines.len() as u64, "{step:?}");
 }
+
+/// The evidence of an alert held back and posted a little later (within
+/// the window): the head first raises something else, then, taking the
+/// late events in their place, what the batch raises; what it raised
+/// before is withdrawn, on the record, and the standing alerts are the
+/// batch's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_a_late_event_changes_is_withdrawn() {
+    let work = tempfile::tempdir().unwrap();
+    let sim = work.path().join("sim");
+    let lines = company(&sim, 120, 50);
+    let want = batch_alerts(&sim, work.path()).await;
+    let batch = store_in(work.path(), "batch.db").await;
+    // The batch's first alert, and the events it cites.
+    let mut alerts = batch.alerts(u32::MAX).await.unwrap();
+    alerts.sort_by_key(|a| a.raised_at);
+    let first = &alerts[0];
+    let body: serde_json::Value = serde_json::from_str(&first.body).unwrap();
+    let cited: BTreeSet<String> = body["indicators"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|i| i["evidence"].as_array().cloned().unwrap_or_default())
+        .filter_map(|e| e.as_str().map(str::to_string))
+        .collect();
+    let id_of = |l: &str| -> String {
+        serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (late, on_time): (Vec<String>, Vec<String>) = lines
+        .iter()
+        .cloned()
+        .partition(|l| cited.contains(&id_of(l)));
+    assert!(!late.is_empty());
+    let store = store_in(work.path(), "live.db").await;
+    context_only(&store, &sim, work.path()).await;
+    let ledger = ctx();
+    let known = KnownPeople::default();
+    let opts = LiveOptions {
+        late_secs: 20 * 24 * 3600,
+        checkpoint_every: 0,
+    };
+    let mut live = Live::open(&store, Config::default(), opts).await.unwrap();
+    // Everything on time up to a day after the alert, then the cited
+    // events, then the rest.
+    let cut = first.raised_at + chrono::Duration::days(1);
+    let ts_of = |l: &str| {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        DateTime::parse_from_rfc3339(v["ts"].as_str().unwrap()).unwrap()
+    };
+    let (before, after): (Vec<String>, Vec<String>) =
+        on_time.into_iter().partition(|l| ts_of(l) <= cut);
+    for part in [before, late, after] {
+        for chunk in part.chunks(500) {
+            ingest_batch(
+                &store,
+                &ledger,
+                &known,
+                "t",
+                now(),
+                chunk.join("\n").as_bytes(),
+            )
+            .await
+            .unwrap();
+            live.step(&store, &ledger, now()).await.unwrap();
+        }
+    }
+    let stats = live.stats();
+    assert_eq!(stats.late, 0, "{stats:?}");
+    assert!(stats.withdrawn >= 1, "{stats:?}");
+    assert_eq!(alert_ids(&store).await, want);
+    let records = store
+        .custody_records("alert_status", None, None)
+        .await
+        .unwrap();
+    assert!(records.iter().any(|r| r.body.contains("\"withdrawn\"")
+        && r.body.contains("superseded")
+        && r.body.contains("\"detection\"")));
+}
