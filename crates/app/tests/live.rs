@@ -257,9 +257,24 @@ async fn a_changed_directory_starts_afresh() {
     )
     .await
     .unwrap();
+    // An alert stored before (by an earlier run, another configuration)
+    // that this engine would not raise: it stands.
+    let earlier = custodian_store::NewAlert {
+        id: "A-earlier".into(),
+        user: store.people().await.unwrap()[0].user_id.clone(),
+        raised_at: DateTime::parse_from_rfc3339("2025-04-10T10:00:00+09:00").unwrap(),
+        severity: "medium".into(),
+        score: 12.0,
+        body: "{}".into(),
+    };
+    store.insert_alerts(&[earlier], &ledger).await.unwrap();
     let mut live = Live::open(&store, Config::default(), opts).await.unwrap();
     live.step(&store, &ledger, now()).await.unwrap();
     assert_eq!(live.stats().fresh_starts, 0);
+    assert!(
+        alert_ids(&store).await.contains("A-earlier"),
+        "settled before: it stands"
+    );
     let mut people = store.people().await.unwrap();
     people[0].org_unit = "Another unit".into();
     store.put_people(&people[..1]).await.unwrap();

@@ -39,7 +39,9 @@
 //!    HR history, contact reports and `[detect]` settings (a SHA-256 of
 //!    them). When any of them changes, the engine starts afresh over every
 //!    stored event, as `detect --from-store` would judge every event
-//!    against the context as it is now. Alerts already settled stand.
+//!    against the context as it is now. Alerts already settled stand, and
+//!    so does every alert stored before a first start without a checkpoint
+//!    (an earlier `detect --from-store`, another configuration).
 //! 7. The register's exposure findings are recorded once per data day of
 //!    the watermark.
 //! 8. Events whose user is not in the directory are counted and not
@@ -269,14 +271,22 @@ impl Live {
             saved_at: None,
             moved: false,
         };
+        let mut resumed = false;
         if let Some(cp) = store.engine_checkpoint(CHECKPOINT).await? {
-            if let Err(why) = live.resume(&cp) {
-                tracing::warn!("continuous detection starts afresh: {why}");
-                live.stats.fresh_starts += 1;
+            match live.resume(&cp) {
+                Ok(()) => resumed = true,
+                Err(why) => {
+                    tracing::warn!("continuous detection starts afresh: {why}");
+                    live.stats.fresh_starts += 1;
+                }
             }
         }
-        // Alerts ahead of the watermark stand only if the head raises them
-        // again (rule 3).
+        // Alerts ahead of the checkpoint's watermark stand only if the head
+        // raises them again (rule 3); without a checkpoint every stored
+        // alert was settled by whoever stored it, and stands (rule 6).
+        if !resumed {
+            return Ok(live);
+        }
         let withdrawn = crate::triage::statuses(store).await?;
         for a in store.alerts(u32::MAX).await? {
             let us = a.raised_at.timestamp_micros();
