@@ -559,8 +559,21 @@ impl Live {
         alerts
     }
 
-    /// Saves the settled engine (rule 5).
-    async fn save(&mut self, store: &dyn Store, now: DateTime<FixedOffset>) -> Result<()> {
+    /// Saves a checkpoint now (on shutdown, or to measure it), if nothing
+    /// is being replayed; its size in bytes.
+    pub async fn checkpoint_now(
+        &mut self,
+        store: &dyn Store,
+        now: DateTime<FixedOffset>,
+    ) -> Result<usize> {
+        if self.skip.is_some() {
+            return Ok(0);
+        }
+        self.save(store, now).await
+    }
+
+    /// Saves the settled engine (rule 5); the state's size in bytes.
+    async fn save(&mut self, store: &dyn Store, now: DateTime<FixedOffset>) -> Result<usize> {
         let replay_from = self
             .held
             .values()
@@ -584,9 +597,10 @@ impl Live {
             state,
             saved_at: now.to_rfc3339(),
         };
+        let n = cp.state.len();
         store.put_engine_checkpoint(&cp).await?;
         self.saved_at = Some(now.timestamp());
         self.moved = false;
-        Ok(())
+        Ok(n)
     }
 }

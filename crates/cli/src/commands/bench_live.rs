@@ -14,7 +14,8 @@
 //!   whole, and for each alert stored the time from the start of the
 //!   ingest of the batch that raised it to the end of the step that stored
 //!   it (p50, p99, max);
-//! - that both give the same alerts (the figures are void otherwise).
+//! - that both give the same alerts (the figures are void otherwise);
+//! - what a restart costs: the checkpoint's size, and opening from it.
 //!
 //! The HTTP layer is not in it (a request's own cost is the server's, and
 //! the same for both paths).
@@ -138,7 +139,7 @@ async fn measure(
     let opts = ImportOptions::new(tmp.join(format!("rejects-{label}-live.jsonl")), now);
     import_folder(store.as_ref(), bare, &opts, &ctx, progress).await?;
     let known = KnownPeople::default();
-    let mut live = Live::open(store.as_ref(), cfg, LiveOptions::default()).await?;
+    let mut live = Live::open(store.as_ref(), cfg.clone(), LiveOptions::default()).await?;
     let mut latencies = Vec::new();
     let mut rejected = 0;
     let (mut ingest_secs, mut step_secs) = (0.0, 0.0);
@@ -168,6 +169,19 @@ async fn measure(
             live.stats()
         );
     }
+    // What a restart costs: the checkpoint's size and opening from it.
+    let saved = live
+        .checkpoint_now(store.as_ref(), crate::clock::now())
+        .await?;
+    let t = Instant::now();
+    let reopened = Live::open(
+        store.as_ref(),
+        custodian_detect::Config::default(),
+        LiveOptions::default(),
+    )
+    .await?;
+    let reopen_secs = t.elapsed().as_secs_f64();
+    drop(reopened);
     latencies.sort_by(f64::total_cmp);
     let batch_eps = events as f64 / (import_secs + detect_secs);
     let live_eps = events as f64 / live_secs;
@@ -185,6 +199,8 @@ async fn measure(
         "live_step_seconds": step_secs,
         "live_events_per_second": live_eps.round(),
         "live_over_batch": live_eps / batch_eps,
+        "checkpoint_bytes": saved,
+        "reopen_seconds": reopen_secs,
         "alert_latency_ms": {
             "p50": quantile(&latencies, 0.5),
             "p99": quantile(&latencies, 0.99),
@@ -287,6 +303,11 @@ pub async fn run(args: Args) -> Result<ExitCode> {
             r["live_ingest_seconds"].as_f64().unwrap_or(0.0),
             r["live_step_seconds"].as_f64().unwrap_or(0.0),
             r["live_over_batch"].as_f64().unwrap_or(0.0)
+        );
+        println!(
+            "  restart: checkpoint {:.1} MB, opened from it in {:.2} s",
+            r["checkpoint_bytes"].as_f64().unwrap_or(0.0) / 1e6,
+            r["reopen_seconds"].as_f64().unwrap_or(0.0)
         );
         let l = &r["alert_latency_ms"];
         println!(
