@@ -447,73 +447,76 @@ fn detection_metrics(state: &AppState, out: &mut String) {
     };
     let now = (state.clock)();
     let st = step.stats;
-    let mut put = |name: &str, kind: &str, help: &str, v: String| {
-        out.push_str(&format!(
-            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
-        ));
-    };
-    put(
-        "custodian_detect_events_total",
-        "counter",
-        "Stored events continuous detection has read.",
-        st.events.to_string(),
-    );
-    put(
-        "custodian_detect_late_events_total",
-        "counter",
-        "Events that arrived later than the window (judged where they arrived).",
-        st.late.to_string(),
-    );
-    put(
-        "custodian_detect_unknown_user_events_total",
-        "counter",
-        "Events of people not in the directory (not judged).",
-        st.unknown_users.to_string(),
-    );
-    put(
-        "custodian_alerts_raised_total",
-        "counter",
-        "Alerts continuous detection stored.",
-        st.alerts.to_string(),
-    );
-    put(
-        "custodian_alerts_withdrawn_total",
-        "counter",
-        "Alerts withdrawn because a late event changed the judgement.",
-        st.withdrawn.to_string(),
-    );
-    put(
-        "custodian_detect_held_events",
-        "gauge",
-        "Events held ahead of the watermark.",
-        step.held.to_string(),
-    );
-    put(
-        "custodian_detect_step_failures_total",
-        "counter",
-        "Detection steps that failed.",
-        status.failures.to_string(),
-    );
-    put(
-        "custodian_detect_step_seconds",
-        "gauge",
-        "How long the last detection step took.",
-        format!("{:.3}", status.step_seconds),
-    );
-    put(
-        "custodian_detect_lag_seconds",
-        "gauge",
-        "Seconds since the last detection step finished.",
-        (now - status.finished_at).max(0).to_string(),
-    );
+    let rows = [
+        (
+            "custodian_detect_events_total",
+            "counter",
+            "Stored events continuous detection has read.",
+            st.events.to_string(),
+        ),
+        (
+            "custodian_detect_late_events_total",
+            "counter",
+            "Events that arrived later than the window (judged where they arrived).",
+            st.late.to_string(),
+        ),
+        (
+            "custodian_detect_unknown_user_events_total",
+            "counter",
+            "Events of people not in the directory (not judged).",
+            st.unknown_users.to_string(),
+        ),
+        (
+            "custodian_alerts_raised_total",
+            "counter",
+            "Alerts continuous detection stored.",
+            st.alerts.to_string(),
+        ),
+        (
+            "custodian_alerts_withdrawn_total",
+            "counter",
+            "Alerts withdrawn because a late event changed the judgement.",
+            st.withdrawn.to_string(),
+        ),
+        (
+            "custodian_detect_held_events",
+            "gauge",
+            "Events held ahead of the watermark.",
+            step.held.to_string(),
+        ),
+        (
+            "custodian_detect_step_failures_total",
+            "counter",
+            "Detection steps that failed.",
+            status.failures.to_string(),
+        ),
+        (
+            "custodian_detect_step_seconds",
+            "gauge",
+            "How long the last detection step took.",
+            format!("{:.3}", status.step_seconds),
+        ),
+        (
+            "custodian_detect_lag_seconds",
+            "gauge",
+            "Seconds since the last detection step finished.",
+            (now - status.finished_at).max(0).to_string(),
+        ),
+    ];
+    let mut rows = rows.to_vec();
     if step.newest_us > i64::MIN {
         let behind = now - step.newest_us.div_euclid(1_000_000);
-        put(
+        rows.push((
             "custodian_detect_data_lag_seconds",
             "gauge",
             "Seconds between now and the newest event time detection has taken.",
             behind.to_string(),
-        );
+        ));
+    }
+    for (name, kind, help, v) in rows {
+        out.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"
+        ));
     }
 }
 

@@ -431,6 +431,18 @@ pub fn spawn(
 mod tests {
     use super::*;
 
+    fn alert() -> StoredAlert {
+        StoredAlert {
+            seq: 1,
+            id: "A-1".into(),
+            user: "E1".into(),
+            raised_at: chrono::DateTime::parse_from_rfc3339("2026-11-20T21:00:00+09:00").unwrap(),
+            severity: "high".into(),
+            score: 40.0,
+            body: "{}".into(),
+        }
+    }
+
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
         let s = sign(b"Jefe", 0, b"");
@@ -466,15 +478,7 @@ mod tests {
             }
             out
         });
-        let a = StoredAlert {
-            seq: 1,
-            id: "A-1".into(),
-            user: "E1".into(),
-            raised_at: chrono::DateTime::parse_from_rfc3339("2026-11-20T21:00:00+09:00").unwrap(),
-            severity: "high".into(),
-            score: 40.0,
-            body: "{}".into(),
-        };
+        let a = alert();
         let client = reqwest::Client::new();
         let dest = |roots| Destination {
             name: "tls".into(),
@@ -506,15 +510,7 @@ mod tests {
 
     #[test]
     fn syslog_lines_are_rfc5424() {
-        let a = StoredAlert {
-            seq: 1,
-            id: "A-1".into(),
-            user: "E1".into(),
-            raised_at: chrono::DateTime::parse_from_rfc3339("2026-11-20T21:00:00+09:00").unwrap(),
-            severity: "high".into(),
-            score: 40.0,
-            body: "{}".into(),
-        };
+        let a = alert();
         let line = String::from_utf8(syslog_line(&a, a.raised_at, b"CEF:0|x")).unwrap();
         assert!(
             line.starts_with("<106>1 2026-11-20T12:00:00.000Z "),

@@ -60,7 +60,7 @@ use custodian_detect::fast;
 use custodian_detect::{id_hash, Alert, Config, Context, Engine, Names, NONE};
 use custodian_store::{EngineCheckpoint, LedgerContext, NewAlert, Store};
 
-use super::new_alert;
+use super::{new_alert, store_alerts};
 use crate::error::{AppError, Result};
 
 /// The checkpoint's name in the store.
@@ -232,18 +232,6 @@ fn judge(engine: &mut Engine, names: &Names, line: &str) -> Option<Alert> {
             engine.push_ev(&names.compact(&e))
         }
     }
-}
-
-async fn store_alerts(
-    store: &dyn Store,
-    ledger: &LedgerContext,
-    alerts: &[NewAlert],
-) -> Result<u64> {
-    let mut n = 0;
-    for chunk in alerts.chunks(1000) {
-        n += store.insert_alerts(chunk, ledger).await?.0;
-    }
-    Ok(n)
 }
 
 impl Live {

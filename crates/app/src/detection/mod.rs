@@ -153,6 +153,19 @@ pub fn top_alerts(alerts: &[Alert], n: usize) -> Vec<&Alert> {
     v
 }
 
+/// Stores and ledgers alerts in transactions of 1,000; how many were new.
+pub(crate) async fn store_alerts(
+    store: &dyn custodian_store::Store,
+    ledger: &custodian_store::LedgerContext,
+    alerts: &[NewAlert],
+) -> Result<u64> {
+    let mut n = 0;
+    for chunk in alerts.chunks(1000) {
+        n += store.insert_alerts(chunk, ledger).await?.0;
+    }
+    Ok(n)
+}
+
 /// An alert as the store keeps it: canonical JSON (sorted keys) and an id
 /// derived from it, so detecting again over the same data adds nothing.
 pub fn new_alert(a: &Alert) -> Result<NewAlert> {

@@ -79,11 +79,8 @@ pub async fn detect_store(
     let mut alerts = Vec::new();
     run_sorted(&blocks, &mut engine, &names, &mut alerts, &mut run);
     std::mem::forget(blocks);
-    let mut stored = 0;
     let new: Vec<NewAlert> = alerts.iter().map(new_alert).collect::<Result<_>>()?;
-    for chunk in new.chunks(1000) {
-        stored += store.insert_alerts(chunk, ledger).await?.0;
-    }
+    let stored = super::store_alerts(store, ledger, &new).await?;
     let exposures = engine.exposures();
     let recorded = crate::exposure::record(store, &exposures, ledger).await?;
     if recorded > 0 {
